@@ -1,0 +1,320 @@
+// CPU implementations of the spikekern ops: argument checks, dtype dispatch, and the
+// parallel walk over neurons (at::parallel_for, so torch.set_num_threads governs it).
+// The kernels themselves are in kernels_cpu.h.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <torch/library.h>
+
+#include "../spikekern/dispatch.h"
+#include "kernels_cpu.h"
+
+namespace spikekern {
+namespace {
+
+using at::Tensor;
+
+// Neurons per parallel task: large enough that the scheduling cost is negligible.
+constexpr int64_t kGrain = 8192;
+
+at::ScalarType acc_dtype(const Tensor& t) {
+  return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+Tensor empty_acc(at::IntArrayRef sizes, const Tensor& like) {
+  return at::empty(sizes, like.options().dtype(acc_dtype(like)));
+}
+
+void check_seq(const Tensor& x, const char* what) {
+  TORCH_CHECK(x.dim() >= 1 && x.size(0) > 0, "spikekern: ", what,
+              " must have shape [T, *] with T >= 1, got ", x.sizes());
+  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "spikekern: ", what,
+              " must be a floating tensor, got ", x.scalar_type());
+  TORCH_CHECK(x.device().is_cpu(), "spikekern: ", what, " must be a CPU tensor here");
+}
+
+template <typename acc_t>
+FireParams<acc_t> fire_params(double v_th, double v_reset, double alpha) {
+  return {static_cast<acc_t>(v_th), static_cast<acc_t>(v_reset), static_cast<acc_t>(alpha)};
+}
+
+// Optional gradient of the potential sequence: absent, or an empty placeholder for an
+// output that was never produced, means zero.
+std::optional<Tensor> present(const std::optional<Tensor>& t) {
+  if (t.has_value() && t->defined() && t->numel() > 0) return t->contiguous();
+  return std::nullopt;
+}
+
+// -------------------------------------------------------------------------------- LIF
+std::tuple<Tensor, Tensor, Tensor> lif_forward_cpu(
+    const Tensor& x_in, const std::optional<Tensor>& v_init_in, double a, double b, double c,
+    double v_th, double v_reset, bool soft, bool detach, int64_t surrogate, double alpha,
+    bool save_h, bool return_v) {
+  (void)detach, (void)surrogate;
+  check_seq(x_in, "x");
+  const Tensor x = x_in.contiguous();
+  const int64_t T = x.size(0);
+  const int64_t N = T ? x.numel() / T : 0;
+  Tensor v_init;
+  if (v_init_in.has_value() && v_init_in->defined()) {
+    TORCH_CHECK(v_init_in->numel() == N, "spikekern: v_init must have ", N,
+                " elements (x.shape[1:]), got ", v_init_in->sizes());
+    v_init = v_init_in->to(acc_dtype(x)).contiguous();
+  }
+  Tensor s = at::empty_like(x);
+  Tensor h = save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x);
+  Tensor v = return_v ? at::empty_like(x) : at::empty({0}, x.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "lif_forward", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const cpu::LifCoeffs<acc_t> k{acc_t(a), acc_t(b), acc_t(c)};
+    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
+    const acc_t v0 = soft ? acc_t(0) : acc_t(v_reset);
+    const acc_t* vi = v_init.defined() ? v_init.data_ptr<acc_t>() : nullptr;
+    const scalar_t* xp = x.data_ptr<scalar_t>();
+    scalar_t* sp = s.data_ptr<scalar_t>();
+    acc_t* hp = save_h ? h.data_ptr<acc_t>() : nullptr;
+    scalar_t* vp = return_v ? v.data_ptr<scalar_t>() : nullptr;
+    with_bool(soft, [&](auto SOFT) {
+      with_bool(save_h, [&](auto SAVE_H) {
+        with_bool(return_v, [&](auto SAVE_V) {
+          at::parallel_for(0, N, kGrain, [&](int64_t begin, int64_t end) {
+            cpu::lif_forward<scalar_t, acc_t, SOFT.value, SAVE_H.value, SAVE_V.value>(
+                k, p, xp, vi, v0, T, N, begin, end, sp, hp, vp);
+          });
+        });
+      });
+    });
+  });
+  return {s, h, v};
+}
+
+std::tuple<Tensor, Tensor> lif_backward_cpu(
+    const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in, const Tensor& h_in,
+    double a, double b, double v_th, double v_reset, bool soft, bool detach, int64_t surrogate,
+    double alpha, bool need_grad_v_init) {
+  check_seq(h_in, "h");
+  TORCH_CHECK(grad_s_in.sizes() == h_in.sizes(),
+              "spikekern: lif_backward: grad_spikes and h shapes differ");
+  const Tensor gs = grad_s_in.contiguous();
+  const Tensor h = h_in.contiguous();
+  const auto gv = present(grad_v_in);
+  TORCH_CHECK(!gv || (gv->sizes() == h.sizes() && gv->scalar_type() == gs.scalar_type()),
+              "spikekern: lif_backward: grad_v must match grad_spikes");
+  const int64_t T = h.size(0);
+  const int64_t N = T ? h.numel() / T : 0;
+  Tensor gx = at::empty_like(gs);
+  Tensor gvi = need_grad_v_init ? empty_acc(h.sizes().slice(1), gs) : empty_acc({0}, gs);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gs.scalar_type(), "lif_backward", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    TORCH_CHECK(h.scalar_type() == c10::CppTypeToScalarType<acc_t>::value,
+                "spikekern: lif_backward: h has the wrong dtype");
+    const cpu::LifCoeffs<acc_t> k{acc_t(a), acc_t(b), acc_t(0)};
+    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
+    const scalar_t* gsp = gs.data_ptr<scalar_t>();
+    const scalar_t* gvp = gv ? gv->data_ptr<scalar_t>() : nullptr;
+    const acc_t* hp = h.data_ptr<acc_t>();
+    scalar_t* gxp = gx.data_ptr<scalar_t>();
+    acc_t* gvip = need_grad_v_init ? gvi.data_ptr<acc_t>() : nullptr;
+    with_surrogate(surrogate, [&](auto KIND) {
+      with_bool(soft, [&](auto SOFT) {
+        with_bool(detach, [&](auto DETACH) {
+          with_bool(gv.has_value(), [&](auto HAS_GV) {
+            at::parallel_for(0, N, kGrain, [&](int64_t begin, int64_t end) {
+              cpu::lif_backward<scalar_t, acc_t, KIND.value, SOFT.value, DETACH.value,
+                                HAS_GV.value>(k, p, gsp, gvp, hp, T, N, begin, end, gxp, gvip);
+            });
+          });
+        });
+      });
+    });
+  });
+  return {gx, gvi};
+}
+
+// --------------------------------------------------------------------------- CUBA-LIF
+std::tuple<Tensor, Tensor, Tensor> cuba_forward_cpu(
+    const Tensor& x_in, double c_decay, double v_decay, double v_th, double v_reset, bool soft,
+    bool detach, int64_t surrogate, double alpha, bool save_h, bool return_v) {
+  (void)detach, (void)surrogate;
+  check_seq(x_in, "x");
+  const Tensor x = x_in.contiguous();
+  const int64_t T = x.size(0);
+  const int64_t N = T ? x.numel() / T : 0;
+  Tensor s = at::empty_like(x);
+  Tensor h = save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x);
+  Tensor v = return_v ? at::empty_like(x) : at::empty({0}, x.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "cuba_forward", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay),
+                                   soft ? acc_t(0) : acc_t(v_reset)};
+    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
+    const scalar_t* xp = x.data_ptr<scalar_t>();
+    scalar_t* sp = s.data_ptr<scalar_t>();
+    acc_t* hp = save_h ? h.data_ptr<acc_t>() : nullptr;
+    scalar_t* vp = return_v ? v.data_ptr<scalar_t>() : nullptr;
+    with_bool(soft, [&](auto SOFT) {
+      with_bool(save_h, [&](auto SAVE_H) {
+        with_bool(return_v, [&](auto SAVE_V) {
+          at::parallel_for(0, N, kGrain, [&](int64_t begin, int64_t end) {
+            cpu::cuba_forward<scalar_t, acc_t, SOFT.value, SAVE_H.value, SAVE_V.value>(
+                k, p, xp, T, N, begin, end, sp, hp, vp);
+          });
+        });
+      });
+    });
+  });
+  return {s, h, v};
+}
+
+Tensor cuba_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
+                         const Tensor& h_in, double c_decay, double v_decay, double v_th,
+                         double v_reset, bool soft, bool detach, int64_t surrogate,
+                         double alpha) {
+  check_seq(h_in, "h");
+  TORCH_CHECK(grad_s_in.sizes() == h_in.sizes(),
+              "spikekern: cuba_lif_backward: grad_spikes and h shapes differ");
+  const Tensor gs = grad_s_in.contiguous();
+  const Tensor h = h_in.contiguous();
+  const auto gv = present(grad_v_in);
+  TORCH_CHECK(!gv || (gv->sizes() == h.sizes() && gv->scalar_type() == gs.scalar_type()),
+              "spikekern: cuba_lif_backward: grad_v must match grad_spikes");
+  const int64_t T = h.size(0);
+  const int64_t N = T ? h.numel() / T : 0;
+  Tensor gx = at::empty_like(gs);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gs.scalar_type(), "cuba_backward", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    TORCH_CHECK(h.scalar_type() == c10::CppTypeToScalarType<acc_t>::value,
+                "spikekern: cuba_lif_backward: h has the wrong dtype");
+    const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay), acc_t(0)};
+    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
+    const scalar_t* gsp = gs.data_ptr<scalar_t>();
+    const scalar_t* gvp = gv ? gv->data_ptr<scalar_t>() : nullptr;
+    const acc_t* hp = h.data_ptr<acc_t>();
+    scalar_t* gxp = gx.data_ptr<scalar_t>();
+    with_surrogate(surrogate, [&](auto KIND) {
+      with_bool(soft, [&](auto SOFT) {
+        with_bool(detach, [&](auto DETACH) {
+          with_bool(gv.has_value(), [&](auto HAS_GV) {
+            at::parallel_for(0, N, kGrain, [&](int64_t begin, int64_t end) {
+              cpu::cuba_backward<scalar_t, acc_t, KIND.value, SOFT.value, DETACH.value,
+                                 HAS_GV.value>(k, p, gsp, gvp, hp, T, N, begin, end, gxp);
+            });
+          });
+        });
+      });
+    });
+  });
+  return gx;
+}
+
+// ----------------------------------------------------------------------- ILC-CUBA-LIF
+cpu::IlcShape ilc_shape(const Tensor& x, const Tensor& weight) {
+  TORCH_CHECK(x.dim() >= 2 && x.size(0) > 0, "spikekern: ILC input must be [T, *, A*P], got ",
+              x.sizes());
+  TORCH_CHECK(weight.dim() == 3 && weight.size(1) == weight.size(2),
+              "spikekern: ILC weight must be [A, P, P], got ", weight.sizes());
+  const int64_t A = weight.size(0), P = weight.size(1);
+  TORCH_CHECK(x.size(-1) == A * P, "spikekern: ILC input's last dimension must be A*P = ", A * P,
+              ", got ", x.size(-1));
+  const int64_t T = x.size(0);
+  return {T, x.numel() / (T * A * P), A, P};
+}
+
+std::tuple<Tensor, Tensor> ilc_forward_cpu(const Tensor& x_in, const Tensor& weight,
+                                           const Tensor& bias, double c_decay, double v_decay,
+                                           double v_th, double v_reset, bool soft, bool detach,
+                                           int64_t surrogate, double alpha, bool save_h) {
+  (void)detach, (void)surrogate;
+  check_seq(x_in, "x");
+  const cpu::IlcShape sh = ilc_shape(x_in, weight);
+  TORCH_CHECK(bias.sizes() == at::IntArrayRef({sh.A, sh.P}), "spikekern: ILC bias must be [A, P]");
+  const Tensor x = x_in.contiguous();
+  const Tensor W = weight.to(acc_dtype(x)).contiguous();
+  const Tensor B = bias.to(acc_dtype(x)).contiguous();
+  Tensor s = at::empty_like(x);
+  Tensor h = save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "ilc_forward", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay),
+                                   soft ? acc_t(0) : acc_t(v_reset)};
+    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
+    const scalar_t* xp = x.data_ptr<scalar_t>();
+    const acc_t* wp = W.data_ptr<acc_t>();
+    const acc_t* bp = B.data_ptr<acc_t>();
+    scalar_t* sp = s.data_ptr<scalar_t>();
+    acc_t* hp = save_h ? h.data_ptr<acc_t>() : nullptr;
+    with_bool(soft, [&](auto SOFT) {
+      with_bool(save_h, [&](auto SAVE_H) {
+        at::parallel_for(0, sh.M, 1 + 1024 / (sh.A * sh.P), [&](int64_t begin, int64_t end) {
+          cpu::ilc_forward<scalar_t, acc_t, SOFT.value, SAVE_H.value>(k, p, sh, xp, wp, bp,
+                                                                      begin, end, sp, hp);
+        });
+      });
+    });
+  });
+  return {s, h};
+}
+
+std::tuple<Tensor, Tensor, Tensor> ilc_backward_cpu(const Tensor& grad_s_in, const Tensor& h_in,
+                                                    const Tensor& weight, double c_decay,
+                                                    double v_decay, double v_th, double v_reset,
+                                                    bool soft, bool detach, int64_t surrogate,
+                                                    double alpha) {
+  check_seq(h_in, "h");
+  TORCH_CHECK(grad_s_in.sizes() == h_in.sizes(),
+              "spikekern: ilc_cuba_lif_backward: grad_spikes and h shapes differ");
+  const cpu::IlcShape sh = ilc_shape(h_in, weight);
+  const Tensor gs = grad_s_in.contiguous();
+  const Tensor h = h_in.contiguous();
+  const Tensor W = weight.to(h.scalar_type()).contiguous();
+  Tensor gx = at::empty_like(gs);
+  const int64_t n_blocks = sh.num_blocks();
+  Tensor gW_parts = at::empty({n_blocks, sh.A, sh.P, sh.P}, h.options());
+  Tensor gb_parts = at::empty({n_blocks, sh.A, sh.P}, h.options());
+  Tensor gW = at::empty({sh.A, sh.P, sh.P}, h.options());
+  Tensor gb = at::empty({sh.A, sh.P}, h.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gs.scalar_type(), "ilc_backward", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    TORCH_CHECK(h.scalar_type() == c10::CppTypeToScalarType<acc_t>::value,
+                "spikekern: ilc_cuba_lif_backward: h has the wrong dtype");
+    const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay), acc_t(0)};
+    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
+    const scalar_t* gsp = gs.data_ptr<scalar_t>();
+    const acc_t* hp = h.data_ptr<acc_t>();
+    const acc_t* wp = W.data_ptr<acc_t>();
+    scalar_t* gxp = gx.data_ptr<scalar_t>();
+    acc_t* gWp = gW_parts.data_ptr<acc_t>();
+    acc_t* gbp = gb_parts.data_ptr<acc_t>();
+    const int64_t wsize = sh.A * sh.P * sh.P, bsize = sh.A * sh.P;
+    with_surrogate(surrogate, [&](auto KIND) {
+      with_bool(soft, [&](auto SOFT) {
+        with_bool(detach, [&](auto DETACH) {
+          at::parallel_for(0, n_blocks, 1, [&](int64_t begin, int64_t end) {
+            for (int64_t blk = begin; blk < end; ++blk)
+              cpu::ilc_backward_block<scalar_t, acc_t, KIND.value, SOFT.value, DETACH.value>(
+                  k, p, sh, gsp, hp, wp, blk, gxp, gWp + blk * wsize, gbp + blk * bsize);
+          });
+        });
+      });
+    });
+    cpu::ilc_reduce_partials(gWp, n_blocks, wsize, 0, wsize, gW.data_ptr<acc_t>());
+    cpu::ilc_reduce_partials(gbp, n_blocks, bsize, 0, bsize, gb.data_ptr<acc_t>());
+  });
+  return {gx, gW.to(weight.scalar_type()), gb.to(weight.scalar_type())};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(spikekern, CPU, m) {
+  m.impl("lif_forward", &lif_forward_cpu);
+  m.impl("lif_backward", &lif_backward_cpu);
+  m.impl("cuba_lif_forward", &cuba_forward_cpu);
+  m.impl("cuba_lif_backward", &cuba_backward_cpu);
+  m.impl("ilc_cuba_lif_forward", &ilc_forward_cpu);
+  m.impl("ilc_cuba_lif_backward", &ilc_backward_cpu);
+}
+
+}  // namespace spikekern

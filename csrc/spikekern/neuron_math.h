@@ -1,0 +1,138 @@
+// The neuron math of every compiled backend, written once.
+//
+// Each function is one step of an equation in NEURONS.md (charge, fire, reset,
+// surrogate derivative, one reverse-time step of BPTT). CPU and CUDA kernels call
+// these and differ only in how they walk the neurons, so the CPU tests check the
+// arithmetic the GPU runs.
+//
+// Float32 bit-exactness with the PyTorch reference loop: every expression keeps the
+// reference's order of operations (e.g. `(a*v + b*x) + c`), and the kernels are
+// compiled without floating-point contraction (-ffp-contract=off, nvcc -fmad=false),
+// so potentials, and therefore spikes, are identical to the reference's.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <cmath>
+
+#if defined(__CUDACC__)
+#define SK_HD __host__ __device__ __forceinline__
+#else
+#define SK_HD inline
+#endif
+
+namespace spikekern {
+
+// Surrogate codes; the Python side (spikekern/ops/surrogate.py) uses the same numbers.
+enum SurrogateKind : int {
+  kQGate = 0,
+  kRect = 1,
+  kSigmoid = 2,
+  kATan = 3,
+  kPass = 4,
+};
+
+// exp(x) for float that the compiler can vectorise (no libm call in the loop).
+// Cephes-style: range reduction by ln2 and a degree-6 polynomial, error ~2 ulp.
+// On the GPU the native expf is already fast and vectorised per thread.
+SK_HD float fast_expf(float x) {
+#if defined(__CUDA_ARCH__)
+  return expf(x);
+#else
+  x = x > 88.3762626647949f ? 88.3762626647949f : x;
+  x = x < -87.3365447505531f ? -87.3365447505531f : x;
+  // Round x/ln2 to nearest with the 1.5*2^23 trick (plain adds, so it vectorises).
+  const float shifter = 12582912.0f;
+  float t = x * 1.44269504088896341f + shifter;
+  float n = t - shifter;
+  int32_t ti;
+  std::memcpy(&ti, &t, sizeof(ti));
+  int32_t ni = ti - 0x4B400000;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits = (ni + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+#endif
+}
+
+SK_HD double fast_exp(double x) { return exp(x); }
+SK_HD float fast_exp(float x) { return fast_expf(x); }
+
+// psi(u): the surrogate derivative of NEURONS.md section 5. The forward is always Θ.
+template <int KIND, typename acc_t>
+SK_HD acc_t surrogate_grad(acc_t u, acc_t alpha) {
+  if constexpr (KIND == kQGate) {
+    acc_t au = u < acc_t(0) ? -u : u;
+    return au <= acc_t(1) / alpha ? alpha - alpha * alpha * au : acc_t(0);
+  } else if constexpr (KIND == kRect) {
+    acc_t au = u < acc_t(0) ? -u : u;
+    return au < acc_t(0.5) / alpha ? alpha : acc_t(0);
+  } else if constexpr (KIND == kSigmoid) {
+    acc_t sg = acc_t(1) / (acc_t(1) + fast_exp(-alpha * u));
+    return alpha * sg * (acc_t(1) - sg);
+  } else if constexpr (KIND == kATan) {
+    const acc_t half_pi = acc_t(1.57079632679489661923);
+    acc_t z = half_pi * alpha * u;
+    return (alpha / acc_t(2)) / (acc_t(1) + z * z);
+  } else {
+    return acc_t(1);
+  }
+}
+
+// Θ(h - v_th) as 0/1 in the accumulation type.
+template <typename acc_t>
+SK_HD acc_t fire(acc_t h, acc_t v_th) {
+  return (h - v_th) >= acc_t(0) ? acc_t(1) : acc_t(0);
+}
+
+// Potential after reset. Hard: h(1-s) + v_reset s; soft: h - v_th s (s is 0 or 1, so
+// the selects below equal those products exactly for finite h).
+template <bool SOFT, typename acc_t>
+SK_HD acc_t reset(acc_t h, acc_t s, acc_t v_th, acc_t v_reset) {
+  if constexpr (SOFT) {
+    return s != acc_t(0) ? h - v_th : h;
+  } else {
+    return s != acc_t(0) ? v_reset : h;
+  }
+}
+
+// dv[t]/dh[t] of the reset, including the path through the spike unless detached.
+template <bool SOFT, bool DETACH, typename acc_t>
+SK_HD acc_t dv_dh(acc_t h, acc_t s, acc_t psi, acc_t v_th, acc_t v_reset) {
+  if constexpr (SOFT) {
+    if constexpr (DETACH) return acc_t(1);
+    else return acc_t(1) - v_th * psi;
+  } else {
+    if constexpr (DETACH) return acc_t(1) - s;
+    else return (acc_t(1) - s) + (v_reset - h) * psi;
+  }
+}
+
+// Parameters every spiking neuron shares, already cast to the accumulation type.
+template <typename acc_t>
+struct FireParams {
+  acc_t v_th;
+  acc_t v_reset;  // ignored for soft reset
+  acc_t alpha;    // surrogate width/height parameter
+};
+
+// One reverse step common to all neurons: dL/dh[t] from the spike gradient and the
+// gradient arriving through the potential (gv[t] + decay * dL/dh[t+1]).
+template <int KIND, bool SOFT, bool DETACH, typename acc_t>
+SK_HD acc_t grad_h(acc_t h, acc_t gs, acc_t g_through_v, const FireParams<acc_t>& p) {
+  acc_t u = h - p.v_th;
+  acc_t psi = surrogate_grad<KIND, acc_t>(u, p.alpha);
+  acc_t s = u >= acc_t(0) ? acc_t(1) : acc_t(0);
+  return gs * psi + g_through_v * dv_dh<SOFT, DETACH, acc_t>(h, s, psi, p.v_th, p.v_reset);
+}
+
+}  // namespace spikekern

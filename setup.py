@@ -1,0 +1,45 @@
+"""Builds spikekern._C with torch's cpp_extension.
+
+CPU sources are always built. CUDA sources (csrc/cuda/) are added when the installed
+torch has CUDA and nvcc is found; set SPIKEKERN_CUDA=0 to skip them, =1 to require them.
+Install with `pip install -e . --no-build-isolation` so the build uses the installed torch.
+"""
+import glob
+import os
+
+from setuptools import setup
+from torch.utils import cpp_extension
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# No floating-point contraction: the kernels must round exactly like the reference loop.
+CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fopenmp", "-std=c++17"]
+NVCC_FLAGS = ["-O3", "-fmad=false", "--use_fast_math=false", "-std=c++17"]
+
+
+def want_cuda() -> bool:
+    import torch
+
+    flag = os.environ.get("SPIKEKERN_CUDA")
+    have = torch.version.cuda is not None and cpp_extension.CUDA_HOME is not None
+    if flag == "1" and not have:
+        raise RuntimeError("SPIKEKERN_CUDA=1 but torch has no CUDA or nvcc was not found")
+    return have and flag != "0"
+
+
+def extension():
+    rel = lambda pattern: sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, pattern)))
+    sources = rel("csrc/ops.cpp") + rel("csrc/cpu/*.cpp")
+    cuda_sources = rel("csrc/cuda/*.cu") + rel("csrc/cuda/*.cpp")
+    if want_cuda() and cuda_sources:
+        return cpp_extension.CUDAExtension(
+            "spikekern._C",
+            sources + cuda_sources,
+            extra_compile_args={"cxx": CXX_FLAGS, "nvcc": NVCC_FLAGS},
+            extra_link_args=["-fopenmp"],
+        )
+    return cpp_extension.CppExtension(
+        "spikekern._C", sources, extra_compile_args={"cxx": CXX_FLAGS}, extra_link_args=["-fopenmp"]
+    )
+
+
+setup(ext_modules=[extension()], cmdclass={"build_ext": cpp_extension.BuildExtension})

@@ -1,0 +1,100 @@
+"""Backend names, the process-wide default, and resolution of "auto".
+
+An explicitly requested backend that this build or device lacks raises an error naming
+what is missing; nothing falls back silently.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Iterator
+
+import torch
+
+BACKENDS = ("auto", "reference", "cpp", "cuda", "triton")
+_default = "auto"
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {list(BACKENDS)}")
+    return name
+
+
+def set_backend(name: str) -> None:
+    """Set the default backend for spikekern modules and ops called with backend="auto"."""
+    global _default
+    _default = _check_name(name)
+
+
+def get_backend() -> str:
+    return _default
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Scoped default backend: `with spikekern.use_backend("reference"): ...`."""
+    global _default
+    previous = _default
+    _default = _check_name(name)
+    try:
+        yield
+    finally:
+        _default = previous
+
+
+def _why_unavailable(name: str, device_type: str) -> str | None:
+    """None if `name` can run on `device_type`, else a sentence saying what is missing."""
+    from .backends import native, triton_backend
+
+    if name == "reference":
+        return None
+    if name == "cpp":
+        if device_type != "cpu":
+            return f"backend 'cpp' runs on CPU tensors; this tensor is on {device_type} (use 'cuda' or 'triton')"
+        return native.why_unavailable("cpu")
+    if name == "cuda":
+        if device_type != "cuda":
+            return f"backend 'cuda' runs on CUDA tensors; this tensor is on {device_type} (use 'cpp')"
+        return native.why_unavailable("cuda")
+    if name == "triton":
+        return triton_backend.why_unavailable(device_type)
+    raise AssertionError(name)
+
+
+# Fastest first, per device type, as measured by `spikekern bench` (see README).
+_AUTO_ORDER = {"cpu": ("cpp",), "cuda": ("cuda", "triton")}
+_warned: set[str] = set()
+
+
+def resolve(name: str | None, device: torch.device) -> str:
+    """The concrete backend to run on `device` for a requested name (None = default)."""
+    name = _check_name(_default if name is None else name)
+    if name == "auto":  # a per-call "auto" defers to the process-wide default
+        name = _default
+    if name != "auto":
+        why = _why_unavailable(name, device.type)
+        if why is not None:
+            raise RuntimeError(f"spikekern backend {name!r} is not available: {why}")
+        return name
+    for candidate in _AUTO_ORDER.get(device.type, ()):
+        if _why_unavailable(candidate, device.type) is None:
+            return candidate
+    if device.type not in _warned:
+        _warned.add(device.type)
+        reasons = "; ".join(
+            f"{c}: {_why_unavailable(c, device.type)}" for c in _AUTO_ORDER.get(device.type, ())
+        )
+        warnings.warn(
+            f"spikekern: no fused backend for {device.type} tensors ({reasons or 'none exists'}); "
+            "backend='auto' runs the slow reference loop",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return "reference"
+
+
+def available_backends(device: str | torch.device = "cpu") -> list[str]:
+    """Backends that can run on tensors of `device`, e.g. ["reference", "cpp"]."""
+    device_type = torch.device(device).type
+    return [n for n in BACKENDS[1:] if _why_unavailable(n, device_type) is None]

@@ -1,0 +1,2 @@
+"""Neuron implementations: `reference` (pure PyTorch loops, the ground truth), `native`
+(the compiled spikekern._C extension: cpp on CPU, cuda on GPU) and `triton_backend`."""

@@ -1,0 +1,130 @@
+"""The public functional neurons: lif, cuba_lif, ilc_cuba_lif, nonspiking_if.
+
+Each validates its input, resolves the backend and calls either the reference loop or the
+fused op. Signatures are the fixed public API (API.md); semantics are NEURONS.md.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import _backend
+from ..backends import reference
+from . import native  # noqa: F401  (registers fake kernels and autograd for the fused ops)
+from . import surrogate as _surrogate
+from .validation import as_v_init, check_decay, check_same, check_sequence, lif_coefficients
+
+
+def _needs_grad(*tensors) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _fused(name: str, op: str):
+    """The fused op for a concrete backend name ("cpp"/"cuda" share the C++ op)."""
+    if name == "triton":
+        from ..backends import triton_backend
+
+        return getattr(triton_backend, op)
+    return getattr(torch.ops.spikekern, op)
+
+
+def lif(x, tau=2.0, *, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=False,
+        surrogate="sigmoid", alpha=None, v_init=None, return_v=False, backend="auto"):
+    """Multi-step LIF (every flavour of NEURONS.md §1) on x [T, *].
+
+    Returns spikes [T, *] in x's dtype, or (spikes, v_seq) with return_v=True.
+    IF neuron: tau=float("inf"), decay_input=False. v_reset=None: soft reset.
+    """
+    check_sequence(x)
+    code, alpha = _surrogate.resolve(surrogate, alpha)
+    v_reset = None if v_reset is None else float(v_reset)
+    a, b, c = lif_coefficients(tau, decay_input, v_reset)
+    v_init = as_v_init(v_init, x)
+    name = _backend.resolve(backend, x.device)
+    v_th = float(v_threshold)
+    if name == "reference":
+        return reference.lif(x, a, b, c, v_th, v_reset, detach_reset, code, alpha, v_init, return_v)
+    s, _, v = _fused(name, "lif_forward")(
+        x, v_init, a, b, c, v_th, 0.0 if v_reset is None else v_reset, v_reset is None,
+        bool(detach_reset), code, alpha, _needs_grad(x, v_init), bool(return_v),
+    )
+    return (s, v) if return_v else s
+
+
+def cuba_lif(x, *, c_decay=0.5, v_decay=0.75, v_threshold=0.5, v_reset=0.0, detach_reset=False,
+             surrogate="rect", alpha=None, return_v=False, backend="auto"):
+    """Multi-step current-based LIF (NEURONS.md §2) on x [T, *]."""
+    check_sequence(x)
+    code, alpha = _surrogate.resolve(surrogate, alpha)
+    c_decay, v_decay = check_decay(c_decay, "c_decay"), check_decay(v_decay, "v_decay")
+    v_reset = None if v_reset is None else float(v_reset)
+    name = _backend.resolve(backend, x.device)
+    v_th = float(v_threshold)
+    if name == "reference":
+        return reference.cuba_lif(x, c_decay, v_decay, v_th, v_reset, detach_reset, code, alpha, return_v)
+    s, _, v = _fused(name, "cuba_lif_forward")(
+        x, c_decay, v_decay, v_th, 0.0 if v_reset is None else v_reset, v_reset is None,
+        bool(detach_reset), code, alpha, _needs_grad(x), bool(return_v),
+    )
+    return (s, v) if return_v else s
+
+
+def _check_ilc_params(x, weight, bias) -> None:
+    check_same(x, weight, "weight")
+    check_same(x, bias, "bias")
+    if weight.dim() != 3 or weight.shape[1] != weight.shape[2]:
+        raise ValueError(f"weight must be [A, P, P] (one P x P matrix per group), got {tuple(weight.shape)}")
+    A, P = weight.shape[0], weight.shape[1]
+    if tuple(bias.shape) != (A, P):
+        raise ValueError(f"bias must be [A, P] = {(A, P)}, got {tuple(bias.shape)}")
+    if x.shape[-1] != A * P:
+        raise ValueError(
+            f"x's last dimension must be A*P = {A}*{P} = {A * P} (groups x population), got {x.shape[-1]}"
+        )
+
+
+def ilc_cuba_lif(x, weight, bias, *, c_decay=0.5, v_decay=0.75, v_threshold=0.5, v_reset=0.0,
+                 detach_reset=False, surrogate="rect", alpha=None, backend="auto"):
+    """CUBA-LIF with intra-layer connections (NEURONS.md §3).
+
+    x: [T, *, A*P]; weight: [A, P, P] (group g's lateral input is weight[g] @ s_g);
+    bias: [A, P]. A grouped Conv1d(A, A*P, P, groups=A) maps as
+    weight = conv.weight.view(A, P, P), bias = conv.bias.view(A, P).
+    """
+    check_sequence(x, min_dim=2)
+    _check_ilc_params(x, weight, bias)
+    code, alpha = _surrogate.resolve(surrogate, alpha)
+    c_decay, v_decay = check_decay(c_decay, "c_decay"), check_decay(v_decay, "v_decay")
+    v_reset = None if v_reset is None else float(v_reset)
+    name = _backend.resolve(backend, x.device)
+    v_th = float(v_threshold)
+    if name == "reference":
+        return reference.ilc_cuba_lif(x, weight, bias, c_decay, v_decay, v_th, v_reset, detach_reset, code, alpha)
+    s, _ = _fused(name, "ilc_cuba_lif_forward")(
+        x, weight, bias, c_decay, v_decay, v_th, 0.0 if v_reset is None else v_reset,
+        v_reset is None, bool(detach_reset), code, alpha, _needs_grad(x, weight, bias),
+    )
+    return s
+
+
+DECODES = ("last-mem", "max-mem", "max-abs-mem", "mean-mem")
+
+
+def nonspiking_if(x, decode="last-mem"):
+    """Non-spiking IF decoder (NEURONS.md §4): v[t] = v[t-1] + x[t]; [T, *] -> [*].
+
+    decode: "last-mem", "max-mem", "max-abs-mem" or "mean-mem" ("_" spellings accepted).
+    """
+    check_sequence(x)
+    mode = decode.replace("_", "-") if isinstance(decode, str) else decode
+    if mode not in DECODES:
+        raise ValueError(f"unknown decode {decode!r}; choose one of {list(DECODES)}")
+    v = torch.cumsum(x, dim=0)
+    if mode == "last-mem":
+        return v[-1]
+    if mode == "mean-mem":
+        return v.mean(dim=0)
+    vmax = v.max(dim=0).values
+    if mode == "max-mem":
+        return vmax
+    vmin = v.min(dim=0).values
+    return torch.where(vmax.abs() > vmin.abs(), vmax, vmin)
