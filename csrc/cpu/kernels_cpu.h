@@ -138,126 +138,193 @@ void cuba_backward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const s
 }
 
 // ---------------------------------------------------------------------------- ILC-CUBA-LIF
-// x: [T, M, A*P]. Unit = one (sample m, group g): P neurons coupled by W[g] (P x P, row p
-// holds the weights into neuron p) and bias b[g]. For t >= 1:
+// x: [T, M, A*P]. Group g of sample m: P neurons coupled by W[g] (P x P, row p holds the
+// weights into neuron p) and bias b[g]. For t >= 1:
 //   x'[t] = x[t] + (W_g s_g[t-1] + b_g), then CUBA-LIF on x'.
-// The work is split into fixed blocks of kIlcSamples samples (independent of the thread
-// count), each writing its own partial weight/bias gradient, so the reduction order and
-// hence the result are deterministic.
+// P is small (10 in ILC-SAN), so loops over P do not vectorise well. The kernels instead
+// take a tile of kIlcSamples samples of one group and vectorise across the samples: state
+// is [P][kIlcSamples], and each tile is transposed in from and out to the [T, M, A*P]
+// layout. Tiles of samples are also the unit of the weight-gradient reduction: each writes
+// its own partial gradient, reduced in tile order, so results do not depend on the thread
+// count. A partial last tile is padded with zero input and zero spike-gradient, which
+// adds exactly zero to every gradient.
 constexpr int64_t kIlcSamples = 16;
+constexpr int64_t kS = kIlcSamples;
 
 struct IlcShape {
   int64_t T, M, A, P;
   int64_t row() const { return A * P; }
-  int64_t num_blocks() const { return (M + kIlcSamples - 1) / kIlcSamples; }
+  int64_t num_blocks() const { return (M + kS - 1) / kS; }
 };
 
-// Lateral input to neuron p from the previous spikes: sum_q W[p,q] s[q] + b[p], summed in
-// q order (spikes are 0/1, so only the weights of firing neurons are added).
+// Tile helpers. Separate functions with __restrict arguments, so each loop is a plain
+// vectorisable loop over the P*kS elements of a tile.
+template <typename scalar_t, typename acc_t>
+inline void gather_tile(const scalar_t* __restrict src, int64_t base, int64_t stride,
+                        int64_t nm, int64_t P, acc_t* __restrict dst) {
+  for (int64_t i = 0; i < P * kS; ++i) dst[i] = acc_t(0);
+  for (int64_t j = 0; j < nm; ++j)
+    for (int64_t i = 0; i < P; ++i) dst[i * kS + j] = static_cast<acc_t>(src[base + j * stride + i]);
+}
+
+template <typename scalar_t, typename acc_t>
+inline void scatter_tile(const acc_t* __restrict src, int64_t base, int64_t stride, int64_t nm,
+                         int64_t P, scalar_t* __restrict dst) {
+  for (int64_t j = 0; j < nm; ++j)
+    for (int64_t i = 0; i < P; ++i) dst[base + j * stride + i] = static_cast<scalar_t>(src[i * kS + j]);
+}
+
+// lat[p][:] = (sum_q W[p,q] * s[q][:]) + b[p], summed in q order. s is 0/1.
 template <typename acc_t>
-SK_HD acc_t lateral(const acc_t* Wp, const acc_t* s_prev, acc_t bias, int64_t P) {
-  acc_t lat = acc_t(0);
-  for (int64_t q = 0; q < P; ++q) lat = lat + Wp[q] * s_prev[q];
-  return lat + bias;
+inline void lateral_tile(const acc_t* __restrict Wg, const acc_t* __restrict s,
+                         const acc_t* __restrict bg, int64_t P, acc_t* __restrict lat) {
+  for (int64_t p = 0; p < P; ++p) {
+    acc_t acc[kS];
+    for (int64_t j = 0; j < kS; ++j) acc[j] = acc_t(0);
+    for (int64_t q = 0; q < P; ++q) {
+      const acc_t w = Wg[p * P + q];
+      for (int64_t j = 0; j < kS; ++j) acc[j] = acc[j] + w * s[q * kS + j];
+    }
+    for (int64_t j = 0; j < kS; ++j) lat[p * kS + j] = acc[j] + bg[p];
+  }
+}
+
+// One CUBA-LIF step over a tile (n elements); LATERAL adds lat to the input.
+template <typename acc_t, bool SOFT, bool LATERAL>
+inline void cuba_tile_step(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, int64_t n,
+                           const acc_t* __restrict xin, const acc_t* __restrict lat,
+                           acc_t* __restrict cur, acc_t* __restrict v, acc_t* __restrict s,
+                           acc_t* __restrict h) {
+  for (int64_t e = 0; e < n; ++e) {
+    acc_t xe = xin[e];
+    if constexpr (LATERAL) xe = xe + lat[e];
+    cur[e] = k.c_decay * cur[e] + xe;
+    const acc_t hh = k.v_decay * v[e] + cur[e];
+    const acc_t ss = fire(hh, p.v_th);
+    v[e] = reset<SOFT>(hh, ss, p.v_th, p.v_reset);
+    s[e] = ss;
+    h[e] = hh;
+  }
 }
 
 template <typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H>
-void ilc_forward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const IlcShape sh,
-                 const scalar_t* x, const acc_t* W, const acc_t* bias, int64_t m_begin,
-                 int64_t m_end, scalar_t* s_out, acc_t* h_out) {
-  const int64_t P = sh.P;
-  std::vector<acc_t> buf(4 * P);
-  acc_t* cur = buf.data();
-  acc_t* v = cur + P;
-  acc_t* s_prev = v + P;
-  acc_t* s_now = s_prev + P;
-  for (int64_t m = m_begin; m < m_end; ++m) {
-    for (int64_t g = 0; g < sh.A; ++g) {
-      const acc_t* Wg = W + g * P * P;
-      const acc_t* bg = bias + g * P;
-      for (int64_t i = 0; i < P; ++i) {
-        cur[i] = acc_t(0);
-        v[i] = k.v_start;
-        s_prev[i] = acc_t(0);
+void ilc_forward_block(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const IlcShape sh,
+                       const scalar_t* x, const acc_t* W, const acc_t* bias, int64_t blk,
+                       scalar_t* s_out, acc_t* h_out) {
+  const int64_t P = sh.P, n = P * kS, m0 = blk * kS, nm = std::min(kS, sh.M - m0);
+  std::vector<acc_t> buf(6 * n);
+  acc_t *cur = buf.data(), *v = cur + n, *s = v + n, *lat = s + n, *h = lat + n, *xt = h + n;
+  for (int64_t g = 0; g < sh.A; ++g) {
+    for (int64_t i = 0; i < n; ++i) {
+      cur[i] = acc_t(0);
+      v[i] = k.v_start;
+    }
+    for (int64_t t = 0; t < sh.T; ++t) {
+      const int64_t base = (t * sh.M + m0) * sh.row() + g * P;
+      gather_tile(x, base, sh.row(), nm, P, xt);
+      if (t > 0) {
+        lateral_tile(W + g * P * P, s, bias + g * P, P, lat);
+        cuba_tile_step<acc_t, SOFT, true>(k, p, n, xt, lat, cur, v, s, h);
+      } else {
+        cuba_tile_step<acc_t, SOFT, false>(k, p, n, xt, lat, cur, v, s, h);
       }
-      for (int64_t t = 0; t < sh.T; ++t) {
-        const int64_t off = (t * sh.M + m) * sh.row() + g * P;
-        for (int64_t i = 0; i < P; ++i) {
-          acc_t xin = load<scalar_t, acc_t>(x + off, i);
-          if (t > 0) xin = xin + lateral(Wg + i * P, s_prev, bg[i], P);
-          cur[i] = k.c_decay * cur[i] + xin;
-          const acc_t h = k.v_decay * v[i] + cur[i];
-          const acc_t s = fire(h, p.v_th);
-          v[i] = reset<SOFT>(h, s, p.v_th, p.v_reset);
-          s_now[i] = s;
-          s_out[off + i] = static_cast<scalar_t>(s);
-          if constexpr (SAVE_H) h_out[off + i] = h;
-        }
-        for (int64_t i = 0; i < P; ++i) s_prev[i] = s_now[i];
-      }
+      scatter_tile(s, base, sh.row(), nm, P, s_out);
+      if constexpr (SAVE_H) scatter_tile(h, base, sh.row(), nm, P, h_out);
     }
   }
 }
 
-// Backward for samples of block `blk`; gW_part [A, P, P] and gb_part [A, P] receive this
-// block's weight and bias gradients (overwritten, not accumulated).
+// gs_lat[q][:] = sum_i W[i,q] * gcur[i][:]  (W_g^T gx'[t+1])
+template <typename acc_t>
+inline void lateral_grad_tile(const acc_t* __restrict Wg, const acc_t* __restrict gcur,
+                              int64_t P, acc_t* __restrict gs_lat) {
+  for (int64_t q = 0; q < P; ++q) {
+    acc_t acc[kS];
+    for (int64_t j = 0; j < kS; ++j) acc[j] = acc_t(0);
+    for (int64_t i = 0; i < P; ++i) {
+      const acc_t w = Wg[i * P + q];
+      for (int64_t j = 0; j < kS; ++j) acc[j] = acc[j] + w * gcur[i * kS + j];
+    }
+    for (int64_t j = 0; j < kS; ++j) gs_lat[q * kS + j] = acc[j];
+  }
+}
+
+template <typename acc_t, int KIND, bool SOFT, bool DETACH>
+inline void cuba_tile_grad_step(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, int64_t n,
+                                const acc_t* __restrict gs, const acc_t* __restrict gs_lat,
+                                const acc_t* __restrict h, acc_t* __restrict gh_next,
+                                acc_t* __restrict gcur) {
+  for (int64_t e = 0; e < n; ++e) {
+    const acc_t gh = grad_h<KIND, SOFT, DETACH>(h[e], gs[e] + gs_lat[e], k.v_decay * gh_next[e], p);
+    gh_next[e] = gh;
+    gcur[e] = gh + k.c_decay * gcur[e];
+  }
+}
+
+// dW_lane[i][q][:] += gcur[i][:] * s_prev[q][:], db_lane[i][:] += gcur[i][:]
+template <typename acc_t>
+inline void weight_grad_tile(const acc_t* __restrict gcur, const acc_t* __restrict s_prev,
+                             int64_t P, acc_t* __restrict dW_lane, acc_t* __restrict db_lane) {
+  for (int64_t i = 0; i < P; ++i) {
+    for (int64_t j = 0; j < kS; ++j) db_lane[i * kS + j] = db_lane[i * kS + j] + gcur[i * kS + j];
+    for (int64_t q = 0; q < P; ++q) {
+      acc_t* dw = dW_lane + (i * P + q) * kS;
+      for (int64_t j = 0; j < kS; ++j) dw[j] = dw[j] + gcur[i * kS + j] * s_prev[q * kS + j];
+    }
+  }
+}
+
+// Backward for the samples of tile `blk`; gW_part [A, P, P] and gb_part [A, P] receive this
+// tile's weight and bias gradients (overwritten, not accumulated).
 template <typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH>
 void ilc_backward_block(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p,
                         const IlcShape sh, const scalar_t* gs, const acc_t* h, const acc_t* W,
                         int64_t blk, scalar_t* gx, acc_t* gW_part, acc_t* gb_part) {
-  const int64_t P = sh.P;
-  std::vector<acc_t> buf(4 * P);
-  acc_t* gh_next = buf.data();
-  acc_t* gcur_next = gh_next + P;
-  acc_t* gs_lat = gcur_next + P;  // W_g^T gx'[t+1]
-  acc_t* s_prev = gs_lat + P;
-  for (int64_t i = 0; i < sh.A * P * P; ++i) gW_part[i] = acc_t(0);
-  for (int64_t i = 0; i < sh.A * P; ++i) gb_part[i] = acc_t(0);
-  const int64_t m_begin = blk * kIlcSamples;
-  const int64_t m_end = std::min(sh.M, m_begin + kIlcSamples);
-  for (int64_t m = m_begin; m < m_end; ++m) {
-    for (int64_t g = 0; g < sh.A; ++g) {
-      const acc_t* Wg = W + g * P * P;
-      acc_t* gWg = gW_part + g * P * P;
-      acc_t* gbg = gb_part + g * P;
-      for (int64_t i = 0; i < P; ++i) gh_next[i] = gcur_next[i] = acc_t(0);
-      for (int64_t t = sh.T - 1; t >= 0; --t) {
-        const int64_t off = (t * sh.M + m) * sh.row() + g * P;
-        // Spike gradient through the lateral path into step t+1 (zero at the last step).
-        for (int64_t q = 0; q < P; ++q) gs_lat[q] = acc_t(0);
-        if (t + 1 < sh.T)
-          for (int64_t i = 0; i < P; ++i)
-            for (int64_t q = 0; q < P; ++q) gs_lat[q] = gs_lat[q] + Wg[i * P + q] * gcur_next[i];
-        for (int64_t i = 0; i < P; ++i) {
-          const acc_t gs_total = load<scalar_t, acc_t>(gs + off, i) + gs_lat[i];
-          const acc_t gh = grad_h<KIND, SOFT, DETACH>(h[off + i], gs_total,
-                                                      k.v_decay * gh_next[i], p);
-          const acc_t gcur = gh + k.c_decay * gcur_next[i];
-          gh_next[i] = gh;
-          gcur_next[i] = gcur;
-          gx[off + i] = static_cast<scalar_t>(gcur);
-        }
-        if (t >= 1) {
-          const int64_t off_prev = off - sh.M * sh.row();
-          for (int64_t q = 0; q < P; ++q) s_prev[q] = fire(h[off_prev + q], p.v_th);
-          for (int64_t i = 0; i < P; ++i) {
-            gbg[i] = gbg[i] + gcur_next[i];
-            for (int64_t q = 0; q < P; ++q) gWg[i * P + q] = gWg[i * P + q] + gcur_next[i] * s_prev[q];
-          }
-        }
+  const int64_t P = sh.P, n = P * kS, m0 = blk * kS, nm = std::min(kS, sh.M - m0);
+  // Per-lane accumulators of dW and db, reduced over the lanes at the end of each group.
+  std::vector<acc_t> buf(8 * n + P * n);
+  acc_t *gh_next = buf.data(), *gcur = gh_next + n, *gs_lat = gcur + n, *ht = gs_lat + n,
+        *h_prev = ht + n, *s_prev = h_prev + n, *gst = s_prev + n, *db_lane = gst + n,
+        *dW_lane = db_lane + n;
+  for (int64_t g = 0; g < sh.A; ++g) {
+    const acc_t* Wg = W + g * P * P;
+    for (int64_t i = 0; i < n; ++i) gh_next[i] = gcur[i] = db_lane[i] = gs_lat[i] = acc_t(0);
+    for (int64_t i = 0; i < P * n; ++i) dW_lane[i] = acc_t(0);
+    gather_tile(h, ((sh.T - 1) * sh.M + m0) * sh.row() + g * P, sh.row(), nm, P, ht);
+    for (int64_t t = sh.T - 1; t >= 0; --t) {
+      const int64_t base = (t * sh.M + m0) * sh.row() + g * P;
+      if (t + 1 < sh.T) lateral_grad_tile(Wg, gcur, P, gs_lat);
+      gather_tile(gs, base, sh.row(), nm, P, gst);
+      cuba_tile_grad_step<acc_t, KIND, SOFT, DETACH>(k, p, n, gst, gs_lat, ht, gh_next, gcur);
+      scatter_tile(gcur, base, sh.row(), nm, P, gx);
+      if (t >= 1) {  // dW += gx'[t] (outer) s[t-1], db += gx'[t]
+        gather_tile(h, base - sh.M * sh.row(), sh.row(), nm, P, h_prev);
+        for (int64_t i = 0; i < n; ++i) s_prev[i] = fire(h_prev[i], p.v_th);
+        weight_grad_tile(gcur, s_prev, P, dW_lane, db_lane);
+        std::swap(ht, h_prev);
       }
+    }
+    // Reduce the lanes in lane order.
+    for (int64_t e = 0; e < P * P; ++e) {
+      acc_t sum = acc_t(0);
+      for (int64_t j = 0; j < kS; ++j) sum = sum + dW_lane[e * kS + j];
+      gW_part[g * P * P + e] = sum;
+    }
+    for (int64_t i = 0; i < P; ++i) {
+      acc_t sum = acc_t(0);
+      for (int64_t j = 0; j < kS; ++j) sum = sum + db_lane[i * kS + j];
+      gb_part[g * P + i] = sum;
     }
   }
 }
 
-// Sum the per-block partial gradients in block order (deterministic).
+// Sum the per-tile partial gradients in tile order (deterministic).
 template <typename acc_t>
-void ilc_reduce_partials(const acc_t* parts, int64_t n_blocks, int64_t size, int64_t begin,
-                         int64_t end, acc_t* out) {
-  for (int64_t j = begin; j < end; ++j) {
+void ilc_reduce_partials(const acc_t* parts, int64_t n_blocks, int64_t size, acc_t* out) {
+  for (int64_t e = 0; e < size; ++e) {
     acc_t sum = acc_t(0);
-    for (int64_t b = 0; b < n_blocks; ++b) sum = sum + parts[b * size + j];
-    out[j] = sum;
+    for (int64_t b = 0; b < n_blocks; ++b) sum = sum + parts[b * size + e];
+    out[e] = sum;
   }
 }
 

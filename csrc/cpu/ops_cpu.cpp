@@ -248,9 +248,10 @@ std::tuple<Tensor, Tensor> ilc_forward_cpu(const Tensor& x_in, const Tensor& wei
     acc_t* hp = save_h ? h.data_ptr<acc_t>() : nullptr;
     with_bool(soft, [&](auto SOFT) {
       with_bool(save_h, [&](auto SAVE_H) {
-        at::parallel_for(0, sh.M, 1 + 1024 / (sh.A * sh.P), [&](int64_t begin, int64_t end) {
-          cpu::ilc_forward<scalar_t, acc_t, SOFT.value, SAVE_H.value>(k, p, sh, xp, wp, bp,
-                                                                      begin, end, sp, hp);
+        at::parallel_for(0, sh.num_blocks(), 1, [&](int64_t begin, int64_t end) {
+          for (int64_t blk = begin; blk < end; ++blk)
+            cpu::ilc_forward_block<scalar_t, acc_t, SOFT.value, SAVE_H.value>(k, p, sh, xp, wp, bp,
+                                                                              blk, sp, hp);
         });
       });
     });
@@ -300,8 +301,8 @@ std::tuple<Tensor, Tensor, Tensor> ilc_backward_cpu(const Tensor& grad_s_in, con
         });
       });
     });
-    cpu::ilc_reduce_partials(gWp, n_blocks, wsize, 0, wsize, gW.data_ptr<acc_t>());
-    cpu::ilc_reduce_partials(gbp, n_blocks, bsize, 0, bsize, gb.data_ptr<acc_t>());
+    cpu::ilc_reduce_partials(gWp, n_blocks, wsize, gW.data_ptr<acc_t>());
+    cpu::ilc_reduce_partials(gbp, n_blocks, bsize, gb.data_ptr<acc_t>());
   });
   return {gx, gW.to(weight.scalar_type()), gb.to(weight.scalar_type())};
 }

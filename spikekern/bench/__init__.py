@@ -1,0 +1,1 @@
+"""Benchmarks of the fused neurons: cases, timing and the `spikekern bench` report."""
