@@ -43,8 +43,20 @@ def use_backend(name: str) -> Iterator[None]:
         _default = previous
 
 
+_available: set[tuple[str, str]] = set()  # (backend, device type) pairs found available
+
+
 def _why_unavailable(name: str, device_type: str) -> str | None:
     """None if `name` can run on `device_type`, else a sentence saying what is missing."""
+    if (name, device_type) in _available:  # availability, once found, does not go away
+        return None
+    why = _check_available(name, device_type)
+    if why is None:
+        _available.add((name, device_type))
+    return why
+
+
+def _check_available(name: str, device_type: str) -> str | None:
     from .backends import native, triton_backend
 
     if name == "reference":

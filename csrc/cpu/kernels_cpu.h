@@ -174,18 +174,26 @@ inline void scatter_tile(const acc_t* __restrict src, int64_t base, int64_t stri
     for (int64_t i = 0; i < P; ++i) dst[base + j * stride + i] = static_cast<scalar_t>(src[i * kS + j]);
 }
 
-// lat[p][:] = (sum_q W[p,q] * s[q][:]) + b[p], summed in q order. s is 0/1.
+// One row of a tile as a GCC vector of kS lanes (lowered to the machine's vector width).
+// The matrix-like tile loops below use it because GCC does not vectorise their
+// accumulators reliably otherwise; lane-wise + and * round exactly like scalar code.
+template <typename T>
+struct Lanes {
+  typedef T type __attribute__((vector_size(kS * sizeof(T)), aligned(sizeof(T))));
+};
+
+// lat[p][:] = (sum_q W[p,q] * s[q][:]) + b[p], summed in q order. s is 0/1, so each
+// product is W[p,q] or 0 and the sum equals adding the weights of the firing neurons.
 template <typename acc_t>
 inline void lateral_tile(const acc_t* __restrict Wg, const acc_t* __restrict s,
                          const acc_t* __restrict bg, int64_t P, acc_t* __restrict lat) {
+  using V = typename Lanes<acc_t>::type;
+  const V* sv = reinterpret_cast<const V*>(s);
+  V* lv = reinterpret_cast<V*>(lat);
   for (int64_t p = 0; p < P; ++p) {
-    acc_t acc[kS];
-    for (int64_t j = 0; j < kS; ++j) acc[j] = acc_t(0);
-    for (int64_t q = 0; q < P; ++q) {
-      const acc_t w = Wg[p * P + q];
-      for (int64_t j = 0; j < kS; ++j) acc[j] = acc[j] + w * s[q * kS + j];
-    }
-    for (int64_t j = 0; j < kS; ++j) lat[p * kS + j] = acc[j] + bg[p];
+    V acc = V{};
+    for (int64_t q = 0; q < P; ++q) acc = acc + Wg[p * P + q] * sv[q];
+    lv[p] = acc + bg[p];
   }
 }
 
@@ -238,14 +246,13 @@ void ilc_forward_block(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, con
 template <typename acc_t>
 inline void lateral_grad_tile(const acc_t* __restrict Wg, const acc_t* __restrict gcur,
                               int64_t P, acc_t* __restrict gs_lat) {
+  using V = typename Lanes<acc_t>::type;
+  const V* gv = reinterpret_cast<const V*>(gcur);
+  V* out = reinterpret_cast<V*>(gs_lat);
   for (int64_t q = 0; q < P; ++q) {
-    acc_t acc[kS];
-    for (int64_t j = 0; j < kS; ++j) acc[j] = acc_t(0);
-    for (int64_t i = 0; i < P; ++i) {
-      const acc_t w = Wg[i * P + q];
-      for (int64_t j = 0; j < kS; ++j) acc[j] = acc[j] + w * gcur[i * kS + j];
-    }
-    for (int64_t j = 0; j < kS; ++j) gs_lat[q * kS + j] = acc[j];
+    V acc = V{};
+    for (int64_t i = 0; i < P; ++i) acc = acc + Wg[i * P + q] * gv[i];
+    out[q] = acc;
   }
 }
 
@@ -265,12 +272,14 @@ inline void cuba_tile_grad_step(const CubaCoeffs<acc_t> k, const FireParams<acc_
 template <typename acc_t>
 inline void weight_grad_tile(const acc_t* __restrict gcur, const acc_t* __restrict s_prev,
                              int64_t P, acc_t* __restrict dW_lane, acc_t* __restrict db_lane) {
+  using V = typename Lanes<acc_t>::type;
+  const V* gv = reinterpret_cast<const V*>(gcur);
+  const V* sv = reinterpret_cast<const V*>(s_prev);
+  V* dw = reinterpret_cast<V*>(dW_lane);
+  V* db = reinterpret_cast<V*>(db_lane);
   for (int64_t i = 0; i < P; ++i) {
-    for (int64_t j = 0; j < kS; ++j) db_lane[i * kS + j] = db_lane[i * kS + j] + gcur[i * kS + j];
-    for (int64_t q = 0; q < P; ++q) {
-      acc_t* dw = dW_lane + (i * P + q) * kS;
-      for (int64_t j = 0; j < kS; ++j) dw[j] = dw[j] + gcur[i * kS + j] * s_prev[q * kS + j];
-    }
+    db[i] = db[i] + gv[i];
+    for (int64_t q = 0; q < P; ++q) dw[i * P + q] = dw[i * P + q] + gv[i] * sv[q];
   }
 }
 

@@ -31,7 +31,7 @@ def run_suite(cases, backends, device="cpu", dtype=torch.float32, rounds=15, log
             fns = {b: runner(case, mode, inputs, b) for b in backends}
             fns["copy"] = copy_fn
             # The reference loop is slow at large sizes: bound its share of the rounds.
-            times = interleaved(fns, rounds, device=device, max_seconds=3.0)
+            times = interleaved(fns, rounds, device=device, max_seconds=3.0, min_seconds=0.25)
             copy_gbs = copy_bytes / times["copy"] / 1e9
             nbytes = case.min_bytes(mode, dtype)
             for b in backends:

@@ -16,19 +16,24 @@ def _sync(device: str) -> None:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 2,
-                device: str = "cpu", max_seconds: float | None = None) -> dict[str, float]:
+                device: str = "cpu", max_seconds: float | None = None,
+                min_seconds: float = 0.0, max_rounds: int = 2000) -> dict[str, float]:
     """Median seconds per call of each fn, timed round-robin.
 
-    max_seconds bounds the rounds of a slow candidate: one that has already used that much
-    time stops being timed (at least 3 rounds are always taken)."""
+    At least `rounds` rounds; more (up to max_rounds) until every candidate has run for
+    min_seconds, so sub-millisecond calls get enough samples for a stable median.
+    max_seconds bounds a slow candidate: one that has already used that much time stops
+    being timed (at least 3 rounds are always taken)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     _sync(device)
     samples: dict[str, list[float]] = {k: [] for k in fns}
-    for r in range(rounds):
+    r = 0
+    while r < rounds or (r < max_rounds and min(sum(v) for v in samples.values()) < min_seconds):
+        r += 1
         for name, fn in fns.items():
-            if max_seconds is not None and r >= 3 and sum(samples[name]) > max_seconds:
+            if max_seconds is not None and r > 3 and sum(samples[name]) > max_seconds:
                 continue
             t0 = time.perf_counter()
             fn()

@@ -1,0 +1,27 @@
+"""pytest-benchmark suite: each neuron x backend, fwd and fwd+bwd, float32.
+
+    pytest benchmarks/ --benchmark-group-by=param:case,param:mode
+
+Sizes come from spikekern.bench.report (the same cases `spikekern bench` reports).
+`--benchmark-disable` runs each case once as a smoke test (CI does this).
+"""
+import pytest
+import torch
+
+import spikekern
+from spikekern import _malloc
+from spikekern.bench.cases import Case, make_inputs, runner
+
+_malloc.keep_freed_memory()  # same allocator setting for every backend timed here
+
+CASES = [Case("lif", 16, 1 << 18), Case("cuba_lif", 16, 1 << 18), Case("ilc_cuba_lif", 5, 100, 6, 10)]
+BACKENDS = spikekern.available_backends("cpu")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.neuron}[{c.label}]")
+def test_neuron(benchmark, case, mode, backend):
+    inputs = make_inputs(case, torch.float32)
+    benchmark.extra_info.update(neuron=case.neuron, size=case.label, min_bytes=case.min_bytes(mode, torch.float32))
+    benchmark(runner(case, mode, inputs, backend))

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs spikekern and its test/RL dependencies into the active Python environment.
+# torch==2.13.0 is the CPU build this project is developed against; the extension is built
+# against the installed torch (--no-build-isolation).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q --upgrade pip
+python -m pip install -q "torch==2.13.0" setuptools wheel ninja numpy
+python -m pip install -q -e ".[test]" --no-build-isolation
