@@ -3,5 +3,8 @@ __version__ = "0.1.0"
 
 from ._backend import available_backends, get_backend, set_backend, use_backend
 from . import ops
+from . import nn
+from . import models
 
-__all__ = ["__version__", "available_backends", "get_backend", "set_backend", "use_backend", "ops"]
+__all__ = ["__version__", "available_backends", "get_backend", "set_backend", "use_backend", "ops", "nn",
+           "models"]

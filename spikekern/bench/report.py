@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__, _malloc, available_backends
+from . import models
 from .cases import MODES, Case, copy_runner, make_inputs, runner
 from .timing import interleaved
 
@@ -76,19 +77,24 @@ def main(quick: bool = False, report: str | None = None, device: str = "cpu",
           "tensor copy timed in the same rounds; x ref: speed-up over the reference loop")
     print(HEADER)
     rows = run_suite(cases, backends, device=device, rounds=7 if quick else 15)
+    model_rows = []
+    if device == "cpu":
+        print("\nModels (neurons: the model's neuron layers alone, on the inputs they get in the model)")
+        print(models.HEADER)
+        model_rows = models.run_models(backends)
     if report:
         out = Path(report)
         out.mkdir(parents=True, exist_ok=True)
-        payload = dict(machine=info, results=rows)
+        payload = dict(machine=info, results=rows, models=model_rows)
         tmp = out / "results.json.tmp"
         tmp.write_text(json.dumps(payload, indent=1))
         os.replace(tmp, out / "results.json")
-        (out / "report.md").write_text(to_markdown(rows, info))
+        (out / "report.md").write_text(to_markdown(rows, model_rows, info))
         print(f"wrote {out / 'results.json'} and {out / 'report.md'}")
     return rows
 
 
-def to_markdown(rows: list[dict], info: dict) -> str:
+def to_markdown(rows: list[dict], model_rows: list[dict], info: dict) -> str:
     lines = ["# spikekern benchmark", "",
              "Machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), "",
              "| neuron | size | mode | backend | ms | GB/s | % copy | x reference |",
@@ -97,4 +103,11 @@ def to_markdown(rows: list[dict], info: dict) -> str:
         speed = f"{r['speedup_vs_reference']:.1f}" if r["speedup_vs_reference"] is not None else "-"
         lines.append(f"| {r['neuron']} | {r['size']} | {r['mode']} | {r['backend']} | {r['ms']:.3f} | "
                      f"{r['gbs']:.1f} | {r['pct_copy']:.0f}% | {speed} |")
+    if model_rows:
+        lines += ["", "| model case | backend | ms | neurons ms | neuron share | x reference |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for r in model_rows:
+            speed = f"{r['speedup_vs_reference']:.1f}" if r["speedup_vs_reference"] is not None else "-"
+            lines.append(f"| {r['case']} | {r['backend']} | {r['ms']:.2f} | {r['neuron_ms']:.2f} | "
+                         f"{100 * r['neuron_share']:.0f}% | {speed} |")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,158 @@
+"""spikekern.nn: modules against hand-checked cases, backends against the reference, errors."""
+import math
+
+import pytest
+import torch
+
+import spikekern
+from conftest import CPU_FUSED
+from spikekern.nn import CUBALIF, ILCCUBALIF, LIF, IFEncoderNeuron, NonSpikingIF, PopDecoder, PopNorm, PopSpikeEncoder
+
+
+def test_lif_presets_and_repr():
+    b = LIF.braincog(threshold=1.0)
+    assert (b.tau, b.v_threshold, b.v_reset, b.detach_reset, b.surrogate, b.alpha) == (2.0, 1.0, 0.0, True, "qgate", 2.0)
+    sj = LIF.spikingjelly()
+    assert (sj.tau, sj.decay_input, sj.v_threshold, sj.v_reset, sj.surrogate, sj.alpha) == (2.0, True, 1.0, 0.0, "sigmoid", 4.0)
+    r = repr(LIF.braincog(backend="cpp"))
+    assert "qgate(alpha=2.0)" in r and "backend=cpp" in r and "v_threshold=0.5" in r
+    assert "backend=default" in repr(CUBALIF())
+    assert "act_dim=3, pop_dim=4" in repr(ILCCUBALIF(3, 4))
+
+
+def test_braincog_lif_matches_braincog_update_rule():
+    # BrainCog LIFNode: mem = mem + (x - mem)/tau; spike = mem > th; mem = mem*(1-spike)
+    x = torch.rand(6, 50, dtype=torch.float64) * 2
+    mem, expected = torch.zeros(50, dtype=torch.float64), []
+    for t in range(6):
+        mem = mem + (x[t] - mem) / 2.0
+        spike = (mem - 0.5 >= 0).double()
+        mem = mem * (1 - spike)
+        expected.append(spike)
+    torch.testing.assert_close(LIF.braincog()(x), torch.stack(expected))
+
+
+def test_module_backend_and_default():
+    x = torch.randn(4, 2, 3)
+    with pytest.raises(ValueError, match="unknown backend"):
+        LIF(backend="gpu")
+    with pytest.raises(RuntimeError, match="'cuda' is not available"):
+        LIF(backend="cuda")(x)
+    with spikekern.use_backend("reference"):
+        ref = LIF()(x)
+    assert torch.equal(ref, LIF(backend="cpp")(x))
+
+
+def test_modules_need_multistep_input():
+    with pytest.raises(ValueError, match=r"multi-step input \[T, B, ...\]"):
+        CUBALIF()(torch.randn(5))
+
+
+@pytest.mark.parametrize("backend", ["reference"] + CPU_FUSED)
+def test_stateful_lif_streams(backend):
+    x = torch.randn(10, 3, 7, dtype=torch.float64) + 0.5
+    whole = LIF(backend=backend)(x)
+    stream = LIF(backend=backend, stateful=True)
+    parts = torch.cat([stream(x[:4]), stream(x[4:])])
+    assert torch.equal(parts, whole)
+    stream.reset()
+    assert torch.equal(stream(x[4:]), LIF(backend=backend)(x[4:]))
+
+
+def test_stateless_by_default():
+    x = torch.randn(4, 2, 5) + 1
+    m = CUBALIF()
+    assert torch.equal(m(x), m(x))
+
+
+def test_if_encoder_neuron():
+    n = IFEncoderNeuron()
+    assert (n.v_threshold, n.v_reset, n.surrogate, n.detach_reset, n.tau) == (0.999, None, "pass", True, math.inf)
+
+
+def test_ilc_init_matches_grouped_conv1d():
+    torch.manual_seed(0)
+    m = ILCCUBALIF(6, 10)
+    bound = 1 / math.sqrt(10)
+    assert m.weight.shape == (6, 10, 10) and m.bias.shape == (6, 10)
+    assert m.weight.abs().max() <= bound and m.bias.abs().max() <= bound
+    assert m.weight.std() > 0.8 * bound / math.sqrt(3)  # uniform over the whole range
+    conv = torch.nn.Conv1d(6, 60, 10, groups=6)
+    assert conv.weight.view(6, 10, 10).abs().max() <= bound  # the same bound as the peer
+
+
+def test_popnorm_init_and_normalisation():
+    n = PopNorm([2, 3, 3], v_threshold=1.0, v_reset=0.2)
+    assert torch.all(n.weight == 0.8) and torch.all(n.bias == 0.2)
+    x = torch.randn(4, 5, 2, 3, 3, dtype=torch.float32) * 3 + 7  # [T, B, C, H, W]
+    y = n(x)
+    z = (y - 0.2) / 0.8
+    torch.testing.assert_close(z.mean(dim=(-3, -2, -1)), torch.zeros(4, 5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.var(dim=(-3, -2, -1), unbiased=False), torch.ones(4, 5), atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match="PopNorm over"):
+        n(torch.randn(2, 3, 4))
+
+
+def test_pop_encoder_receptive_fields_by_hand():
+    enc = PopSpikeEncoder(obs_dim=2, pop_dim=3, spike_ts=4, mean_range=(-1, 1), std=0.5, mode="pop-raw")
+    assert enc.mean.view(2, 3).tolist() == [[-1.0, 0.0, 1.0]] * 2
+    obs = torch.tensor([[0.0, 1.0]])
+    a = enc(obs)
+    assert a.shape == (4, 1, 6)
+    e = math.exp(-0.5 * 1 / 0.25)  # one std-distance of 1 / 0.5 = 2 -> exp(-2)
+    torch.testing.assert_close(a[0, 0], torch.tensor([e, 1.0, e, math.exp(-0.5 * 4 / 0.25), e, 1.0]))
+
+
+def test_pop_encoder_det_spike_trains_by_hand():
+    # A = 1 at the mean: the IF (v_th 0.999, soft reset) fires every step;
+    # A = 0.5 fires every other step; A = exp(-8) never within 4 steps.
+    enc = PopSpikeEncoder(obs_dim=1, pop_dim=3, spike_ts=4, mean_range=(0, 2), std=1.0 / math.sqrt(2 * math.log(2)))
+    s = enc(torch.tensor([[1.0]]))  # distances 1, 0, 1 -> A = 0.5, 1, 0.5
+    assert s[:, 0, 1].tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert s[:, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_pop_encoder_random_straight_through():
+    torch.manual_seed(0)
+    enc = PopSpikeEncoder(obs_dim=3, pop_dim=5, spike_ts=200, mean_range=(-3, 3), std=1.0, mode="pop-ran")
+    obs = torch.randn(2, 3)
+    s = enc(obs)
+    assert set(s.unique().tolist()) <= {0.0, 1.0}
+    torch.testing.assert_close(s.mean(0), enc.receptive_fields(obs), atol=0.12, rtol=0)
+    s.sum().backward()  # straight through: d s / d A = 1
+    assert enc.mean.grad is not None and enc.mean.grad.abs().sum() > 0
+
+
+def test_pop_encoder_errors():
+    enc = PopSpikeEncoder(3, 5, 4, (-3, 3), 0.15)
+    with pytest.raises(ValueError, match=r"observations must be \[B, obs_dim=3\]"):
+        enc(torch.randn(2, 4))
+    with pytest.raises(ValueError, match="unknown encoder mode"):
+        PopSpikeEncoder(3, 5, 4, (-3, 3), 0.15, mode="pop")
+
+
+@pytest.mark.parametrize("decode", ["last-mem", "last_mem", "max-mem", "mean-mem", "max-abs-mem", "fr-mlp"])
+def test_pop_decoder_by_hand(decode):
+    dec = PopDecoder(act_dim=2, pop_dim=2, spike_ts=3, decode=decode)
+    with torch.no_grad():
+        dec.conv.weight.copy_(torch.tensor([[[1.0, 2.0]], [[-1.0, 0.5]]]))
+        dec.conv.bias.copy_(torch.tensor([0.1, -0.2]))
+    s = torch.tensor([[[1, 0, 1, 1]], [[0, 1, 0, 0]], [[1, 1, 1, 0]]], dtype=torch.float32)  # [T=3, B=1, 4]
+    # per-step group outputs: action 0: 1.1, 2.1, 3.1; action 1: -0.7, -0.2, -1.2
+    per_step = torch.tensor([[1.1, -0.7], [2.1, -0.2], [3.1, -1.2]])
+    v = per_step.cumsum(0)
+    expected = {"last-mem": v[-1], "last_mem": v[-1], "max-mem": v.max(0).values, "mean-mem": v.mean(0),
+                "max-abs-mem": torch.tensor([6.3, -2.1]),
+                "fr-mlp": torch.tensor([2 / 3 * 1 + 2 / 3 * 2 + 0.1, -1 * 2 / 3 + 0.5 * 1 / 3 - 0.2])}[decode]
+    torch.testing.assert_close(dec(s)[0], expected)
+
+
+def test_pop_decoder_errors():
+    with pytest.raises(ValueError, match="unknown decode"):
+        PopDecoder(2, 3, 5, decode="last")
+    with pytest.raises(ValueError, match=r"act_dim\*pop_dim=6"):
+        PopDecoder(2, 3, 5)(torch.zeros(5, 1, 7))
+
+
+def test_nonspiking_if_module():
+    assert NonSpikingIF("max_mem").decode == "max-mem"

@@ -1,0 +1,75 @@
+"""Actors and critics for TD3: PopSpikeActor (ILC-SAN and PopSAN, seed 001), and the ANN
+MLPActor and MLPQFunction."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..nn import CUBALIF, ILCCUBALIF, PopDecoder, PopSpikeEncoder
+
+
+class PopSpikeActor(nn.Module):
+    """obs [B, obs_dim] -> action [B, act_dim].
+
+    Population encoder -> [Linear-CUBALIF] x hidden -> Linear -> ILC-CUBA-LIF (CUBA-LIF when
+    ilc=False) -> population decoder -> act_limit * tanh. ILC-SAN is the default;
+    ilc=False, decode="fr-mlp" is PopSAN.
+    """
+
+    def __init__(self, obs_dim, act_dim, enc_pop_dim, dec_pop_dim, hidden_sizes, mean_range, std,
+                 spike_ts, encode="pop-det", decode="last-mem", act_limit=1.0, ilc=True, backend=None):
+        super().__init__()
+        self.obs_dim, self.act_dim, self.act_limit = int(obs_dim), int(act_dim), float(act_limit)
+        self.encoder = PopSpikeEncoder(obs_dim, enc_pop_dim, spike_ts, mean_range, std, mode=encode, backend=backend)
+        sizes = [obs_dim * enc_pop_dim, *hidden_sizes]
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.hidden_neurons = nn.ModuleList(CUBALIF(backend=backend) for _ in hidden_sizes)
+        self.out = nn.Linear(sizes[-1], act_dim * dec_pop_dim)
+        self.out_neurons = ILCCUBALIF(act_dim, dec_pop_dim, backend=backend) if ilc else CUBALIF(backend=backend)
+        self.decoder = PopDecoder(act_dim, dec_pop_dim, spike_ts, decode)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        s = self.encoder(obs)
+        for layer, neuron in zip(self.hidden, self.hidden_neurons):
+            s = neuron(layer(s))            # nn.Linear over [T, B, F] is one matmul over T*B
+        s = self.out_neurons(self.out(s))
+        return self.act_limit * torch.tanh(self.decoder(s))
+
+
+def mlp(sizes: Sequence[int], activation=nn.ReLU, output_activation=nn.Identity) -> nn.Sequential:
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers += [nn.Linear(a, b), activation() if i < len(sizes) - 2 else output_activation()]
+    return nn.Sequential(*layers)
+
+
+class MLPActor(nn.Module):
+    """The ANN actor of TD3: obs -> act_limit * tanh(MLP(obs))."""
+
+    def __init__(self, obs_dim, act_dim, hidden_sizes, act_limit):
+        super().__init__()
+        self.obs_dim = int(obs_dim)
+        self.pi = mlp([obs_dim, *hidden_sizes, act_dim], nn.ReLU, nn.Tanh)
+        self.act_limit = float(act_limit)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
+            raise ValueError(f"MLPActor expects observations [B, {self.obs_dim}], got {tuple(obs.shape)}")
+        return self.act_limit * self.pi(obs)
+
+
+class MLPQFunction(nn.Module):
+    """A TD3 critic: Q(obs, act) -> [B]."""
+
+    def __init__(self, obs_dim, act_dim, hidden_sizes):
+        super().__init__()
+        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
+        self.q = mlp([obs_dim + act_dim, *hidden_sizes, 1])
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        if obs.shape[-1] != self.obs_dim or act.shape[-1] != self.act_dim:
+            raise ValueError(f"MLPQFunction expects obs [B, {self.obs_dim}] and act [B, {self.act_dim}], "
+                             f"got {tuple(obs.shape)} and {tuple(act.shape)}")
+        return self.q(torch.cat([obs, act], dim=-1)).squeeze(-1)

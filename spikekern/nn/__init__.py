@@ -1,0 +1,7 @@
+"""Spiking network modules (multi-step: input [T, B, ...], output [T, B, ...])."""
+from .neurons import CUBALIF, IFEncoderNeuron, ILCCUBALIF, LIF, NonSpikingIF
+from .norm import PopNorm
+from .population import PopDecoder, PopSpikeEncoder
+
+__all__ = ["LIF", "CUBALIF", "ILCCUBALIF", "IFEncoderNeuron", "NonSpikingIF", "PopNorm",
+           "PopSpikeEncoder", "PopDecoder"]
