@@ -1,17 +1,50 @@
 import os
 import sys
 
-import pytest
 import torch
+
+# Without a GPU, Triton kernels run on CPU tensors in Triton's interpreter; it must be
+# chosen before triton is imported.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-# The fused backends that must run on CPU tensors in every test run. "cpp" is built by
-# `pip install -e .`; a missing extension makes these tests fail, never skip.
-CPU_FUSED = ["cpp"]
+import spikekern  # noqa: E402
+
+_INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
+_NO_GPU = "no CUDA device on this machine; the GPU suite (benchmarks/gpu_suite.sh) runs these on a GPU"
+
+# The fused backends that must run on CPU tensors in every test run: a missing extension
+# (or, under the interpreter, a missing triton) makes these tests fail, never skip.
+CPU_FUSED = ["cpp"] + (["triton"] if _INTERPRET else [])
+
+
+def _gpu_targets():
+    if not torch.cuda.is_available():
+        return [pytest.param(("cuda", b), id=f"cuda-{b}", marks=pytest.mark.skip(reason=_NO_GPU))
+                for b in ("cuda", "triton")]
+    targets = [pytest.param(("cuda", "triton"), id="cuda-triton")]
+    if "cuda" in spikekern.available_backends("cuda"):
+        targets.append(pytest.param(("cuda", "cuda"), id="cuda-cuda"))
+    else:
+        targets.append(pytest.param(("cuda", "cuda"), id="cuda-cuda", marks=pytest.mark.skip(
+            reason="this build of spikekern._C has no CUDA kernels")))
+    return targets
+
+
+# (device, backend) pairs every backend-comparison test runs on.
+TARGETS = [pytest.param(("cpu", b), id=f"cpu-{b}") for b in CPU_FUSED] + _gpu_targets()
 
 
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+def pytest_report_header(config):
+    return (f"spikekern backends on cpu: {spikekern.available_backends('cpu')}; "
+            f"cuda available: {torch.cuda.is_available()}; triton interpreter: {_INTERPRET}")

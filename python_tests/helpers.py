@@ -24,14 +24,14 @@ def assert_grad_close(got: torch.Tensor, ref: torch.Tensor, name: str) -> None:
     torch.testing.assert_close(got, ref, **tol, msg=lambda m: f"grad of {name}: {m}")
 
 
-def fresh_input(shape, dtype, seed, scale=1.5, shift=0.4):
+def fresh_input(device, shape, dtype, seed, scale=1.5, shift=0.4):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale + shift).to(dtype)
+    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale + shift).to(device=device, dtype=dtype)
 
 
 def noncontiguous(x: torch.Tensor) -> torch.Tensor:
     """The same values as x in a non-contiguous layout (every other element of a wider tensor)."""
-    wide = torch.empty(x.shape[:-1] + (2 * x.shape[-1],), dtype=x.dtype)
+    wide = torch.empty(x.shape[:-1] + (2 * x.shape[-1],), dtype=x.dtype, device=x.device)
     wide[..., ::2] = x
     out = wide[..., ::2]
     assert not out.is_contiguous() or x.shape[-1] == 1
@@ -46,7 +46,7 @@ def run_with_grads(fn, inputs: dict, seed: int, **kwargs):
     out = fn(**leaves, **kwargs)
     outs = out if isinstance(out, tuple) else (out,)
     g = torch.Generator().manual_seed(seed + 1)
-    loss = sum((o.double() * torch.randn(o.shape, generator=g, dtype=torch.float64)).sum() for o in outs)
+    loss = sum((o.double() * torch.randn(o.shape, generator=g, dtype=torch.float64).to(o.device)).sum() for o in outs)
     loss.backward()
     return tuple(o.detach() for o in outs), {k: v.grad for k, v in leaves.items()}
 

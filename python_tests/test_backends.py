@@ -4,11 +4,12 @@ within 1e-10 in float64 and 1e-5 relative in float32."""
 import pytest
 import torch
 
-from conftest import CPU_FUSED
+from conftest import TARGETS
+from spikekern.backends import triton_backend
 from helpers import TOL, assert_matches_reference, fresh_input, noncontiguous, ops, run_with_grads
 
 DTYPES = [torch.float64, torch.float32]
-SHAPES = [(1, 7), (5, 33), (16, 3, 37), (5, 2, 3, 129), (16, 1100)]
+SHAPES = [(1, 7), (3, 5, 11), (5, 33), (16, 3, 37), (5, 2, 3, 129), (16, 1100)]
 INF = float("inf")
 
 LIF_FLAVOURS = {
@@ -27,56 +28,61 @@ LIF_FLAVOURS = {
 SURROGATES = ["qgate", "rect", "sigmoid", "atan", "pass"]
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("flavour", sorted(LIF_FLAVOURS))
-def test_lif_flavours(backend, dtype, shape, flavour):
+def test_lif_flavours(target, dtype, shape, flavour):
+    device, backend = target
     kw = dict(LIF_FLAVOURS[flavour])
-    x = fresh_input(shape, dtype, seed=hash((shape, flavour)) % 1000)
+    x = fresh_input(device, shape, dtype, seed=hash((shape, flavour)) % 1000)
     assert_matches_reference(lambda x, **k: ops.lif(x, **k), {"x": x}, backend, return_v=True, **kw)
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("surrogate", SURROGATES)
 @pytest.mark.parametrize("reset", ["hard", "soft"])
 @pytest.mark.parametrize("detach", [False, True])
-def test_lif_surrogates(backend, dtype, surrogate, reset, detach):
-    x = fresh_input((16, 5, 41), dtype, seed=3)
-    v0 = fresh_input((5, 41), dtype, seed=4, scale=0.3, shift=0.0)
+def test_lif_surrogates(target, dtype, surrogate, reset, detach):
+    device, backend = target
+    x = fresh_input(device, (16, 5, 41), dtype, seed=3)
+    v0 = fresh_input(device, (5, 41), dtype, seed=4, scale=0.3, shift=0.0)
     kw = dict(surrogate=surrogate, alpha=None if surrogate != "atan" else 1.3,
               v_reset=0.1 if reset == "hard" else None, detach_reset=detach)
     assert_matches_reference(lambda x, v_init, **k: ops.lif(x, v_init=v_init, **k),
                              {"x": x, "v_init": v0}, backend, return_v=True, **kw)
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_lif_spikes_only_and_broadcast_v_init(backend, dtype):
+def test_lif_spikes_only_and_broadcast_v_init(target, dtype):
+    device, backend = target
     # Gradient through the spikes alone (no v output) and a v_init broadcast over the batch.
-    x = fresh_input((5, 4, 9), dtype, seed=5)
-    v0 = fresh_input((9,), dtype, seed=6, scale=0.2)
+    x = fresh_input(device, (5, 4, 9), dtype, seed=5)
+    v0 = fresh_input(device, (9,), dtype, seed=6, scale=0.2)
     assert_matches_reference(lambda x, v_init, **k: ops.lif(x, v_init=v_init, **k),
                              {"x": x, "v_init": v0}, backend, tau=2.0)
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("surrogate", SURROGATES)
 @pytest.mark.parametrize("reset", [0.0, -0.2, None])
-def test_cuba_lif(backend, dtype, shape, surrogate, reset):
-    x = fresh_input(shape, dtype, seed=7, scale=0.8, shift=0.2)
+def test_cuba_lif(target, dtype, shape, surrogate, reset):
+    device, backend = target
+    x = fresh_input(device, shape, dtype, seed=7, scale=0.8, shift=0.2)
     assert_matches_reference(lambda x, **k: ops.cuba_lif(x, **k), {"x": x}, backend,
                              surrogate=surrogate, v_reset=reset, return_v=True)
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("detach", [False, True])
-def test_cuba_lif_detached_defaults(backend, dtype, detach):
-    x = fresh_input((5, 100, 60), dtype, seed=8, scale=0.8, shift=0.2)
+def test_cuba_lif_detached_defaults(target, dtype, detach):
+    device, backend = target
+    x = fresh_input(device, (5, 100, 60), dtype, seed=8, scale=0.8, shift=0.2)
     assert_matches_reference(lambda x, **k: ops.cuba_lif(x, **k), {"x": x}, backend, detach_reset=detach)
 
 
@@ -85,35 +91,39 @@ ILC_SHAPES = [  # (T, batch dims, A, P)
 ]
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("T,batch,A,P", ILC_SHAPES)
 @pytest.mark.parametrize("surrogate", ["rect", "sigmoid", "qgate"])
-def test_ilc_cuba_lif(backend, dtype, T, batch, A, P, surrogate):
-    x = fresh_input((T,) + batch + (A * P,), dtype, seed=9, scale=0.6, shift=0.1)
-    w = fresh_input((A, P, P), dtype, seed=10, scale=1.0 / P ** 0.5, shift=0.0)
-    b = fresh_input((A, P), dtype, seed=11, scale=0.1, shift=0.0)
+def test_ilc_cuba_lif(target, dtype, T, batch, A, P, surrogate):
+    device, backend = target
+    x = fresh_input(device, (T,) + batch + (A * P,), dtype, seed=9, scale=0.6, shift=0.1)
+    w = fresh_input(device, (A, P, P), dtype, seed=10, scale=1.0 / P ** 0.5, shift=0.0)
+    b = fresh_input(device, (A, P), dtype, seed=11, scale=0.1, shift=0.0)
     assert_matches_reference(lambda x, weight, bias, **k: ops.ilc_cuba_lif(x, weight, bias, **k),
                              {"x": x, "weight": w, "bias": b}, backend, surrogate=surrogate)
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("reset,detach", [(None, False), (0.0, True), (-0.1, False)])
-def test_ilc_cuba_lif_resets(backend, reset, detach):
-    x = fresh_input((5, 40, 3 * 7), torch.float64, seed=12, scale=0.6, shift=0.1)
-    w = fresh_input((3, 7, 7), torch.float64, seed=13, scale=0.4, shift=0.0)
-    b = fresh_input((3, 7), torch.float64, seed=14, scale=0.1, shift=0.0)
+def test_ilc_cuba_lif_resets(target, reset, detach):
+    device, backend = target
+    x = fresh_input(device, (5, 40, 3 * 7), torch.float64, seed=12, scale=0.6, shift=0.1)
+    w = fresh_input(device, (3, 7, 7), torch.float64, seed=13, scale=0.4, shift=0.0)
+    b = fresh_input(device, (3, 7), torch.float64, seed=14, scale=0.1, shift=0.0)
     assert_matches_reference(lambda x, weight, bias, **k: ops.ilc_cuba_lif(x, weight, bias, **k),
                              {"x": x, "weight": w, "bias": b}, backend, v_reset=reset, detach_reset=detach)
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("neuron", ["lif", "cuba", "ilc"])
-def test_noncontiguous_input(backend, neuron):
-    x = fresh_input((5, 6, 2 * 4), torch.float64, seed=15)
+def test_noncontiguous_input(target, neuron):
+    device, backend = target
+    x = fresh_input(device, (5, 6, 2 * 4), torch.float64, seed=15)
     xn = noncontiguous(x)
     if neuron == "ilc":
-        w, b = torch.randn(2, 4, 4, dtype=torch.float64) * 0.5, torch.randn(2, 4, dtype=torch.float64) * 0.1
+        w = fresh_input(device, (2, 4, 4), torch.float64, seed=30, scale=0.5, shift=0.0)
+        b = fresh_input(device, (2, 4), torch.float64, seed=31, scale=0.1, shift=0.0)
         wn = noncontiguous(w)  # non-contiguous weight too
         fn = lambda x, weight, bias, **k: ops.ilc_cuba_lif(x, weight, bias, **k)
         ins = {"x": xn, "weight": wn, "bias": b}
@@ -127,16 +137,17 @@ def test_noncontiguous_input(backend, neuron):
     assert torch.equal(out[0], expected)
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("neuron", ["lif", "cuba", "ilc"])
-def test_half_inputs_computed_in_float32(backend, dtype, neuron):
+def test_half_inputs_computed_in_float32(target, dtype, neuron):
+    device, backend = target
     # Math runs in float32 on the float32 values of the half input: potentials and spikes
     # equal the reference's (which also upcasts), spikes come back in the input dtype.
-    x = fresh_input((5, 7, 12), dtype, seed=16)
+    x = fresh_input(device, (5, 7, 12), dtype, seed=16)
     if neuron == "ilc":
-        w = fresh_input((3, 4, 4), dtype, seed=17, scale=0.5, shift=0.0)
-        b = fresh_input((3, 4), dtype, seed=18, scale=0.1, shift=0.0)
+        w = fresh_input(device, (3, 4, 4), dtype, seed=17, scale=0.5, shift=0.0)
+        b = fresh_input(device, (3, 4), dtype, seed=18, scale=0.1, shift=0.0)
         fn = lambda x, weight, bias, **k: ops.ilc_cuba_lif(x, weight, bias, **k)
         ins = {"x": x, "weight": w, "bias": b}
     else:
@@ -147,9 +158,10 @@ def test_half_inputs_computed_in_float32(backend, dtype, neuron):
     assert out[0].dtype == dtype and grads["x"].dtype == dtype
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
-def test_nan_propagates(backend):
-    x = fresh_input((4, 10), torch.float32, seed=19)
+@pytest.mark.parametrize("target", TARGETS)
+def test_nan_propagates(target):
+    device, backend = target
+    x = fresh_input(device, (4, 10), torch.float32, seed=19)
     x[1, 3] = float("nan")
     s, v = ops.lif(x, return_v=True, backend=backend)
     assert torch.isnan(v[1:, 3]).all() and not torch.isnan(v[:, :3]).any()
@@ -158,25 +170,28 @@ def test_nan_propagates(backend):
     assert torch.isnan(v2[1:, 3]).all()
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
-def test_no_grad_forward_saves_nothing(backend):
-    x = fresh_input((5, 10), torch.float32, seed=20)
+@pytest.mark.parametrize("target", TARGETS)
+def test_no_grad_forward_saves_nothing(target):
+    device, backend = target
+    x = fresh_input(device, (5, 10), torch.float32, seed=20)
     with torch.no_grad():
         s1 = ops.lif(x, backend=backend)
         s2 = ops.cuba_lif(x, backend=backend)
     assert s1.grad_fn is None and s2.grad_fn is None
-    _, h, _ = torch.ops.spikekern.lif_forward(x, None, 0.5, 0.5, 0.0, 1.0, 0.0, False, False, 2, 4.0, False, False)
+    fused = torch.ops.spikekern.lif_forward if backend in ("cpp", "cuda") else triton_backend.lif_forward
+    _, h, _ = fused(x, None, 0.5, 0.5, 0.0, 1.0, 0.0, False, False, 2, 4.0, False, False)
     assert h.numel() == 0
     # Same spikes with and without grad.
     assert torch.equal(s1, ops.lif(x.requires_grad_(True), backend=backend))
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
-def test_ilc_weight_gradient_is_deterministic(backend):
+@pytest.mark.parametrize("target", TARGETS)
+def test_ilc_weight_gradient_is_deterministic(target):
+    device, backend = target
     # Per-block partial sums reduced in a fixed order: identical across thread counts.
-    x = fresh_input((5, 300, 60), torch.float32, seed=21, scale=0.6)
-    w = fresh_input((6, 10, 10), torch.float32, seed=22, scale=0.3, shift=0.0)
-    b = torch.zeros(6, 10)
+    x = fresh_input(device, (5, 300, 60), torch.float32, seed=21, scale=0.6)
+    w = fresh_input(device, (6, 10, 10), torch.float32, seed=22, scale=0.3, shift=0.0)
+    b = torch.zeros(6, 10, device=device)
     grads = []
     threads = torch.get_num_threads()
     try:

@@ -82,3 +82,59 @@ def test_compile_fullgraph_matches_eager():
     assert torch.equal(out, eager)
     for g, p in zip(eager_grads, model.parameters()):
         torch.testing.assert_close(p.grad, g)
+
+
+# ----------------------------------------------------------------------------- Triton ops
+import os  # noqa: E402
+
+from conftest import _INTERPRET, _NO_GPU  # noqa: E402
+
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+needs_triton = pytest.mark.skipif(not (_INTERPRET or torch.cuda.is_available()),
+                                  reason="Triton needs a GPU or TRITON_INTERPRET=1")
+
+
+@needs_triton
+@pytest.mark.parametrize("requires_grad", [True, False])
+def test_opcheck_triton_ops(requires_grad):
+    from spikekern.backends.triton_backend import ops as tops
+
+    x, w, b = (t.detach().to(TRITON_DEVICE).requires_grad_(requires_grad) for t in _case())
+    # Under the interpreter only the eager checks run (AOT compile needs a GPU).
+    utils = ("test_schema", "test_autograd_registration", "test_faketensor")
+    if torch.cuda.is_available():
+        utils = utils + ("test_aot_dispatch_dynamic",)
+    torch.library.opcheck(tops._lif_forward, _lif_args(x, save_h=requires_grad) + (False,), test_utils=utils)
+    torch.library.opcheck(tops._cuba_forward, _cuba_args(x, save_h=requires_grad) + (True,), test_utils=utils)
+    torch.library.opcheck(tops._ilc_forward, _ilc_args(x, w, b, save_h=requires_grad), test_utils=utils)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason=_NO_GPU + " (torch.compile cannot trace Triton's interpreter)")
+def test_compile_through_triton_matches_eager():
+    torch.manual_seed(0)
+    model = TinySNN("triton").cuda()
+    x = torch.randn(5, 4, 6, device="cuda") * 2
+    eager = model(x)
+    compiled = torch.compile(model, fullgraph=True)
+    torch.testing.assert_close(compiled(x), eager)
+
+
+@needs_triton
+def test_triton_recompute_h_matches_saved_h():
+    from spikekern.backends import triton_backend
+
+    x = (torch.randn(7, 3, 50, dtype=torch.float64, device=TRITON_DEVICE) + 0.4).requires_grad_(True)
+    v0 = torch.randn(3, 50, dtype=torch.float64, device=TRITON_DEVICE, requires_grad=True)
+    g = torch.randn_like(x)
+    results = []
+    for recompute in (False, True):
+        triton_backend.set_recompute_h(recompute)
+        try:
+            s1, v1 = ops.lif(x, v_init=v0, return_v=True, backend="triton")
+            s2 = ops.cuba_lif(x, backend="triton")
+            grads = torch.autograd.grad((s1 * g).sum() + (v1 * v1).sum() + (s2 * g).sum(), [x, v0])
+        finally:
+            triton_backend.set_recompute_h(False)
+        results.append((s1, s2, *grads))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -87,12 +87,17 @@ def test_unknown_backend():
         spikekern.set_backend("gpu")
 
 
-def test_unavailable_backends_say_what_is_missing():
+def test_unavailable_backends_say_what_is_missing(monkeypatch):
     x = torch.zeros(3, 4)
     with pytest.raises(RuntimeError, match="backend 'cuda' is not available: .*CUDA tensors"):
         ops.lif(x, backend="cuda")
-    with pytest.raises(RuntimeError, match="backend 'triton' is not available"):
-        ops.cuba_lif(x, backend="triton")
+    with pytest.raises(RuntimeError, match="backend 'cpp' runs on CPU tensors; this tensor is on meta"):
+        ops.lif(x.to("meta"), backend="cpp")
+    from spikekern.backends import triton_backend
+
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    assert "TRITON_INTERPRET=1" in triton_backend.why_unavailable("cpu")
+    assert "do not run on meta" in triton_backend.why_unavailable("meta")
 
 
 def test_unknown_decode():

@@ -1,0 +1,90 @@
+"""Neuron math shared by the Triton kernels: the same equations as csrc/spikekern/
+neuron_math.h (NEURONS.md), as @triton.jit helpers with compile-time flags."""
+from __future__ import annotations
+
+import functools
+
+import torch
+import triton
+from torch._subclasses.fake_tensor import is_fake
+import triton.language as tl
+
+# Neurons per program for the elementwise (LIF, CUBA) kernels.
+BLOCK = 1024
+
+
+def acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def tl_acc(dtype: torch.dtype):
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_params(values: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.tensor(values, dtype=dtype, device=device)
+
+
+def params(values: tuple, like: torch.Tensor) -> torch.Tensor:
+    """Neuron parameters as a small tensor in the accumulation dtype of `like`. Triton types
+    Python floats as float32, so float64 neurons read theirs from here. Cached so repeated
+    calls do not copy to the device again; not while tracing with fake tensors, whose
+    tensors must not outlive the trace."""
+    dtype = acc_dtype(like.dtype)
+    if is_fake(like):
+        return torch.tensor(values, dtype=dtype, device=like.device)
+    return _cached_params(values, dtype, like.device)
+
+
+@triton.jit
+def surrogate_grad(u, alpha, KIND: tl.constexpr):
+    """psi(u) of NEURONS.md §5: 0 qgate, 1 rect, 2 sigmoid, 3 atan, 4 pass."""
+    if KIND == 0:
+        au = tl.abs(u)
+        r = tl.where(au <= 1.0 / alpha, alpha - alpha * alpha * au, 0.0)
+    elif KIND == 1:
+        r = tl.where(tl.abs(u) < 0.5 / alpha, alpha, 0.0)
+    elif KIND == 2:
+        sg = 1.0 / (1.0 + tl.exp(-alpha * u))
+        r = alpha * sg * (1.0 - sg)
+    elif KIND == 3:
+        z = 1.5707963267948966 * alpha * u
+        r = (alpha / 2.0) / (1.0 + z * z)
+    else:
+        r = u * 0.0 + 1.0
+    return r.to(u.dtype)
+
+
+@triton.jit
+def fire(h, v_th):
+    return tl.where(h - v_th >= 0.0, 1.0, 0.0).to(h.dtype)
+
+
+@triton.jit
+def reset(h, s, v_th, v_reset, SOFT: tl.constexpr):
+    if SOFT:
+        v = tl.where(s != 0.0, h - v_th, h)
+    else:
+        v = tl.where(s != 0.0, v_reset, h)
+    return v.to(h.dtype)
+
+
+@triton.jit
+def grad_h(h, gs, g_through_v, v_th, v_reset, alpha, KIND: tl.constexpr, SOFT: tl.constexpr,
+           DETACH: tl.constexpr):
+    """dL/dh[t] = gs psi + (gv[t] + decay dL/dh[t+1]) dv/dh (g_through_v is the bracket)."""
+    u = h - v_th
+    psi = surrogate_grad(u, alpha, KIND)
+    s = tl.where(u >= 0.0, 1.0, 0.0).to(h.dtype)
+    if SOFT:
+        if DETACH:
+            dvdh = s * 0.0 + 1.0
+        else:
+            dvdh = 1.0 - v_th * psi
+    else:
+        if DETACH:
+            dvdh = 1.0 - s
+        else:
+            dvdh = (1.0 - s) + (v_reset - h) * psi
+    return gs * psi + g_through_v * dvdh
