@@ -5,9 +5,9 @@
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
-#include <ATen/ops/empty.h>
-#include <ATen/ops/empty_like.h>
 #include <torch/library.h>
+
+#include "../op_common.h"
 
 #include "../spikekern/dispatch.h"
 #include "kernels_cpu.h"
@@ -15,37 +15,13 @@
 namespace spikekern {
 namespace {
 
-using at::Tensor;
-
 // Neurons per parallel task: large enough that the scheduling cost is negligible.
 constexpr int64_t kGrain = 8192;
-
-at::ScalarType acc_dtype(const Tensor& t) {
-  return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-}
-
-Tensor empty_acc(at::IntArrayRef sizes, const Tensor& like) {
-  return at::empty(sizes, like.options().dtype(acc_dtype(like)));
-}
-
-void check_seq(const Tensor& x, const char* what) {
-  TORCH_CHECK(x.dim() >= 1 && x.size(0) > 0, "spikekern: ", what,
-              " must have shape [T, *] with T >= 1, got ", x.sizes());
-  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "spikekern: ", what,
-              " must be a floating tensor, got ", x.scalar_type());
-  TORCH_CHECK(x.device().is_cpu(), "spikekern: ", what, " must be a CPU tensor here");
-}
+constexpr auto kCPU = c10::DeviceType::CPU;
 
 template <typename acc_t>
 FireParams<acc_t> fire_params(double v_th, double v_reset, double alpha) {
   return {static_cast<acc_t>(v_th), static_cast<acc_t>(v_reset), static_cast<acc_t>(alpha)};
-}
-
-// Optional gradient of the potential sequence: absent, or an empty placeholder for an
-// output that was never produced, means zero.
-std::optional<Tensor> present(const std::optional<Tensor>& t) {
-  if (t.has_value() && t->defined() && t->numel() > 0) return t->contiguous();
-  return std::nullopt;
 }
 
 // -------------------------------------------------------------------------------- LIF
@@ -54,19 +30,18 @@ std::tuple<Tensor, Tensor, Tensor> lif_forward_cpu(
     double v_th, double v_reset, bool soft, bool detach, int64_t surrogate, double alpha,
     bool save_h, bool return_v) {
   (void)detach, (void)surrogate;
-  check_seq(x_in, "x");
+  check_seq(x_in, "x", kCPU);
   const Tensor x = x_in.contiguous();
-  const int64_t T = x.size(0);
-  const int64_t N = T ? x.numel() / T : 0;
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(x);
   Tensor v_init;
   if (v_init_in.has_value() && v_init_in->defined()) {
     TORCH_CHECK(v_init_in->numel() == N, "spikekern: v_init must have ", N,
                 " elements (x.shape[1:]), got ", v_init_in->sizes());
     v_init = v_init_in->to(acc_dtype(x)).contiguous();
   }
-  Tensor s = at::empty_like(x);
-  Tensor h = save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x);
-  Tensor v = return_v ? at::empty_like(x) : at::empty({0}, x.options());
+  Tensor s, h, v;
+  std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "lif_forward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const cpu::LifCoeffs<acc_t> k{acc_t(a), acc_t(b), acc_t(c)};
@@ -95,22 +70,16 @@ std::tuple<Tensor, Tensor> lif_backward_cpu(
     const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in, const Tensor& h_in,
     double a, double b, double v_th, double v_reset, bool soft, bool detach, int64_t surrogate,
     double alpha, bool need_grad_v_init) {
-  check_seq(h_in, "h");
-  TORCH_CHECK(grad_s_in.sizes() == h_in.sizes(),
-              "spikekern: lif_backward: grad_spikes and h shapes differ");
+  check_backward(grad_s_in, h_in, kCPU, "lif_backward");
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
-  const auto gv = present(grad_v_in);
-  TORCH_CHECK(!gv || (gv->sizes() == h.sizes() && gv->scalar_type() == gs.scalar_type()),
-              "spikekern: lif_backward: grad_v must match grad_spikes");
-  const int64_t T = h.size(0);
-  const int64_t N = T ? h.numel() / T : 0;
+  const auto gv = present(grad_v_in, gs);
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(h);
   Tensor gx = at::empty_like(gs);
   Tensor gvi = need_grad_v_init ? empty_acc(h.sizes().slice(1), gs) : empty_acc({0}, gs);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gs.scalar_type(), "lif_backward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    TORCH_CHECK(h.scalar_type() == c10::CppTypeToScalarType<acc_t>::value,
-                "spikekern: lif_backward: h has the wrong dtype");
     const cpu::LifCoeffs<acc_t> k{acc_t(a), acc_t(b), acc_t(0)};
     const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
     const scalar_t* gsp = gs.data_ptr<scalar_t>();
@@ -139,13 +108,12 @@ std::tuple<Tensor, Tensor, Tensor> cuba_forward_cpu(
     const Tensor& x_in, double c_decay, double v_decay, double v_th, double v_reset, bool soft,
     bool detach, int64_t surrogate, double alpha, bool save_h, bool return_v) {
   (void)detach, (void)surrogate;
-  check_seq(x_in, "x");
+  check_seq(x_in, "x", kCPU);
   const Tensor x = x_in.contiguous();
-  const int64_t T = x.size(0);
-  const int64_t N = T ? x.numel() / T : 0;
-  Tensor s = at::empty_like(x);
-  Tensor h = save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x);
-  Tensor v = return_v ? at::empty_like(x) : at::empty({0}, x.options());
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(x);
+  Tensor s, h, v;
+  std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "cuba_forward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay),
@@ -173,21 +141,15 @@ Tensor cuba_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor>& g
                          const Tensor& h_in, double c_decay, double v_decay, double v_th,
                          double v_reset, bool soft, bool detach, int64_t surrogate,
                          double alpha) {
-  check_seq(h_in, "h");
-  TORCH_CHECK(grad_s_in.sizes() == h_in.sizes(),
-              "spikekern: cuba_lif_backward: grad_spikes and h shapes differ");
+  check_backward(grad_s_in, h_in, kCPU, "cuba_lif_backward");
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
-  const auto gv = present(grad_v_in);
-  TORCH_CHECK(!gv || (gv->sizes() == h.sizes() && gv->scalar_type() == gs.scalar_type()),
-              "spikekern: cuba_lif_backward: grad_v must match grad_spikes");
-  const int64_t T = h.size(0);
-  const int64_t N = T ? h.numel() / T : 0;
+  const auto gv = present(grad_v_in, gs);
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(h);
   Tensor gx = at::empty_like(gs);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gs.scalar_type(), "cuba_backward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    TORCH_CHECK(h.scalar_type() == c10::CppTypeToScalarType<acc_t>::value,
-                "spikekern: cuba_lif_backward: h has the wrong dtype");
     const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay), acc_t(0)};
     const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
     const scalar_t* gsp = gs.data_ptr<scalar_t>();
@@ -212,15 +174,8 @@ Tensor cuba_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor>& g
 
 // ----------------------------------------------------------------------- ILC-CUBA-LIF
 cpu::IlcShape ilc_shape(const Tensor& x, const Tensor& weight) {
-  TORCH_CHECK(x.dim() >= 2 && x.size(0) > 0, "spikekern: ILC input must be [T, *, A*P], got ",
-              x.sizes());
-  TORCH_CHECK(weight.dim() == 3 && weight.size(1) == weight.size(2),
-              "spikekern: ILC weight must be [A, P, P], got ", weight.sizes());
-  const int64_t A = weight.size(0), P = weight.size(1);
-  TORCH_CHECK(x.size(-1) == A * P, "spikekern: ILC input's last dimension must be A*P = ", A * P,
-              ", got ", x.size(-1));
-  const int64_t T = x.size(0);
-  return {T, x.numel() / (T * A * P), A, P};
+  const IlcDims d = ilc_dims(x, weight);
+  return {d.T, d.M, d.A, d.P};
 }
 
 std::tuple<Tensor, Tensor> ilc_forward_cpu(const Tensor& x_in, const Tensor& weight,
@@ -228,7 +183,7 @@ std::tuple<Tensor, Tensor> ilc_forward_cpu(const Tensor& x_in, const Tensor& wei
                                            double v_th, double v_reset, bool soft, bool detach,
                                            int64_t surrogate, double alpha, bool save_h) {
   (void)detach, (void)surrogate;
-  check_seq(x_in, "x");
+  check_seq(x_in, "x", kCPU);
   const cpu::IlcShape sh = ilc_shape(x_in, weight);
   TORCH_CHECK(bias.sizes() == at::IntArrayRef({sh.A, sh.P}), "spikekern: ILC bias must be [A, P]");
   const Tensor x = x_in.contiguous();
@@ -264,9 +219,7 @@ std::tuple<Tensor, Tensor, Tensor> ilc_backward_cpu(const Tensor& grad_s_in, con
                                                     double v_decay, double v_th, double v_reset,
                                                     bool soft, bool detach, int64_t surrogate,
                                                     double alpha) {
-  check_seq(h_in, "h");
-  TORCH_CHECK(grad_s_in.sizes() == h_in.sizes(),
-              "spikekern: ilc_cuba_lif_backward: grad_spikes and h shapes differ");
+  check_backward(grad_s_in, h_in, kCPU, "ilc_cuba_lif_backward");
   const cpu::IlcShape sh = ilc_shape(h_in, weight);
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
@@ -279,8 +232,6 @@ std::tuple<Tensor, Tensor, Tensor> ilc_backward_cpu(const Tensor& grad_s_in, con
   Tensor gb = at::empty({sh.A, sh.P}, h.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gs.scalar_type(), "ilc_backward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    TORCH_CHECK(h.scalar_type() == c10::CppTypeToScalarType<acc_t>::value,
-                "spikekern: ilc_cuba_lif_backward: h has the wrong dtype");
     const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay), acc_t(0)};
     const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
     const scalar_t* gsp = gs.data_ptr<scalar_t>();

@@ -1,0 +1,103 @@
+// Device helpers shared by the CUDA kernels: dtype conversion, aligned vector packs, and
+// the host-side dtype dispatch. The neuron math itself is ../spikekern/neuron_math.h.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "../spikekern/dispatch.h"
+#include "../spikekern/neuron_math.h"
+#include "kernels_cuda.h"
+
+namespace spikekern {
+namespace cuda {
+
+constexpr int kThreads = 256;
+
+template <typename T>
+struct Acc {
+  using type = float;
+};
+template <>
+struct Acc<double> {
+  using type = double;
+};
+
+template <typename A, typename T>
+__device__ __forceinline__ A to_acc(T v) {
+  return static_cast<A>(v);
+}
+template <>
+__device__ __forceinline__ float to_acc<float, __half>(__half v) {
+  return __half2float(v);
+}
+template <>
+__device__ __forceinline__ float to_acc<float, __nv_bfloat16>(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+
+template <typename T, typename A>
+__device__ __forceinline__ T from_acc(A v) {
+  return static_cast<T>(v);
+}
+template <>
+__device__ __forceinline__ __half from_acc<__half, float>(float v) {
+  return __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_acc<__nv_bfloat16, float>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
+// V consecutive elements, aligned so one pack is one vector load/store (16 bytes for the
+// input dtype; h packs of half inputs are two).
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
+template <typename T, int V>
+__device__ __forceinline__ Pack<T, V> load_pack(const T* __restrict__ p, int64_t i) {
+  return *reinterpret_cast<const Pack<T, V>*>(p + i);
+}
+template <typename T, int V>
+__device__ __forceinline__ void store_pack(T* __restrict__ p, int64_t i, const Pack<T, V>& v) {
+  *reinterpret_cast<Pack<T, V>*>(p + i) = v;
+}
+
+// Elements per thread for 16-byte loads of T.
+template <typename T>
+constexpr int vec_width() {
+  return static_cast<int>(16 / sizeof(T));
+}
+
+inline bool aligned(const void* p, size_t bytes) {
+  return p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
+
+inline unsigned blocks_for(int64_t work) {
+  return static_cast<unsigned>((work + kThreads - 1) / kThreads);
+}
+
+// Calls f(T{}) with T the C++ type of dt.
+template <typename F>
+cudaError_t with_dtype(DType dt, F&& f) {
+  switch (dt) {
+    case DType::kFloat32: return f(float{});
+    case DType::kFloat64: return f(double{});
+    case DType::kFloat16: return f(__half{});
+    case DType::kBFloat16: return f(__nv_bfloat16{});
+  }
+  return cudaErrorInvalidValue;
+}
+
+template <typename A>
+FireParams<A> fire_params(const Fire& f) {
+  return {static_cast<A>(f.v_th), static_cast<A>(f.v_reset), static_cast<A>(f.alpha)};
+}
+
+}  // namespace cuda
+}  // namespace spikekern

@@ -1,0 +1,160 @@
+// CUDA implementations of the spikekern ops: the torch glue around kernels_cuda.h (checks,
+// outputs, the current stream, error checking). Built only where torch has CUDA; the
+// kernels themselves are compiled (and so checked) by CMake everywhere nvcc exists.
+#include <c10/cuda/CUDAStream.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include "../op_common.h"
+#include "kernels_cuda.h"
+
+namespace spikekern {
+namespace {
+
+constexpr auto kCUDA = c10::DeviceType::CUDA;
+
+cuda::DType dtype_of(const Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return cuda::DType::kFloat32;
+    case at::kDouble: return cuda::DType::kFloat64;
+    case at::kHalf: return cuda::DType::kFloat16;
+    case at::kBFloat16: return cuda::DType::kBFloat16;
+    default: TORCH_CHECK(false, "spikekern: unsupported dtype ", t.scalar_type());
+  }
+}
+
+cuda::Fire fire(double v_th, double v_reset, bool soft, bool detach, int64_t surrogate, double alpha) {
+  TORCH_CHECK(surrogate >= 0 && surrogate <= 4, "spikekern: unknown surrogate code ", surrogate);
+  return {v_th, v_reset, alpha, static_cast<int>(surrogate), soft, detach};
+}
+
+void* ptr_or_null(const Tensor& t) { return t.numel() ? t.data_ptr() : nullptr; }
+const void* ptr_or_null(const std::optional<Tensor>& t) { return t ? t->data_ptr() : nullptr; }
+cudaStream_t stream() { return c10::cuda::getCurrentCUDAStream(); }
+
+std::tuple<Tensor, Tensor, Tensor> lif_forward_cuda(
+    const Tensor& x_in, const std::optional<Tensor>& v_init_in, double a, double b, double c,
+    double v_th, double v_reset, bool soft, bool detach, int64_t surrogate, double alpha,
+    bool save_h, bool return_v) {
+  check_seq(x_in, "x", kCUDA);
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const Tensor x = x_in.contiguous();
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(x);
+  std::optional<Tensor> v_init;
+  if (v_init_in.has_value() && v_init_in->defined()) {
+    TORCH_CHECK(v_init_in->numel() == N, "spikekern: v_init must have ", N, " elements");
+    v_init = v_init_in->to(acc_dtype(x)).contiguous();
+  }
+  Tensor s, h, v;
+  std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
+  C10_CUDA_CHECK(cuda::lif_forward(dtype_of(x), x.data_ptr(), ptr_or_null(v_init), a, b, c,
+                                   fire(v_th, v_reset, soft, detach, surrogate, alpha), T, N,
+                                   s.data_ptr(), ptr_or_null(h), ptr_or_null(v), stream()));
+  return {s, h, v};
+}
+
+std::tuple<Tensor, Tensor> lif_backward_cuda(
+    const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in, const Tensor& h_in, double a,
+    double b, double v_th, double v_reset, bool soft, bool detach, int64_t surrogate, double alpha,
+    bool need_grad_v_init) {
+  check_backward(grad_s_in, h_in, kCUDA, "lif_backward");
+  const c10::cuda::CUDAGuard guard(h_in.device());
+  const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous();
+  const auto gv = present(grad_v_in, gs);
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(h);
+  Tensor gx = at::empty_like(gs);
+  Tensor gvi = need_grad_v_init ? empty_acc(h.sizes().slice(1), gs) : empty_acc({0}, gs);
+  C10_CUDA_CHECK(cuda::lif_backward(dtype_of(gs), gs.data_ptr(), ptr_or_null(gv), h.data_ptr(), a, b,
+                                    fire(v_th, v_reset, soft, detach, surrogate, alpha), T, N,
+                                    gx.data_ptr(), ptr_or_null(gvi), stream()));
+  return {gx, gvi};
+}
+
+std::tuple<Tensor, Tensor, Tensor> cuba_forward_cuda(
+    const Tensor& x_in, double c_decay, double v_decay, double v_th, double v_reset, bool soft,
+    bool detach, int64_t surrogate, double alpha, bool save_h, bool return_v) {
+  check_seq(x_in, "x", kCUDA);
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const Tensor x = x_in.contiguous();
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(x);
+  Tensor s, h, v;
+  std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
+  C10_CUDA_CHECK(cuda::cuba_forward(dtype_of(x), x.data_ptr(), c_decay, v_decay,
+                                    fire(v_th, v_reset, soft, detach, surrogate, alpha), T, N,
+                                    s.data_ptr(), ptr_or_null(h), ptr_or_null(v), stream()));
+  return {s, h, v};
+}
+
+Tensor cuba_backward_cuda(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
+                          const Tensor& h_in, double c_decay, double v_decay, double v_th,
+                          double v_reset, bool soft, bool detach, int64_t surrogate, double alpha) {
+  check_backward(grad_s_in, h_in, kCUDA, "cuba_lif_backward");
+  const c10::cuda::CUDAGuard guard(h_in.device());
+  const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous();
+  const auto gv = present(grad_v_in, gs);
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(h);
+  Tensor gx = at::empty_like(gs);
+  C10_CUDA_CHECK(cuda::cuba_backward(dtype_of(gs), gs.data_ptr(), ptr_or_null(gv), h.data_ptr(),
+                                     c_decay, v_decay, fire(v_th, v_reset, soft, detach, surrogate, alpha),
+                                     T, N, gx.data_ptr(), stream()));
+  return gx;
+}
+
+std::tuple<Tensor, Tensor> ilc_forward_cuda(const Tensor& x_in, const Tensor& weight,
+                                            const Tensor& bias, double c_decay, double v_decay,
+                                            double v_th, double v_reset, bool soft, bool detach,
+                                            int64_t surrogate, double alpha, bool save_h) {
+  check_seq(x_in, "x", kCUDA);
+  const IlcDims d = ilc_dims(x_in, weight);
+  TORCH_CHECK(d.P <= cuda::kIlcMaxPop, "spikekern: the CUDA ILC kernel supports P <= ", cuda::kIlcMaxPop);
+  TORCH_CHECK(bias.sizes() == at::IntArrayRef({d.A, d.P}), "spikekern: ILC bias must be [A, P]");
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const Tensor x = x_in.contiguous();
+  const Tensor W = weight.to(acc_dtype(x)).contiguous(), B = bias.to(acc_dtype(x)).contiguous();
+  Tensor s = at::empty_like(x);
+  Tensor h = save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x);
+  C10_CUDA_CHECK(cuda::ilc_forward(dtype_of(x), x.data_ptr(), W.data_ptr(), B.data_ptr(), c_decay,
+                                   v_decay, fire(v_th, v_reset, soft, detach, surrogate, alpha), d.T,
+                                   d.M, d.A, d.P, s.data_ptr(), ptr_or_null(h), stream()));
+  return {s, h};
+}
+
+std::tuple<Tensor, Tensor, Tensor> ilc_backward_cuda(const Tensor& grad_s_in, const Tensor& h_in,
+                                                     const Tensor& weight, double c_decay,
+                                                     double v_decay, double v_th, double v_reset,
+                                                     bool soft, bool detach, int64_t surrogate,
+                                                     double alpha) {
+  check_backward(grad_s_in, h_in, kCUDA, "ilc_cuba_lif_backward");
+  const IlcDims d = ilc_dims(h_in, weight);
+  const c10::cuda::CUDAGuard guard(h_in.device());
+  const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous();
+  const Tensor W = weight.to(h.scalar_type()).contiguous();
+  const int64_t tiles = cuda::ilc_tiles(d.M, d.P);
+  Tensor gx = at::empty_like(gs);
+  Tensor gW_part = at::empty({tiles, d.A, d.P, d.P}, h.options());
+  Tensor gb_part = at::empty({tiles, d.A, d.P}, h.options());
+  Tensor gW = at::empty({d.A, d.P, d.P}, h.options()), gb = at::empty({d.A, d.P}, h.options());
+  C10_CUDA_CHECK(cuda::ilc_backward(dtype_of(gs), gs.data_ptr(), h.data_ptr(), W.data_ptr(), c_decay,
+                                    v_decay, fire(v_th, v_reset, soft, detach, surrogate, alpha), d.T,
+                                    d.M, d.A, d.P, gx.data_ptr(), gW_part.data_ptr(), gb_part.data_ptr(),
+                                    gW.data_ptr(), gb.data_ptr(), stream()));
+  return {gx, gW.to(weight.scalar_type()), gb.to(weight.scalar_type())};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(spikekern, CUDA, m) {
+  m.impl("lif_forward", &lif_forward_cuda);
+  m.impl("lif_backward", &lif_backward_cuda);
+  m.impl("cuba_lif_forward", &cuba_forward_cuda);
+  m.impl("cuba_lif_backward", &cuba_backward_cuda);
+  m.impl("ilc_cuba_lif_forward", &ilc_forward_cuda);
+  m.impl("ilc_cuba_lif_backward", &ilc_backward_cuda);
+}
+
+}  // namespace spikekern

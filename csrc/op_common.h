@@ -1,0 +1,83 @@
+// Argument checks and output allocation shared by the CPU and CUDA bindings of the ops.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <c10/util/Exception.h>
+
+#include <optional>
+#include <tuple>
+
+namespace spikekern {
+
+using at::Tensor;
+
+inline at::ScalarType acc_dtype(const Tensor& t) {
+  return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+inline Tensor empty_acc(at::IntArrayRef sizes, const Tensor& like) {
+  return at::empty(sizes, like.options().dtype(acc_dtype(like)));
+}
+
+inline void check_seq(const Tensor& x, const char* what, c10::DeviceType device) {
+  TORCH_CHECK(x.dim() >= 1 && x.size(0) > 0, "spikekern: ", what,
+              " must have shape [T, *] with T >= 1, got ", x.sizes());
+  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "spikekern: ", what,
+              " must be a floating tensor, got ", x.scalar_type());
+  TORCH_CHECK(x.device().type() == device, "spikekern: ", what, " must be a ", device,
+              " tensor here, got ", x.device());
+}
+
+// The backward's saved potential h must match the spike gradient and have the acc dtype.
+inline void check_backward(const Tensor& grad_s, const Tensor& h, c10::DeviceType device,
+                           const char* op) {
+  check_seq(h, "h", device);
+  TORCH_CHECK(grad_s.sizes() == h.sizes(), "spikekern: ", op, ": grad_spikes and h shapes differ");
+  TORCH_CHECK(h.scalar_type() == acc_dtype(grad_s), "spikekern: ", op, ": h has dtype ",
+              h.scalar_type(), ", expected ", acc_dtype(grad_s));
+  TORCH_CHECK(grad_s.device() == h.device(), "spikekern: ", op, ": tensors on different devices");
+}
+
+// Optional gradient of the potential sequence: absent, or an empty placeholder for an
+// output that was never produced, means zero.
+inline std::optional<Tensor> present(const std::optional<Tensor>& t, const Tensor& like) {
+  if (!t.has_value() || !t->defined() || t->numel() == 0) return std::nullopt;
+  TORCH_CHECK(t->sizes() == like.sizes() && t->scalar_type() == like.scalar_type(),
+              "spikekern: grad_v must match grad_spikes in shape and dtype");
+  return t->contiguous();
+}
+
+// [T, N] view sizes of a sequence.
+inline std::pair<int64_t, int64_t> seq_sizes(const Tensor& x) {
+  const int64_t T = x.size(0);
+  return {T, T ? x.numel() / T : 0};
+}
+
+// (spikes, h or [0], v or [0]) for a forward.
+inline std::tuple<Tensor, Tensor, Tensor> forward_outputs(const Tensor& x, bool save_h,
+                                                          bool return_v) {
+  return {at::empty_like(x), save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x),
+          return_v ? at::empty_like(x) : at::empty({0}, x.options())};
+}
+
+struct IlcDims {
+  int64_t T, M, A, P;
+};
+
+inline IlcDims ilc_dims(const Tensor& x, const Tensor& weight) {
+  TORCH_CHECK(x.dim() >= 2 && x.size(0) > 0, "spikekern: ILC input must be [T, *, A*P], got ",
+              x.sizes());
+  TORCH_CHECK(weight.dim() == 3 && weight.size(1) == weight.size(2),
+              "spikekern: ILC weight must be [A, P, P], got ", weight.sizes());
+  const int64_t A = weight.size(0), P = weight.size(1);
+  TORCH_CHECK(x.size(-1) == A * P, "spikekern: ILC input's last dimension must be A*P = ", A * P,
+              ", got ", x.size(-1));
+  TORCH_CHECK(weight.device() == x.device(), "spikekern: ILC weight is on ", weight.device(),
+              " but x is on ", x.device());
+  const int64_t T = x.size(0);
+  return {T, x.numel() / (T * A * P), A, P};
+}
+
+}  // namespace spikekern
