@@ -18,9 +18,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # -fno-trapping-math changes no result (it only drops the assumption that FP exceptions
 # trap) and lets GCC if-convert the clamps in fast_expf, so the surrogate loops vectorise.
 MARCH = os.environ.get("SPIKEKERN_MARCH", "native")
-CXX_FLAGS = ["-O3", f"-march={MARCH}", "-ffp-contract=off", "-fno-trapping-math", "-fopenmp", "-std=c++17"]
+CXX_FLAGS = ["-O3", f"-march={MARCH}", "-ffp-contract=off", "-fno-trapping-math", "-fopenmp"]  # torch adds -std=c++20
 # -fmad=false: no fused multiply-add, the same rounding as the CPU kernels and the reference.
-NVCC_FLAGS = ["-O3", "-fmad=false", "-std=c++17"]
+NVCC_FLAGS = ["-O3", "-fmad=false"]
 
 
 def want_cuda() -> bool:

@@ -16,5 +16,5 @@ mkdir -p "$stub/c10/cuda/impl"
 echo '#define C10_CUDA_BUILD_SHARED_LIBS' > "$stub/c10/cuda/impl/cuda_cmake_macros.h"
 TORCH_INC=$(python -c "import torch.utils.cpp_extension as c; print(' '.join('-I' + p for p in c.include_paths()))")
 # shellcheck disable=SC2086
-g++ -std=c++17 -fsyntax-only -I"$stub" $TORCH_INC -I"$CUDA_INC" -Icsrc csrc/cuda/ops_cuda.cpp
+g++ -std=c++20 -fsyntax-only -I"$stub" $TORCH_INC -I"$CUDA_INC" -Icsrc csrc/cuda/ops_cuda.cpp
 echo "csrc/cuda/ops_cuda.cpp: compiles against torch's CUDA headers"
