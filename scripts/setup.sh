@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q --upgrade pip
 python -m pip install -q "torch==2.13.0" setuptools wheel ninja numpy
-python -m pip install -q -e ".[test]" --no-build-isolation
+python -m pip install -q -e ".[test,rl]" --no-build-isolation

@@ -1,13 +1,53 @@
-"""The `spikekern` command line."""
+"""The `spikekern` command line: train (td3, dqn), eval, bench."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
+from pathlib import Path
+
+
+def _add_config_options(parser: argparse.ArgumentParser, config_cls) -> None:
+    """One --option per hyperparameter of a trainer's config dataclass. Options left out keep
+    the config's default (for DQN, the preset of the chosen env)."""
+    for f in dataclasses.fields(config_cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        if isinstance(default, tuple):
+            kind = type(default[0]) if default else float
+            parser.add_argument(flag, type=kind, nargs="+", default=None, help=f"(default: {list(default)})")
+        elif isinstance(default, bool):
+            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=None,
+                                help=f"(default: {default})")
+        else:
+            parser.add_argument(flag, type=type(default), default=None, help=f"(default: {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .rl.dqn import DQNConfig
+    from .rl.td3 import TD3Config
+
     parser = argparse.ArgumentParser(prog="spikekern", description="Fused spiking neurons for PyTorch")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train an agent").add_subparsers(dest="algo", required=True)
+    td3 = train.add_parser("td3", help="TD3 with an ILC-SAN, PopSAN or ANN actor (continuous control)")
+    _add_config_options(td3, TD3Config)
+    td3.add_argument("--out", help="run directory (default: runs/td3-ENV-ACTOR-sSEED)")
+    td3.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
+    dqn = train.add_parser("dqn", help="DQN with a spiking (PL-SDQN, SDQN) or ANN Q-network (Atari, CartPole)")
+    _add_config_options(dqn, DQNConfig)
+    dqn.add_argument("--out", help="run directory (default: runs/dqn-ENV-MODEL-sSEED)")
+    dqn.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
+    for p in (td3, dqn):
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("eval", help="run a saved agent and print the mean and std of its return")
+    ev.add_argument("run_dir")
+    ev.add_argument("--episodes", type=int, default=10)
+    ev.add_argument("--seed", type=int, default=12345)
+    ev.add_argument("--video", metavar="DIR", help="(DQN) record the episodes as mp4 into DIR (needs moviepy)")
 
     bench = sub.add_parser("bench", help="time every neuron x backend x size against the reference loop")
     bench.add_argument("--quick", action="store_true", help="the headline sizes only, fewer rounds")
@@ -20,26 +60,92 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config(args, config_cls):
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
+             if k in names and v is not None}
+    base = config_cls.preset(given.get("env", config_cls.env)) if hasattr(config_cls, "preset") else config_cls()
+    return dataclasses.replace(base, **given)
+
+
+def _train(args) -> int:
+    if args.algo == "td3":
+        from .rl import td3 as algo
+
+        cfg = _config(args, algo.TD3Config)
+        default_out = f"runs/td3-{cfg.env.replace('/', '_')}-{cfg.actor}-s{cfg.seed}"
+    else:
+        from .rl import dqn as algo
+
+        cfg = _config(args, algo.DQNConfig)
+        default_out = f"runs/dqn-{cfg.env.replace('/', '_')}-{cfg.model}-s{cfg.seed}"
+    out = Path(args.resume or args.out or default_out)
+    if not args.resume and (out / "checkpoint.pt").exists():
+        print(f"spikekern train: {out} already holds a run; use --resume {out} or another --out", file=sys.stderr)
+        return 2
+    overrides = {k: v for k, v in dataclasses.asdict(cfg).items() if getattr(args, k, None) is not None}
+    result = algo.run(None if args.resume else cfg, out, resume=bool(args.resume), progress=not args.no_progress,
+                      overrides=overrides)
+    if result:
+        print(f"final test return: {result['test_return']:.2f} +- {result['test_return_std']:.2f} "
+              f"(step {result['step']}); run saved in {out}")
+    return 0
+
+
+def _eval(args) -> int:
+    run_dir = Path(args.run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        print(f"spikekern eval: {run_dir} is not a run directory (no config.json)", file=sys.stderr)
+        return 2
+    algo = json.loads(cfg_path.read_text())["algo"]
+    if algo == "td3":
+        from .rl import td3
+
+        agent, cfg = td3.load_agent(run_dir)
+        import spikekern
+
+        spikekern.set_backend(cfg.backend)
+        returns = td3.evaluate(agent, cfg.env, args.episodes, args.seed, cfg.max_ep_len, "cpu")
+    else:
+        from .rl import dqn
+
+        returns = dqn.evaluate_saved(run_dir, args.episodes, args.seed, video_dir=args.video)
+    import numpy as np
+
+    print(f"{run_dir}: return over {args.episodes} episodes: {np.mean(returns):.2f} +- {np.std(returns):.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "bench":
-        import torch
-
-        from .bench import report
-
-        if args.device == "cuda" and not torch.cuda.is_available():
-            print("spikekern bench: --device cuda but no CUDA device is available", file=sys.stderr)
-            return 2
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        try:
-            report.main(quick=args.quick, report=args.report, device=args.device,
-                        backends=args.backends, malloc_tuning=not args.no_malloc_tuning)
-        except (RuntimeError, ValueError) as exc:
-            print(f"spikekern bench: {exc}", file=sys.stderr)
-            return 2
-        return 0
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "eval":
+            return _eval(args)
+        if args.command == "bench":
+            return _bench(args)
+    except KeyboardInterrupt:
+        return 130
+    except (RuntimeError, ValueError, FileNotFoundError) as exc:  # EnvError is a ValueError
+        print(f"spikekern {args.command}: {exc}", file=sys.stderr)
+        return 2
     raise AssertionError(args.command)
+
+
+def _bench(args) -> int:
+    import torch
+
+    from .bench import report
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda but no CUDA device is available")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    report.main(quick=args.quick, report=args.report, device=args.device, backends=args.backends,
+                malloc_tuning=not args.no_malloc_tuning)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The models of the seed tutorials, built from spikekern.nn."""
 from .actors import MLPActor, MLPQFunction, PopSpikeActor
-from .dqn import SpikingDQN, SpikingMLPQNet
+from .dqn import AtariQNet, MLPQNet, SpikingDQN, SpikingMLPQNet
 
-__all__ = ["SpikingDQN", "SpikingMLPQNet", "PopSpikeActor", "MLPActor", "MLPQFunction"]
+__all__ = ["SpikingDQN", "SpikingMLPQNet", "AtariQNet", "MLPQNet", "PopSpikeActor", "MLPActor", "MLPQFunction"]

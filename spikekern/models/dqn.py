@@ -81,24 +81,62 @@ class SpikingDQN(nn.Module):
 
 
 class SpikingMLPQNet(nn.Module):
-    """obs [B, obs_dim] -> Q [B, n_actions]: [Linear-LIF] x hidden, Linear(no bias), mean
-    over the time window; the Spiking-DQN neurons. The observation is the same at every step,
-    so the first Linear is computed once and broadcast over T."""
+    """obs [B, obs_dim] -> Q [B, n_actions]: [Linear-(PopNorm)-LIF] x hidden, Linear(no bias),
+    mean over the time window; the Spiking-DQN neurons. popnorm=True normalises each layer's
+    synaptic input as PL-SDQN does. The observation is the same at every step, so the first
+    Linear (and its PopNorm) is computed once and broadcast over T."""
 
     def __init__(self, obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (256, 256),
-                 time_window: int = 8, backend=None):
+                 time_window: int = 8, backend=None, popnorm: bool = False):
         super().__init__()
         self.obs_dim, self.time_window = int(obs_dim), int(time_window)
         sizes = [self.obs_dim, *hidden_sizes]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.norms = nn.ModuleList(
+            PopNorm([h], v_threshold=DQN_THRESHOLD, v_reset=0.0) if popnorm else nn.Identity() for h in hidden_sizes)
         self.neurons = nn.ModuleList(_dqn_neuron(backend) for _ in hidden_sizes)
         self.head = nn.Linear(sizes[-1], int(n_actions), bias=False)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
             raise ValueError(f"SpikingMLPQNet expects observations [B, {self.obs_dim}], got {tuple(obs.shape)}")
-        y = self.layers[0](obs.to(self.layers[0].weight.dtype))
+        y = self.norms[0](self.layers[0](obs.to(self.layers[0].weight.dtype)))
         s = self.neurons[0](y.unsqueeze(0).expand(self.time_window, *y.shape))
-        for layer, neuron in zip(self.layers[1:], self.neurons[1:]):
-            s = neuron(layer(s))
+        for layer, norm, neuron in zip(self.layers[1:], self.norms[1:], self.neurons[1:]):
+            s = neuron(norm(layer(s)))
         return self.head(s).mean(dim=0)
+
+
+class AtariQNet(nn.Module):
+    """The non-spiking DQN of the comparison (Nature DQN): same convolutions, ReLU."""
+
+    def __init__(self, c: int, h: int, w: int, action_shape):
+        super().__init__()
+        self.c, self.h, self.w = int(c), int(h), int(w)
+        h3 = _conv_out(_conv_out(_conv_out(h, 8, 4), 4, 2), 3, 1)
+        w3 = _conv_out(_conv_out(_conv_out(w, 8, 4), 4, 2), 3, 1)
+        self.net = nn.Sequential(
+            nn.Conv2d(c, 32, 8, 4), nn.ReLU(), nn.Conv2d(32, 64, 4, 2), nn.ReLU(), nn.Conv2d(64, 64, 3, 1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(64 * h3 * w3, 512), nn.ReLU(), nn.Linear(512, int(np.prod(action_shape))))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if obs.dim() != 4 or tuple(obs.shape[1:]) != (self.c, self.h, self.w):
+            raise ValueError(f"AtariQNet expects frames [B, {self.c}, {self.h}, {self.w}], got {tuple(obs.shape)}")
+        x = obs.to(self.net[0].weight.dtype) / 255.0 if obs.dtype == torch.uint8 else obs
+        return self.net(x)
+
+
+class MLPQNet(nn.Module):
+    """The non-spiking Q-network for state observations: ReLU MLP."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (256, 256)):
+        super().__init__()
+        from .actors import mlp
+
+        self.obs_dim = int(obs_dim)
+        self.q = mlp([obs_dim, *hidden_sizes, n_actions])
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
+            raise ValueError(f"MLPQNet expects observations [B, {self.obs_dim}], got {tuple(obs.shape)}")
+        return self.q(obs.to(self.q[0].weight.dtype))

@@ -1,0 +1,386 @@
+"""DQN for Spiking-DQN / PL-SDQN (`spikekern train dqn`), in one file.
+
+Defaults are the BrainCog Spiking-DQN example's (Atari): Double DQN, 3-step returns, AdamW
+lr 1e-4, gamma 0.99, target copy every 500 gradient steps, 100k-transition replay, batch 32,
+epsilon 1.0 -> 0.05 over the first 1M env steps, one gradient step per 10 env steps, test
+epsilon 0.005, time window 16, 10 parallel envs. Atari runs through ale-py's own vector env
+(84x84 grey, frame skip 4, stack 4, no-op starts, fire reset, episodic life while training);
+rewards are clipped by the trainer, so the logged returns are game scores. Environments with
+state observations (CartPole-v1) use SpikingMLPQNet and a classic-control preset.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import spikekern
+
+from .. import _malloc
+from ..models import AtariQNet, MLPQNet, SpikingDQN, SpikingMLPQNet
+from .checkpoint import CHECKPOINT, atomic_save, load_checkpoint, rng_state, seed_everything, set_rng_state
+from .envs import EnvError, make_env
+from .frame_replay import FrameReplay
+from .logger import RunLogger, plot_curve
+
+MODELS = ("pl-sdqn", "sdqn", "dqn")
+ATARI_FRAMESKIP = 4
+
+
+@dataclass
+class DQNConfig:
+    env: str = "ALE/Pong-v5"
+    model: str = "pl-sdqn"
+    backend: str = "auto"
+    device: str = "cpu"
+    seed: int = 0
+    frames: int = 10_000_000          # env frames (Atari: 4 per agent step)
+    num_envs: int = 10
+    lr: float = 1e-4                  # AdamW
+    gamma: float = 0.99
+    n_step: int = 3
+    target_update: int = 500          # gradient steps between target-network copies
+    buffer_size: int = 100_000        # transitions
+    batch_size: int = 32
+    eps_start: float = 1.0
+    eps_end: float = 0.05
+    eps_decay_steps: int = 1_000_000  # env steps
+    train_every: int = 10             # env steps per gradient step
+    learning_starts: int = 20_000     # env steps before the first gradient step
+    test_eps: float = 0.005
+    time_window: int = 16
+    hidden_sizes: tuple = (256, 256)  # state-observation Q-networks
+    epoch_frames: int = 500_000       # frames between evaluations / checkpoints
+    test_episodes: int = 10
+    max_test_steps: int = 27_000      # agent steps cap per test episode
+    save_buffer: bool = False         # checkpoints include the replay buffer
+    threads: int = 0
+
+    @staticmethod
+    def preset(env: str) -> "DQNConfig":
+        """The defaults for an env: the Atari example's, or a classic-control preset that
+        learns CartPole within 100k steps."""
+        if is_atari(env):
+            return DQNConfig(env=env)
+        return DQNConfig(env=env, frames=100_000, num_envs=4, lr=1e-3, buffer_size=50_000, batch_size=64,
+                         eps_decay_steps=20_000, train_every=2, learning_starts=1_000, target_update=200,
+                         time_window=8, hidden_sizes=(128, 128), epoch_frames=10_000, test_eps=0.0,
+                         max_test_steps=1_000)
+
+
+def is_atari(env_id: str) -> bool:
+    return env_id.startswith("ALE/")
+
+
+def atari_game(env_id: str) -> str:
+    """'ALE/SpaceInvaders-v5' -> 'space_invaders', checked against ale-py's ROMs."""
+    import ale_py
+
+    m = re.fullmatch(r"ALE/([A-Za-z0-9]+)-v\d+", env_id)
+    game = re.sub(r"(?<!^)(?=[A-Z])", "_", m.group(1)).lower() if m else ""
+    if game not in ale_py.roms.get_all_rom_ids():
+        raise EnvError(f"unknown Atari game {env_id!r}; use ALE/<Game>-v5 with one of ale-py's ROMs, e.g. ALE/Pong-v5")
+    return game
+
+
+class VecEnv:
+    """The parallel envs a run steps: ale-py's AtariVectorEnv, or gymnasium's SyncVectorEnv.
+    Both reset a finished env on the following step (next-step autoreset)."""
+
+    def __init__(self, env_id: str, num_envs: int, train: bool):
+        import gymnasium as gym
+
+        self.atari = is_atari(env_id)
+        if self.atari:
+            from ale_py.vector_env import AtariVectorEnv
+
+            self.env = AtariVectorEnv(atari_game(env_id), num_envs, episodic_life=train, reward_clipping=False,
+                                      noop_max=30, use_fire_reset=True, frameskip=ATARI_FRAMESKIP, stack_num=4)
+        else:
+            make_env(env_id, continuous=False).close()  # one clear error for a bad id or action space
+            self.env = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(num_envs)])
+        self.num_envs = num_envs
+        self.n_actions = int(self.env.single_action_space.n)
+        self.obs_shape = tuple(self.env.single_observation_space.shape)
+        self.frames_per_step = ATARI_FRAMESKIP if self.atari else 1
+
+    def reset(self, seed: int):
+        return self.env.reset(seed=seed)[0]
+
+    def step(self, actions):
+        obs, r, term, trunc, info = self.env.step(actions)
+        # A game is over at its last life (Atari with episodic life) or at any end otherwise.
+        game_over = (term & (info["lives"] == 0)) | trunc if self.atari else term | trunc
+        return obs, r.astype(np.float64), term, trunc, game_over
+
+    def close(self):
+        self.env.close()
+
+
+def build_q(cfg: DQNConfig, obs_shape: tuple, n_actions: int) -> torch.nn.Module:
+    if cfg.model not in MODELS:
+        raise ValueError(f"unknown model {cfg.model!r}; choose one of {list(MODELS)}")
+    if len(obs_shape) == 3:
+        c, h, w = obs_shape
+        if cfg.model == "dqn":
+            return AtariQNet(c, h, w, n_actions)
+        return SpikingDQN(c, h, w, n_actions, time_window=cfg.time_window, popnorm=cfg.model == "pl-sdqn")
+    if len(obs_shape) != 1:
+        raise EnvError(f"observations of shape {obs_shape} are neither frames nor a state vector")
+    if cfg.model == "dqn":
+        return MLPQNet(obs_shape[0], n_actions, cfg.hidden_sizes)
+    return SpikingMLPQNet(obs_shape[0], n_actions, cfg.hidden_sizes, time_window=cfg.time_window,
+                          popnorm=cfg.model == "pl-sdqn")
+
+
+def _check_backend(cfg) -> None:
+    from .td3 import _check_backend as check
+
+    check(cfg)
+
+
+@torch.no_grad()
+def greedy(q: torch.nn.Module, obs: np.ndarray, device) -> np.ndarray:
+    return q(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
+
+
+def evaluate(q: torch.nn.Module, cfg: DQNConfig, episodes: int, seed: int, device, video_dir=None) -> list[float]:
+    """One episode in each of `episodes` parallel test envs (no episodic life), epsilon test_eps."""
+    if video_dir:
+        return _evaluate_video(q, cfg, episodes, seed, device, video_dir)
+    env = VecEnv(cfg.env, episodes, train=False)
+    rng = np.random.default_rng(seed)
+    obs = env.reset(seed)
+    returns, finished = np.zeros(episodes), np.zeros(episodes, bool)
+    for _ in range(cfg.max_test_steps):
+        a = greedy(q, obs, device)
+        explore = rng.random(episodes) < cfg.test_eps
+        a[explore] = rng.integers(0, env.n_actions, explore.sum())
+        obs, r, _, trunc, game_over = env.step(a)
+        returns += np.where(finished, 0.0, r)
+        finished |= game_over
+        if finished.all():
+            break
+    env.close()
+    return returns.tolist()
+
+
+def _evaluate_video(q, cfg, episodes, seed, device, video_dir) -> list[float]:
+    import gymnasium as gym
+
+    if not is_atari(cfg.env):
+        env = gym.make(cfg.env, render_mode="rgb_array")
+    else:
+        import ale_py
+
+        gym.register_envs(ale_py)
+        env = gym.make(cfg.env, render_mode="rgb_array", frameskip=1, repeat_action_probability=0.0)
+        env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=ATARI_FRAMESKIP, screen_size=84)
+        env = gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
+    env = gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda e: True)
+    rng, returns = np.random.default_rng(seed), []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done, total = False, 0.0
+        while not done:
+            a = int(greedy(q, np.asarray(obs)[None], device)[0])
+            if rng.random() < cfg.test_eps:
+                a = int(rng.integers(0, env.action_space.n))
+            obs, r, term, trunc, _ = env.step(a)
+            total += float(r)
+            done = term or trunc
+        returns.append(total)
+    env.close()
+    return returns
+
+
+class DQNTrainer:
+    def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool = False):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        _check_backend(cfg)
+        spikekern.set_backend(cfg.backend)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = torch.device(cfg.device)
+        self.env = VecEnv(cfg.env, cfg.num_envs, train=True)
+        self.rng = seed_everything(cfg.seed)
+        self.q = build_q(cfg, self.env.obs_shape, self.env.n_actions).to(self.device)
+        self.q_targ = copy.deepcopy(self.q).requires_grad_(False)
+        self.opt = torch.optim.AdamW(self.q.parameters(), lr=cfg.lr)
+        frame_shape = self.env.obs_shape[1:] if self.env.atari else self.env.obs_shape
+        self.buffer = FrameReplay(cfg.buffer_size, cfg.num_envs, frame_shape,
+                                  np.uint8 if self.env.atari else np.float32, 4 if self.env.atari else 1,
+                                  cfg.n_step, cfg.gamma)
+        self.env_steps, self.grad_steps, self.games, self.last_return = 0, 0, 0, float("nan")
+        self._new_episodes(self.env.reset(cfg.seed))
+        if resume:
+            self._load(load_checkpoint(self.run_dir))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            (self.run_dir / "config.json").write_text(json.dumps(dict(algo="dqn", **dataclasses.asdict(cfg)), indent=1))
+        self.logger = RunLogger(self.run_dir, ["step", "frames", "test_return", "test_return_std", "train_return",
+                                               "games", "epsilon", "frames_per_s", "time_s"],
+                                resume_step=self.env_steps if resume else None)
+
+    def _new_episodes(self, obs) -> None:
+        self.obs = obs
+        self.ep_ret = np.zeros(self.cfg.num_envs)
+        self.starting = np.zeros(self.cfg.num_envs, bool)
+        for s in range(self.cfg.num_envs):
+            self.buffer.start_episode(s, obs[s])
+
+    @property
+    def frames(self) -> int:
+        return self.env_steps * self.env.frames_per_step
+
+    def epsilon(self) -> float:
+        cfg = self.cfg
+        frac = min(1.0, self.env_steps / max(1, cfg.eps_decay_steps))
+        return cfg.eps_start + frac * (cfg.eps_end - cfg.eps_start)
+
+    # ---------------------------------------------------------------- checkpoints
+    def save(self) -> None:
+        st = dict(config=dataclasses.asdict(self.cfg), q=self.q.state_dict(), q_targ=self.q_targ.state_dict(),
+                  opt=self.opt.state_dict(), rng=rng_state(self.rng), env_steps=self.env_steps,
+                  grad_steps=self.grad_steps, games=self.games, last_return=self.last_return,
+                  buffer=self.buffer.state_dict() if self.cfg.save_buffer else None)
+        atomic_save(st, self.run_dir / CHECKPOINT)
+
+    def _load(self, st: dict) -> None:
+        self.q.load_state_dict(st["q"])
+        self.q_targ.load_state_dict(st["q_targ"])
+        self.opt.load_state_dict(st["opt"])
+        set_rng_state(st["rng"], self.rng)
+        self.env_steps, self.grad_steps = st["env_steps"], st["grad_steps"]
+        self.games, self.last_return = st["games"], st["last_return"]
+        # The vector envs cannot be saved: a resumed run starts new episodes.
+        self._new_episodes(self.env.reset(self.cfg.seed + self.env_steps))
+        if st["buffer"] is not None:
+            self.buffer.load_state_dict(st["buffer"])
+            for s in range(self.cfg.num_envs):
+                self.buffer.start_episode(s, self.obs[s])
+
+    # ---------------------------------------------------------------- learning
+    def update(self) -> float:
+        cfg = self.cfg
+        b = self.buffer.sample(cfg.batch_size, self.rng, self.device)
+        with torch.no_grad():  # Double DQN: the online net picks, the target net values
+            a2 = self.q(b["next_obs"]).argmax(dim=1, keepdim=True)
+            q2 = self.q_targ(b["next_obs"]).gather(1, a2).squeeze(1)
+            target = b["ret"] + b["discount"] * (1.0 - b["done"]) * q2
+        q = self.q(b["obs"]).gather(1, b["act"].unsqueeze(1)).squeeze(1)
+        loss = torch.nn.functional.mse_loss(q, target)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.grad_steps += 1
+        if self.grad_steps % cfg.target_update == 0:
+            self.q_targ.load_state_dict(self.q.state_dict())
+        return loss.item()
+
+    def act(self) -> np.ndarray:
+        n = self.cfg.num_envs
+        actions = greedy(self.q, self.obs, self.device)
+        explore = self.rng.random(n) < self.epsilon()
+        actions[explore] = self.rng.integers(0, self.env.n_actions, explore.sum())
+        return actions
+
+    def collect(self) -> None:
+        """One step of every env, stored in the replay."""
+        actions = self.act()
+        obs2, r, term, trunc, game_over = self.env.step(actions)
+        reward = np.sign(r) if self.env.atari else r  # Atari: clip for learning, log game scores
+        for s in range(self.cfg.num_envs):
+            if self.starting[s]:  # this step reset env s (next-step autoreset): a new episode
+                self.buffer.start_episode(s, obs2[s])
+                continue
+            self.buffer.add(s, int(actions[s]), float(reward[s]), obs2[s], bool(term[s]), bool(term[s] or trunc[s]))
+            self.ep_ret[s] += r[s]
+            if game_over[s]:
+                self.games += 1
+                self.last_return = float(self.ep_ret[s])
+                self.logger.scalar("train/episode_return", self.last_return, self.env_steps)
+                self.ep_ret[s] = 0.0
+        self.starting = term | trunc
+        self.obs = obs2
+        self.env_steps += self.cfg.num_envs
+
+    def train(self, progress: bool = True) -> dict:
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        t0, frames0 = time.perf_counter(), self.frames
+        bar = tqdm(total=cfg.frames, initial=self.frames, disable=not progress, unit="frame",
+                   desc=f"DQN {cfg.model} {cfg.env}", dynamic_ncols=True)
+        result, next_epoch = {}, (self.frames // cfg.epoch_frames + 1) * cfg.epoch_frames
+        try:
+            while self.frames < cfg.frames:
+                before = self.frames
+                self.collect()
+                due = (self.env_steps - cfg.learning_starts) // cfg.train_every
+                while self.env_steps >= cfg.learning_starts and self.grad_steps < due and len(self.buffer) >= cfg.batch_size:
+                    loss = self.update()
+                    if self.grad_steps % 100 == 0:
+                        self.logger.scalar("train/loss", loss, self.env_steps)
+                bar.update(self.frames - before)
+                bar.set_postfix(last_return=f"{self.last_return:.1f}", eps=f"{self.epsilon():.2f}", refresh=False)
+                if self.frames >= next_epoch or self.frames >= cfg.frames:
+                    next_epoch += cfg.epoch_frames
+                    result = self.end_epoch(t0, frames0)
+                    bar.write(f"frames {self.frames}: test return {result['test_return']:.1f} "
+                              f"+- {result['test_return_std']:.1f} ({result['frames_per_s']:.0f} frames/s)")
+        except KeyboardInterrupt:
+            bar.close()
+            self.save()
+            print(f"\ninterrupted at {self.frames} frames: checkpoint saved; continue with "
+                  f"`spikekern train dqn --resume {self.run_dir}`")
+            raise
+        bar.close()
+        self.logger.close()
+        self.env.close()
+        return result
+
+    def end_epoch(self, t0: float, frames0: int) -> dict:
+        cfg = self.cfg
+        returns = evaluate(self.q, cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1), device=self.device)
+        elapsed = time.perf_counter() - t0
+        row = dict(step=self.env_steps, frames=self.frames, test_return=float(np.mean(returns)),
+                   test_return_std=float(np.std(returns)), train_return=self.last_return, games=self.games,
+                   epsilon=self.epsilon(), frames_per_s=(self.frames - frames0) / elapsed, time_s=elapsed)
+        self.logger.row(row)
+        self.save()
+        atomic_save(dict(config=dataclasses.asdict(cfg), q=self.q.state_dict(), obs_shape=self.env.obs_shape,
+                         n_actions=self.env.n_actions), self.run_dir / "model.pt")
+        plot_curve(self.run_dir, title=f"DQN {cfg.model} on {cfg.env} (seed {cfg.seed})")
+        return row
+
+
+def config_from_dict(d: dict) -> DQNConfig:
+    d = dict(d)
+    d["hidden_sizes"] = tuple(d["hidden_sizes"])
+    return DQNConfig(**d)
+
+
+def run(cfg: DQNConfig | None, out: Path, resume: bool = False, progress: bool = True,
+        overrides: dict | None = None) -> dict:
+    out = Path(out)
+    if resume:  # the run's own settings; explicit overrides (e.g. more steps) on top
+        cfg = dataclasses.replace(config_from_dict(load_checkpoint(out)["config"]), **(overrides or {}))
+    _malloc.keep_freed_memory()
+    return DQNTrainer(cfg, out, resume=resume).train(progress=progress)
+
+
+def evaluate_saved(run_dir: Path, episodes: int, seed: int, video_dir=None) -> list[float]:
+    st = torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=False)
+    cfg = config_from_dict(st["config"])
+    spikekern.set_backend(cfg.backend)
+    q = build_q(cfg, tuple(st["obs_shape"]), st["n_actions"])
+    q.load_state_dict(st["q"])
+    return evaluate(q.eval(), cfg, episodes, seed, "cpu", video_dir=video_dir)

@@ -1,0 +1,36 @@
+"""Environment construction with one clear error for each kind of bad request."""
+from __future__ import annotations
+
+
+class EnvError(ValueError):
+    """An environment that cannot be used for the requested algorithm."""
+
+
+def make_env(env_id: str, *, continuous: bool, max_episode_steps: int | None = None, **kwargs):
+    """gymnasium.make with episode statistics; checks the action space kind."""
+    import gymnasium as gym
+
+    if "ALE/" in env_id:
+        import ale_py
+
+        gym.register_envs(ale_py)
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error as exc:
+        raise EnvError(f"unknown environment {env_id!r} ({exc})") from None
+    limit = spec.max_episode_steps
+    if max_episode_steps is not None:
+        limit = min(limit, max_episode_steps) if limit else max_episode_steps
+    try:
+        env = gym.make(env_id, max_episode_steps=limit, **kwargs)
+    except (gym.error.DependencyNotInstalled, ImportError) as exc:
+        raise EnvError(f"environment {env_id!r} needs a package that is not installed: {exc} "
+                       "(MuJoCo tasks: pip install -e '.[mujoco]')") from None
+    box = isinstance(env.action_space, gym.spaces.Box)
+    if continuous and not box:
+        env.close()
+        raise EnvError(f"{env_id} has a {type(env.action_space).__name__} action space; TD3 needs continuous (Box) actions")
+    if not continuous and not isinstance(env.action_space, gym.spaces.Discrete):
+        env.close()
+        raise EnvError(f"{env_id} has a {type(env.action_space).__name__} action space; DQN needs discrete actions")
+    return gym.wrappers.RecordEpisodeStatistics(env)

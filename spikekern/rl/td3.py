@@ -1,0 +1,321 @@
+"""TD3 for ILC-SAN, PopSAN and ANN actors (`spikekern train td3`), in one file.
+
+Defaults are the ILC-SAN script's (SpikingJelly `hybrid_td3_cuda_norm.py`): twin ANN critics,
+a spiking (or ANN) actor, running observation normalisation clipped to +-3 for actor and
+critics. One epoch = `epoch_steps` env steps followed by `test_episodes` deterministic test
+episodes; every epoch logs a row of progress.csv, writes a checkpoint atomically and redraws
+learning_curve.png. Ctrl-C saves a checkpoint before exiting; `--resume DIR` continues.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import pickle
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import spikekern
+
+from .. import _malloc
+from ..models import MLPActor, MLPQFunction, PopSpikeActor
+from .checkpoint import CHECKPOINT, atomic_save, env_snapshot, load_checkpoint, rng_state, seed_everything, set_rng_state
+from .envs import make_env
+from .logger import RunLogger, plot_curve
+from .normalize import RunningNorm
+from .replay import ReplayBuffer
+
+ACTORS = ("ilc-san", "popsan", "ann")
+
+
+@dataclass
+class TD3Config:
+    env: str = "Pendulum-v1"
+    actor: str = "ilc-san"
+    backend: str = "auto"
+    device: str = "cpu"
+    seed: int = 0
+    steps: int = 1_000_000            # total env steps (ILC-SAN: 100 epochs of 10000)
+    # spiking actor (ILC-SAN defaults)
+    spike_ts: int = 5
+    encoder_pop_dim: int = 10
+    decoder_pop_dim: int = 10
+    encoder_var: float = 0.15
+    mean_range: tuple = (-3.0, 3.0)
+    encode: str = "pop-det"
+    decode: str = ""                  # "" = last-mem for ilc-san, fr-mlp for popsan
+    hidden_sizes: tuple = (256, 256)  # actor and critics
+    # TD3
+    actor_lr: float = 1e-4
+    critic_lr: float = 1e-3
+    batch_size: int = 100
+    replay_size: int = 1_000_000
+    gamma: float = 0.99
+    polyak: float = 0.995
+    start_steps: int = 10_000
+    update_after: int = 1_000
+    update_every: int = 50
+    act_noise: float = 0.1
+    target_noise: float = 0.2
+    noise_clip: float = 0.5
+    policy_delay: int = 2
+    max_ep_len: int = 1000
+    epoch_steps: int = 10_000
+    test_episodes: int = 10
+    obs_clip: float = 3.0
+    threads: int = 0                  # torch.set_num_threads (0: leave as is)
+
+    def decode_mode(self) -> str:
+        return self.decode or ("fr-mlp" if self.actor == "popsan" else "last-mem")
+
+
+def build_actor(cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float) -> nn.Module:
+    if cfg.actor == "ann":
+        return MLPActor(obs_dim, act_dim, cfg.hidden_sizes, act_limit)
+    if cfg.actor not in ACTORS:
+        raise ValueError(f"unknown actor {cfg.actor!r}; choose one of {list(ACTORS)}")
+    return PopSpikeActor(obs_dim, act_dim, cfg.encoder_pop_dim, cfg.decoder_pop_dim, list(cfg.hidden_sizes),
+                         cfg.mean_range, cfg.encoder_var, cfg.spike_ts, encode=cfg.encode,
+                         decode=cfg.decode_mode(), act_limit=act_limit, ilc=cfg.actor == "ilc-san")
+
+
+class Agent(nn.Module):
+    """Actor, twin critics, their targets and the observation normaliser."""
+
+    def __init__(self, cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float):
+        super().__init__()
+        self.norm = RunningNorm(obs_dim, clip=cfg.obs_clip)
+        self.actor = build_actor(cfg, obs_dim, act_dim, act_limit)
+        self.q1 = MLPQFunction(obs_dim, act_dim, cfg.hidden_sizes)
+        self.q2 = MLPQFunction(obs_dim, act_dim, cfg.hidden_sizes)
+        self.actor_targ, self.q1_targ, self.q2_targ = (copy.deepcopy(m) for m in (self.actor, self.q1, self.q2))
+        for p in self.targets_parameters():
+            p.requires_grad_(False)
+
+    def targets_parameters(self):
+        return [p for m in (self.actor_targ, self.q1_targ, self.q2_targ) for p in m.parameters()]
+
+    def online_parameters(self):
+        return [p for m in (self.actor, self.q1, self.q2) for p in m.parameters()]
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, device) -> np.ndarray:
+        o = torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0)
+        return self.actor(self.norm(o))[0].cpu().numpy()
+
+
+def _check_backend(cfg: TD3Config) -> None:
+    if cfg.backend not in spikekern._backend.BACKENDS:
+        raise ValueError(f"unknown backend {cfg.backend!r}; choose one of {list(spikekern._backend.BACKENDS)}")
+    if cfg.backend != "auto" and cfg.backend not in spikekern.available_backends(cfg.device):
+        why = spikekern._backend._why_unavailable(cfg.backend, torch.device(cfg.device).type)
+        raise RuntimeError(f"backend {cfg.backend!r} is not available on {cfg.device}: {why}")
+
+
+def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, max_ep_len: int, device) -> list[float]:
+    env = make_env(env_id, continuous=True, max_episode_steps=max_ep_len)
+    returns = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done, total = False, 0.0
+        while not done:
+            obs, r, term, trunc, _ = env.step(agent.act(obs, device))
+            total += float(r)
+            done = term or trunc
+        returns.append(total)
+    env.close()
+    return returns
+
+
+class TD3Trainer:
+    def __init__(self, cfg: TD3Config, run_dir: Path, resume: bool = False):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        _check_backend(cfg)
+        spikekern.set_backend(cfg.backend)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = torch.device(cfg.device)
+        self.env = make_env(cfg.env, continuous=True, max_episode_steps=cfg.max_ep_len)
+        space = self.env.action_space
+        if not np.allclose(space.high, -space.low):
+            raise ValueError(f"{cfg.env}: TD3 here needs symmetric action bounds, got {space.low}..{space.high}")
+        self.obs_dim, self.act_dim = self.env.observation_space.shape[0], space.shape[0]
+        self.act_limit = float(space.high[0])
+        self.rng = seed_everything(cfg.seed)
+        self.agent = Agent(cfg, self.obs_dim, self.act_dim, self.act_limit).to(self.device)
+        fused = dict(fused=True) if self.device.type in ("cpu", "cuda") else {}
+        self.pi_opt = torch.optim.Adam(self.agent.actor.parameters(), lr=cfg.actor_lr, **fused)
+        self.q_opt = torch.optim.Adam(list(self.agent.q1.parameters()) + list(self.agent.q2.parameters()),
+                                      lr=cfg.critic_lr, **fused)
+        # Full capacity even for short runs (np.zeros commits no memory until used), so a
+        # resumed run extended to more steps samples exactly as an uninterrupted one.
+        self.buffer = ReplayBuffer(self.obs_dim, self.act_dim, cfg.replay_size)
+        self.step, self.updates, self.episodes = 0, 0, 0
+        self.last_return = float("nan")
+        self.obs, _ = self.env.reset(seed=cfg.seed)
+        self.ep_ret, self.ep_len = 0.0, 0
+        if resume:
+            self._load(load_checkpoint(self.run_dir))
+        # Everything is validated: only now is anything written.
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            (self.run_dir / "config.json").write_text(json.dumps(dict(algo="td3", **dataclasses.asdict(cfg)), indent=1))
+        self.logger = RunLogger(self.run_dir, ["step", "epoch", "test_return", "test_return_std",
+                                               "train_return", "episodes", "steps_per_s", "time_s"],
+                                resume_step=self.step if resume else None)
+
+    # -------------------------------------------------------------------- checkpoints
+    def _state(self) -> dict:
+        return dict(config=dataclasses.asdict(self.cfg), agent=self.agent.state_dict(),
+                    pi_opt=self.pi_opt.state_dict(), q_opt=self.q_opt.state_dict(),
+                    buffer=self.buffer.state_dict(), rng=rng_state(self.rng), step=self.step,
+                    updates=self.updates, episodes=self.episodes, last_return=self.last_return,
+                    env=env_snapshot(self.env), obs=self.obs, ep_ret=self.ep_ret, ep_len=self.ep_len)
+
+    def _load(self, st: dict) -> None:
+        self.agent.load_state_dict(st["agent"])
+        self.pi_opt.load_state_dict(st["pi_opt"])
+        self.q_opt.load_state_dict(st["q_opt"])
+        self.buffer.load_state_dict(st["buffer"])
+        set_rng_state(st["rng"], self.rng)
+        self.step, self.updates, self.episodes = st["step"], st["updates"], st["episodes"]
+        self.last_return = st["last_return"]
+        if st["env"] is not None:  # continue the same episode in the same env state
+            self.env.close()
+            self.env = pickle.loads(st["env"])
+            self.obs, self.ep_ret, self.ep_len = st["obs"], st["ep_ret"], st["ep_len"]
+        else:
+            self.obs, _ = self.env.reset(seed=self.cfg.seed + self.step)
+            self.ep_ret, self.ep_len = 0.0, 0
+
+    def save(self) -> None:
+        atomic_save(self._state(), self.run_dir / CHECKPOINT)
+
+    # -------------------------------------------------------------------- TD3 update
+    def update(self) -> dict:
+        cfg, ag = self.cfg, self.agent
+        b = self.buffer.sample(cfg.batch_size, self.rng, self.device)
+        o, o2 = ag.norm(b["obs"]), ag.norm(b["obs2"])
+        with torch.no_grad():
+            a2 = ag.actor_targ(o2)
+            noise = (torch.randn_like(a2) * cfg.target_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
+            a2 = (a2 + noise).clamp(-self.act_limit, self.act_limit)
+            q_targ = torch.min(ag.q1_targ(o2, a2), ag.q2_targ(o2, a2))
+            backup = b["rew"] + cfg.gamma * (1 - b["done"]) * q_targ
+        q_loss = ((ag.q1(o, b["act"]) - backup) ** 2).mean() + ((ag.q2(o, b["act"]) - backup) ** 2).mean()
+        self.q_opt.zero_grad(set_to_none=True)
+        q_loss.backward()
+        self.q_opt.step()
+        self.updates += 1
+        info = dict(q_loss=q_loss.item())
+        if self.updates % cfg.policy_delay == 0:
+            for p in ag.q1.parameters():
+                p.requires_grad_(False)
+            pi_loss = -ag.q1(o, ag.actor(o)).mean()
+            self.pi_opt.zero_grad(set_to_none=True)
+            pi_loss.backward()
+            self.pi_opt.step()
+            for p in ag.q1.parameters():
+                p.requires_grad_(True)
+            with torch.no_grad():  # targets <- polyak * targets + (1 - polyak) * online
+                torch._foreach_lerp_(ag.targets_parameters(), ag.online_parameters(), 1 - cfg.polyak)
+            info["pi_loss"] = pi_loss.item()
+        return info
+
+    # -------------------------------------------------------------------- loop
+    def explore_action(self) -> np.ndarray:
+        if self.step < self.cfg.start_steps:
+            return self.rng.uniform(-self.act_limit, self.act_limit, self.act_dim).astype(np.float32)
+        a = self.agent.act(self.obs, self.device)
+        a = a + self.cfg.act_noise * self.act_limit * self.rng.standard_normal(self.act_dim)
+        return np.clip(a, -self.act_limit, self.act_limit).astype(np.float32)
+
+    def train(self, progress: bool = True) -> dict:
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        t0, step0 = time.perf_counter(), self.step
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, unit="step",
+                   desc=f"TD3 {cfg.actor} {cfg.env}", dynamic_ncols=True)
+        result = {}
+        try:
+            while self.step < cfg.steps:
+                a = self.explore_action()
+                self.agent.norm.update(self.obs)
+                obs2, r, term, trunc, info = self.env.step(a)
+                self.buffer.store(self.obs, a, r, obs2, float(term))
+                self.obs = obs2
+                self.step += 1
+                if term or trunc:
+                    self.episodes += 1
+                    self.last_return = float(info["episode"]["r"])
+                    self.logger.scalar("train/episode_return", self.last_return, self.step)
+                    self.obs, _ = self.env.reset()
+                if self.step >= cfg.update_after and self.step % cfg.update_every == 0:
+                    for _ in range(cfg.update_every):
+                        losses = self.update()
+                    for k, v in losses.items():
+                        self.logger.scalar(f"train/{k}", v, self.step)
+                bar.update(1)
+                if self.step % 100 == 0:
+                    bar.set_postfix(last_return=f"{self.last_return:.1f}")
+                if self.step % cfg.epoch_steps == 0 or self.step == cfg.steps:
+                    result = self.end_epoch(t0, step0)
+                    bar.write(f"step {self.step}: test return {result['test_return']:.1f} "
+                              f"+- {result['test_return_std']:.1f} ({result['steps_per_s']:.0f} steps/s)")
+        except KeyboardInterrupt:
+            bar.close()
+            self.save()
+            print(f"\ninterrupted at step {self.step}: checkpoint saved; continue with "
+                  f"`spikekern train td3 --resume {self.run_dir}`")
+            raise
+        bar.close()
+        self.logger.close()
+        return result
+
+    def end_epoch(self, t0: float, step0: int) -> dict:
+        cfg = self.cfg
+        returns = evaluate(self.agent, cfg.env, cfg.test_episodes, seed=cfg.seed + 10_000 * (self.step // cfg.epoch_steps + 1),
+                           max_ep_len=cfg.max_ep_len, device=self.device)
+        elapsed = time.perf_counter() - t0
+        row = dict(step=self.step, epoch=-(-self.step // cfg.epoch_steps), test_return=float(np.mean(returns)),
+                   test_return_std=float(np.std(returns)), train_return=self.last_return, episodes=self.episodes,
+                   steps_per_s=(self.step - step0) / elapsed, time_s=elapsed)
+        self.logger.row(row)
+        self.save()
+        atomic_save(dict(config=dataclasses.asdict(cfg), agent=self.agent.state_dict(),
+                         obs_dim=self.obs_dim, act_dim=self.act_dim, act_limit=self.act_limit),
+                    self.run_dir / "model.pt")
+        plot_curve(self.run_dir, title=f"TD3 {cfg.actor} on {cfg.env} (seed {cfg.seed})")
+        return row
+
+
+def config_from_dict(d: dict) -> TD3Config:
+    d = dict(d)
+    for k in ("hidden_sizes", "mean_range"):
+        if k in d:
+            d[k] = tuple(d[k])
+    return TD3Config(**d)
+
+
+def run(cfg: TD3Config | None, out: Path, resume: bool = False, progress: bool = True,
+        overrides: dict | None = None) -> dict:
+    """Train (or, with resume, continue the run in `out` with its saved config)."""
+    out = Path(out)
+    if resume:  # the run's own settings; explicit overrides (e.g. more steps) on top
+        cfg = dataclasses.replace(config_from_dict(load_checkpoint(out)["config"]), **(overrides or {}))
+    _malloc.keep_freed_memory()
+    return TD3Trainer(cfg, out, resume=resume).train(progress=progress)
+
+
+def load_agent(run_dir: Path) -> tuple[Agent, TD3Config]:
+    st = torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=False)
+    cfg = config_from_dict(st["config"])
+    agent = Agent(cfg, st["obs_dim"], st["act_dim"], st["act_limit"])
+    agent.load_state_dict(st["agent"])
+    return agent.eval(), cfg
