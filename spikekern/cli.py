@@ -34,11 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train an agent").add_subparsers(dest="algo", required=True)
     td3 = train.add_parser("td3", help="TD3 with an ILC-SAN, PopSAN or ANN actor (continuous control)")
     _add_config_options(td3, TD3Config)
-    td3.add_argument("--out", help="run directory (default: runs/td3-ENV-ACTOR-sSEED)")
+    td3.add_argument("--out", help="run directory (default: runs/td3-ENV-ACTOR-sSEED-TIME)")
     td3.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
     dqn = train.add_parser("dqn", help="DQN with a spiking (PL-SDQN, SDQN) or ANN Q-network (Atari, CartPole)")
     _add_config_options(dqn, DQNConfig)
-    dqn.add_argument("--out", help="run directory (default: runs/dqn-ENV-MODEL-sSEED)")
+    dqn.add_argument("--out", help="run directory (default: runs/dqn-ENV-MODEL-sSEED-TIME)")
     dqn.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
     for p in (td3, dqn):
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -68,17 +68,23 @@ def _config(args, config_cls):
     return dataclasses.replace(base, **given)
 
 
+def _stamp() -> str:
+    import time
+
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
 def _train(args) -> int:
     if args.algo == "td3":
         from .rl import td3 as algo
 
         cfg = _config(args, algo.TD3Config)
-        default_out = f"runs/td3-{cfg.env.replace('/', '_')}-{cfg.actor}-s{cfg.seed}"
+        default_out = f"runs/td3-{cfg.env.replace('/', '_')}-{cfg.actor}-s{cfg.seed}-{_stamp()}"
     else:
         from .rl import dqn as algo
 
         cfg = _config(args, algo.DQNConfig)
-        default_out = f"runs/dqn-{cfg.env.replace('/', '_')}-{cfg.model}-s{cfg.seed}"
+        default_out = f"runs/dqn-{cfg.env.replace('/', '_')}-{cfg.model}-s{cfg.seed}-{_stamp()}"
     out = Path(args.resume or args.out or default_out)
     if not args.resume and (out / "checkpoint.pt").exists():
         print(f"spikekern train: {out} already holds a run; use --resume {out} or another --out", file=sys.stderr)

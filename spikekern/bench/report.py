@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__, _malloc, available_backends
-from . import models
+from . import models, peers
 from .cases import MODES, Case, copy_runner, make_inputs, runner
 from .timing import interleaved
 
@@ -23,21 +23,44 @@ FULL_CASES = [
 QUICK_CASES = [Case("lif", 16, 1 << 20), Case("cuba_lif", 16, 1 << 20), Case("ilc_cuba_lif", 5, 100, 6, 10)]
 
 
-def run_suite(cases, backends, device="cpu", dtype=torch.float32, rounds=15, log=print) -> list[dict]:
+def _peers_for(case, inputs, peer_names, log) -> tuple[dict, list[dict]]:
+    """Peers set up and checked against the reference; (usable peers, rows for the rest)."""
+    usable, skipped = {}, []
+    for name in peer_names:
+        try:
+            peer = peers.PEERS[name](case, inputs)
+            diff = peers.check_semantics(peer, case, inputs)
+        except peers.PeerUnavailable as exc:
+            log(f"{case.neuron:<13} {case.label:<22} peer {name}: unavailable ({exc})")
+            continue
+        if diff > peers.SPIKE_TOLERANCE:
+            log(f"{case.neuron:<13} {case.label:<22} peer {name}: differs ({100 * diff:.2f}% of spikes), not timed")
+            skipped.append(dict(neuron=case.neuron, size=case.label, T=case.T, neurons=case.neurons, backend=name,
+                                status=f"differs: {100 * diff:.2f}% of spikes"))
+        else:
+            usable[name] = peer
+    return usable, skipped
+
+
+def run_suite(cases, backends, device="cpu", dtype=torch.float32, rounds=15, log=print,
+              peer_names=()) -> list[dict]:
     rows = []
     for case in cases:
         inputs = make_inputs(case, dtype, device)
         copy_fn, copy_bytes = copy_runner(case, dtype, device)
+        usable, skipped = _peers_for(case, inputs, peer_names, log)
+        rows += skipped
         for mode in MODES:
             fns = {b: runner(case, mode, inputs, b) for b in backends}
+            fns.update({name: peers.peer_runner(peer, mode, inputs) for name, peer in usable.items()})
             fns["copy"] = copy_fn
             # The reference loop is slow at large sizes: bound its share of the rounds.
             times = interleaved(fns, rounds, device=device, max_seconds=3.0, min_seconds=0.25)
             copy_gbs = copy_bytes / times["copy"] / 1e9
             nbytes = case.min_bytes(mode, dtype)
-            for b in backends:
+            for b in [*backends, *usable]:
                 gbs = nbytes / times[b] / 1e9
-                row = dict(neuron=case.neuron, size=case.label, T=case.T, neurons=case.neurons,
+                row = dict(neuron=case.neuron, size=case.label, T=case.T, neurons=case.neurons, status="ok",
                            mode=mode, backend=b, dtype=str(dtype).replace("torch.", ""),
                            ms=times[b] * 1e3, gbs=gbs, copy_gbs=copy_gbs, pct_copy=100 * gbs / copy_gbs,
                            speedup_vs_reference=times["reference"] / times[b] if "reference" in times else None)
@@ -70,36 +93,54 @@ def main(quick: bool = False, report: str | None = None, device: str = "cpu",
         _malloc.keep_freed_memory()
     backends = backends or available_backends(device)
     cases = QUICK_CASES if quick else FULL_CASES
+    peer_names = [] if quick else list(peers.PEERS)
     info = machine_info(device)
     print(f"spikekern bench on {device} ({info['threads']} threads, torch {info['torch']}, "
-          f"malloc tuned: {info['malloc_tuned']}); backends: {', '.join(backends)}")
+          f"malloc tuned: {info['malloc_tuned']}); backends: {', '.join(backends)}"
+          + (f"; peers: {', '.join(peer_names)}" if peer_names else ""))
     print("time: median over interleaved rounds; GB/s counts minimal bytes; %copy: of a plain "
           "tensor copy timed in the same rounds; x ref: speed-up over the reference loop")
     print(HEADER)
-    rows = run_suite(cases, backends, device=device, rounds=7 if quick else 15)
+    rows = run_suite(cases, backends, device=device, rounds=7 if quick else 15, peer_names=peer_names)
     model_rows = []
     if device == "cpu":
         print("\nModels (neurons: the model's neuron layers alone, on the inputs they get in the model)")
         print(models.HEADER)
         model_rows = models.run_models(backends)
     if report:
+        from . import plots
+
         out = Path(report)
         out.mkdir(parents=True, exist_ok=True)
-        payload = dict(machine=info, results=rows, models=model_rows)
+        sweep_rows, memory_rows = [], []
+        if not quick:
+            print("\nSweeps (LIF forward+backward)")
+            sweep_rows = plots.sweep(backends, [p for p in peer_names if not p.startswith("torch.compile")], device)
+            memory_rows = plots.saved_memory(backends, peer_names, device)
+        figures = plots.figures(out, rows, sweep_rows, memory_rows)
+        payload = dict(machine=info, results=rows, models=model_rows, sweeps=sweep_rows, saved_memory=memory_rows)
         tmp = out / "results.json.tmp"
         tmp.write_text(json.dumps(payload, indent=1))
         os.replace(tmp, out / "results.json")
-        (out / "report.md").write_text(to_markdown(rows, model_rows, info))
-        print(f"wrote {out / 'results.json'} and {out / 'report.md'}")
+        (out / "report.md").write_text(to_markdown(rows, model_rows, memory_rows, figures, info))
+        print(f"wrote {out / 'results.json'}, {out / 'report.md'} and {len(figures)} figures")
     return rows
 
 
-def to_markdown(rows: list[dict], model_rows: list[dict], info: dict) -> str:
+def to_markdown(rows: list[dict], model_rows: list[dict], memory_rows: list[dict], figures: list,
+                info: dict) -> str:
     lines = ["# spikekern benchmark", "",
              "Machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), "",
+             "Times are medians over rounds in which every candidate ran once (interleaved); x reference is "
+             "the speed-up over the reference loop in the same rounds; GB/s counts the minimal bytes (forward: "
+             "read x, write s and h; backward: read grad_s and h, write grad_x); % copy is of a plain tensor "
+             "copy timed in the same rounds. Peers are checked against the reference loop first.", "",
              "| neuron | size | mode | backend | ms | GB/s | % copy | x reference |",
              "|---|---|---|---|---:|---:|---:|---:|"]
     for r in rows:
+        if r.get("status") != "ok":
+            lines.append(f"| {r['neuron']} | {r['size']} | - | {r['backend']} | {r['status']} | | | |")
+            continue
         speed = f"{r['speedup_vs_reference']:.1f}" if r["speedup_vs_reference"] is not None else "-"
         lines.append(f"| {r['neuron']} | {r['size']} | {r['mode']} | {r['backend']} | {r['ms']:.3f} | "
                      f"{r['gbs']:.1f} | {r['pct_copy']:.0f}% | {speed} |")
@@ -110,4 +151,9 @@ def to_markdown(rows: list[dict], model_rows: list[dict], info: dict) -> str:
             speed = f"{r['speedup_vs_reference']:.1f}" if r["speedup_vs_reference"] is not None else "-"
             lines.append(f"| {r['case']} | {r['backend']} | {r['ms']:.2f} | {r['neuron_ms']:.2f} | "
                          f"{100 * r['neuron_share']:.0f}% | {speed} |")
+    if memory_rows:
+        lines += ["", "| neuron | implementation | bytes saved for backward per neuron-step (float32) |",
+                  "|---|---|---:|"]
+        lines += [f"| {r['neuron']} | {r['backend']} | {r['saved_bytes_per_neuron_step']:.1f} |" for r in memory_rows]
+    lines += [""] + [f"![{Path(p).stem}]({Path(p).name})" for p in figures]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,39 @@
+"""The benchmark report machinery on tiny cases: peers are checked before timing, rows and
+figures are written."""
+import torch
+
+from spikekern.bench import peers, plots, report
+from spikekern.bench.cases import Case, make_inputs
+
+
+def test_peer_semantics_check_flags_a_different_neuron():
+    case = Case("lif", 4, 64)
+    inputs = make_inputs(case)
+    same = lambda x: peers.reference_spikes(case, dict(inputs, x=x))
+    assert peers.check_semantics(same, case, inputs) == 0.0
+    shifted = lambda x: peers.reference_spikes(case, dict(inputs, x=x + 0.5))
+    assert peers.check_semantics(shifted, case, inputs) > peers.SPIKE_TOLERANCE
+
+
+def test_saved_bytes_of_the_fused_op_is_h_only():
+    import spikekern
+
+    x = torch.randn(8, 256)
+    assert peers.saved_bytes_per_step(lambda t: spikekern.ops.lif(t, backend="cpp"), x) == 4.0
+
+
+def test_report_rows_markdown_and_figures(tmp_path):
+    cases = [Case("lif", 4, 512), Case("ilc_cuba_lif", 3, 8, 2, 4)]
+    rows = report.run_suite(cases, ["reference", "cpp"], rounds=2, log=lambda *_: None,
+                            peer_names=["spikingjelly", "snntorch"])
+    timed = [r for r in rows if r["status"] == "ok"]
+    assert {r["backend"] for r in timed} >= {"reference", "cpp"}
+    assert all(r["ms"] > 0 and r["speedup_vs_reference"] > 0 for r in timed)
+    # snnTorch's Leaky resets differently (NEURONS.md semantics are not its): reported, not timed.
+    assert any(r["backend"] == "snntorch" and r["status"].startswith("differs") for r in rows)
+    figures = plots.figures(tmp_path, rows, [dict(axis="N", T=4, N=512, backend="cpp", ms=1.0),
+                                             dict(axis="T", T=4, N=512, backend="cpp", ms=1.0)],
+                            [dict(neuron="lif", backend="cpp", saved_bytes_per_neuron_step=4.0)])
+    assert all(p.exists() and p.stat().st_size > 1000 for p in figures)
+    md = report.to_markdown(rows, [], [dict(neuron="lif", backend="cpp", saved_bytes_per_neuron_step=4.0)], figures, {})
+    assert "| lif | T=4 N=2^9 | fwd+bwd | cpp |" in md and "differs" in md
