@@ -26,9 +26,10 @@ import spikekern
 from .. import _malloc
 from ..models import AtariQNet, MLPQNet, SpikingDQN, SpikingMLPQNet
 from .checkpoint import CHECKPOINT, atomic_save, load_checkpoint, rng_state, seed_everything, set_rng_state
-from .envs import EnvError, make_env
+from .envs import EnvError, make_env, run_episodes
 from .frame_replay import FrameReplay
 from .logger import RunLogger, plot_curve
+from .runtime import prepare
 
 MODELS = ("pl-sdqn", "sdqn", "dqn")
 ATARI_FRAMESKIP = 4
@@ -140,12 +141,6 @@ def build_q(cfg: DQNConfig, obs_shape: tuple, n_actions: int) -> torch.nn.Module
                           popnorm=cfg.model == "pl-sdqn")
 
 
-def _check_backend(cfg) -> None:
-    from .td3 import _check_backend as check
-
-    check(cfg)
-
-
 @torch.no_grad()
 def greedy(q: torch.nn.Module, obs: np.ndarray, device) -> np.ndarray:
     return q(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
@@ -185,30 +180,19 @@ def _evaluate_video(q, cfg, episodes, seed, device, video_dir) -> list[float]:
         env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=ATARI_FRAMESKIP, screen_size=84)
         env = gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
     env = gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda e: True)
-    rng, returns = np.random.default_rng(seed), []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        done, total = False, 0.0
-        while not done:
-            a = int(greedy(q, np.asarray(obs)[None], device)[0])
-            if rng.random() < cfg.test_eps:
-                a = int(rng.integers(0, env.action_space.n))
-            obs, r, term, trunc, _ = env.step(a)
-            total += float(r)
-            done = term or trunc
-        returns.append(total)
-    env.close()
-    return returns
+    rng = np.random.default_rng(seed)
+
+    def policy(obs):
+        if rng.random() < cfg.test_eps:
+            return int(rng.integers(0, env.action_space.n))
+        return int(greedy(q, np.asarray(obs)[None], device)[0])
+    return run_episodes(env, policy, episodes, seed)
 
 
 class DQNTrainer:
     def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool = False):
         self.cfg, self.run_dir = cfg, Path(run_dir)
-        _check_backend(cfg)
-        spikekern.set_backend(cfg.backend)
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        self.device = torch.device(cfg.device)
+        self.device = prepare(cfg)
         self.env = VecEnv(cfg.env, cfg.num_envs, train=True)
         self.rng = seed_everything(cfg.seed)
         self.q = build_q(cfg, self.env.obs_shape, self.env.n_actions).to(self.device)

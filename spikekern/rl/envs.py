@@ -34,3 +34,19 @@ def make_env(env_id: str, *, continuous: bool, max_episode_steps: int | None = N
         env.close()
         raise EnvError(f"{env_id} has a {type(env.action_space).__name__} action space; DQN needs discrete actions")
     return gym.wrappers.RecordEpisodeStatistics(env)
+
+
+def run_episodes(env, policy, episodes: int, seed: int) -> list[float]:
+    """Undiscounted return of `episodes` episodes of a single env under policy(obs) -> action
+    (episode i starts from reset(seed=seed + i)); closes the env."""
+    returns = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done, total = False, 0.0
+        while not done:
+            obs, r, term, trunc, _ = env.step(policy(obs))
+            total += float(r)
+            done = term or trunc
+        returns.append(total)
+    env.close()
+    return returns

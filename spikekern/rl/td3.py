@@ -20,15 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-import spikekern
-
 from .. import _malloc
 from ..models import MLPActor, MLPQFunction, PopSpikeActor
 from .checkpoint import CHECKPOINT, atomic_save, env_snapshot, load_checkpoint, rng_state, seed_everything, set_rng_state
-from .envs import make_env
+from .envs import make_env, run_episodes
 from .logger import RunLogger, plot_curve
 from .normalize import RunningNorm
 from .replay import ReplayBuffer
+from .runtime import prepare
 
 ACTORS = ("ilc-san", "popsan", "ann")
 
@@ -109,37 +108,15 @@ class Agent(nn.Module):
         return self.actor(self.norm(o))[0].cpu().numpy()
 
 
-def _check_backend(cfg: TD3Config) -> None:
-    if cfg.backend not in spikekern._backend.BACKENDS:
-        raise ValueError(f"unknown backend {cfg.backend!r}; choose one of {list(spikekern._backend.BACKENDS)}")
-    if cfg.backend != "auto" and cfg.backend not in spikekern.available_backends(cfg.device):
-        why = spikekern._backend._why_unavailable(cfg.backend, torch.device(cfg.device).type)
-        raise RuntimeError(f"backend {cfg.backend!r} is not available on {cfg.device}: {why}")
-
-
 def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, max_ep_len: int, device) -> list[float]:
     env = make_env(env_id, continuous=True, max_episode_steps=max_ep_len)
-    returns = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        done, total = False, 0.0
-        while not done:
-            obs, r, term, trunc, _ = env.step(agent.act(obs, device))
-            total += float(r)
-            done = term or trunc
-        returns.append(total)
-    env.close()
-    return returns
+    return run_episodes(env, lambda obs: agent.act(obs, device), episodes, seed)
 
 
 class TD3Trainer:
     def __init__(self, cfg: TD3Config, run_dir: Path, resume: bool = False):
         self.cfg, self.run_dir = cfg, Path(run_dir)
-        _check_backend(cfg)
-        spikekern.set_backend(cfg.backend)
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        self.device = torch.device(cfg.device)
+        self.device = prepare(cfg)
         self.env = make_env(cfg.env, continuous=True, max_episode_steps=cfg.max_ep_len)
         space = self.env.action_space
         if not np.allclose(space.high, -space.low):

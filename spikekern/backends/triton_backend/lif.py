@@ -12,7 +12,8 @@ from .common import fire, grad_h, reset
 @triton.jit
 def lif_fwd_kernel(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N,
                    HAS_VINIT: tl.constexpr, SOFT: tl.constexpr, SAVE_H: tl.constexpr,
-                   SAVE_V: tl.constexpr, BLOCK: tl.constexpr):
+                   SAVE_V: tl.constexpr, RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
+    """Forward; with RECOMPUTE_ONLY it writes only h (backward's first pass in recompute mode)."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
     a, b, c = tl.load(p_ptr), tl.load(p_ptr + 1), tl.load(p_ptr + 2)
@@ -28,38 +29,16 @@ def lif_fwd_kernel(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N,
         h = h + c
         s = fire(h, v_th)
         v = reset(h, s, v_th, v_reset, SOFT)
-        tl.store(sp, s.to(s_ptr.dtype.element_ty), mask=mask)
+        if not RECOMPUTE_ONLY:
+            tl.store(sp, s.to(s_ptr.dtype.element_ty), mask=mask)
         if SAVE_H:
-            tl.store(hp, h, mask=mask)
+            tl.store(hp, h.to(h_ptr.dtype.element_ty), mask=mask)
         if SAVE_V:
             tl.store(vp, v.to(v_ptr.dtype.element_ty), mask=mask)
         xp += N
         sp += N
         hp += N
         vp += N
-
-
-@triton.jit
-def lif_recompute_h_kernel(x_ptr, vinit_ptr, p_ptr, h_ptr, T, N, HAS_VINIT: tl.constexpr,
-                           SOFT: tl.constexpr, BLOCK: tl.constexpr):
-    """Backward's first pass in recompute mode: h[t] for all t from x (nothing else written)."""
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < N
-    a, b, c = tl.load(p_ptr), tl.load(p_ptr + 1), tl.load(p_ptr + 2)
-    v_th, v_reset, v0 = tl.load(p_ptr + 3), tl.load(p_ptr + 4), tl.load(p_ptr + 5)
-    if HAS_VINIT:
-        v = tl.load(vinit_ptr + offs, mask=mask, other=0.0).to(v0.dtype)
-    else:
-        v = tl.zeros([BLOCK], v0.dtype) + v0
-    xp, hp = x_ptr + offs, h_ptr + offs
-    for _ in range(T):
-        x = tl.load(xp, mask=mask, other=0.0).to(v0.dtype)
-        h = a * v + b * x
-        h = h + c
-        v = reset(h, fire(h, v_th), v_th, v_reset, SOFT)
-        tl.store(hp, h.to(h_ptr.dtype.element_ty), mask=mask)
-        xp += N
-        hp += N
 
 
 @triton.jit

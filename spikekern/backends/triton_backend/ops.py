@@ -22,7 +22,7 @@ from torch.library import triton_op, wrap_triton
 from .common import BLOCK, acc_dtype, params
 from .cuba import cuba_bwd_kernel, cuba_fwd_kernel
 from .ilc import ilc_bwd_kernel, ilc_fwd_kernel
-from .lif import lif_bwd_kernel, lif_fwd_kernel, lif_recompute_h_kernel
+from .lif import lif_bwd_kernel, lif_fwd_kernel
 
 _state = {"recompute_h": False}
 _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
@@ -78,7 +78,7 @@ def _lif_forward(x: Tensor, v_init: Optional[Tensor], a: float, b: float, c: flo
     p = _lif_params(a, b, c, v_th, v_reset, soft, alpha, x)
     _launch(lif_fwd_kernel, _grid(N),
         x, vi if vi is not None else p, p, s, h if write_h else s, v if return_v else s, T, N,
-        HAS_VINIT=vi is not None, SOFT=soft, SAVE_H=write_h, SAVE_V=return_v, BLOCK=BLOCK)
+        HAS_VINIT=vi is not None, SOFT=soft, SAVE_H=write_h, SAVE_V=return_v, RECOMPUTE_ONLY=False, BLOCK=BLOCK)
     return s, h, v
 
 
@@ -99,9 +99,9 @@ def _lif_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, x: Option
         assert x is not None
         h = gx if gx.dtype == acc else torch.empty(gs.shape, dtype=acc, device=gs.device)
         vi = v_init.to(acc).contiguous() if v_init is not None else None
-        _launch(lif_recompute_h_kernel, _grid(N),
-            x.contiguous(), vi if vi is not None else p, p, h, T, N, HAS_VINIT=vi is not None,
-            SOFT=soft, BLOCK=BLOCK)
+        _launch(lif_fwd_kernel, _grid(N),
+            x.contiguous(), vi if vi is not None else p, p, h, h, h, T, N, HAS_VINIT=vi is not None,
+            SOFT=soft, SAVE_H=True, SAVE_V=False, RECOMPUTE_ONLY=True, BLOCK=BLOCK)
     _launch(lif_bwd_kernel, _grid(N),
         gs, gv if gv is not None else gs, h, p, gx, gvi if need_gvi else gx, T, N, (T - 1) * N,
         KIND=surrogate, SOFT=soft, DETACH=detach, HAS_GV=gv is not None, NEED_GVI=need_gvi, BLOCK=BLOCK)
