@@ -43,12 +43,14 @@ def _peers_for(case, inputs, peer_names, log) -> tuple[dict, list[dict]]:
 
 
 def run_suite(cases, backends, device="cpu", dtype=torch.float32, rounds=15, log=print,
-              peer_names=()) -> list[dict]:
+              peer_names=(), peer_cases=None) -> list[dict]:
+    """Every case x mode x backend (and peer, on peer_cases, default all cases)."""
     rows = []
     for case in cases:
         inputs = make_inputs(case, dtype, device)
         copy_fn, copy_bytes = copy_runner(case, dtype, device)
-        usable, skipped = _peers_for(case, inputs, peer_names, log)
+        with_peers = peer_cases is None or case in peer_cases
+        usable, skipped = _peers_for(case, inputs, peer_names if with_peers else (), log)
         rows += skipped
         for mode in MODES:
             fns = {b: runner(case, mode, inputs, b) for b in backends}
@@ -101,7 +103,9 @@ def main(quick: bool = False, report: str | None = None, device: str = "cpu",
     print("time: median over interleaved rounds; GB/s counts minimal bytes; %copy: of a plain "
           "tensor copy timed in the same rounds; x ref: speed-up over the reference loop")
     print(HEADER)
-    rows = run_suite(cases, backends, device=device, rounds=7 if quick else 15, peer_names=peer_names)
+    # Peers (torch.compile compiles each case twice) at the headline sizes only.
+    rows = run_suite(cases, backends, device=device, rounds=7 if quick else 15, peer_names=peer_names,
+                     peer_cases=QUICK_CASES)
     model_rows = []
     if device == "cpu":
         print("\nModels (neurons: the model's neuron layers alone, on the inputs they get in the model)")

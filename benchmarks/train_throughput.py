@@ -1,0 +1,90 @@
+"""Training throughput per neuron backend, same config and seed: TD3 env steps/s (ILC-SAN,
+updates included) and DQN frames/s (PL-SDQN on Atari at the default settings, gradient steps
+included). Writes JSON.
+
+    python benchmarks/train_throughput.py --out benchmarks/results/cpu/train_throughput.json
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from spikekern import _malloc, available_backends
+from spikekern.rl import dqn, td3
+
+
+def td3_steps_per_s(backend: str, env: str, steps: int) -> float:
+    """Env steps/s with one update per env step, after the first update."""
+    cfg = td3.TD3Config(env=env, backend=backend, steps=steps, start_steps=500, update_after=500,
+                        epoch_steps=10 ** 9, test_episodes=1)
+    with tempfile.TemporaryDirectory() as d:
+        trainer = td3.TD3Trainer(dataclasses.replace(cfg, steps=500), Path(d))
+        trainer.train(progress=False)                 # to the first update
+        trainer.cfg = cfg
+        t0 = time.perf_counter()
+        while trainer.step < steps:                   # the timed part: act, step, update
+            a = trainer.explore_action()
+            trainer.agent.norm.update(trainer.obs)
+            obs2, r, term, trunc, _ = trainer.env.step(a)
+            trainer.buffer.store(trainer.obs, a, r, obs2, float(term))
+            trainer.obs = obs2 if not (term or trunc) else trainer.env.reset()[0]
+            trainer.step += 1
+            if trainer.step % cfg.update_every == 0:
+                for _ in range(cfg.update_every):
+                    trainer.update()
+        return (steps - 500) / (time.perf_counter() - t0)
+
+
+def dqn_frames_per_s(backend: str, env: str, vector_steps: int) -> float:
+    """Frames/s at the default settings (10 envs, a gradient step per 10 env steps), timed
+    after learning has started."""
+    cfg = dataclasses.replace(dqn.DQNConfig.preset(env), backend=backend, learning_starts=1000, buffer_size=20_000)
+    with tempfile.TemporaryDirectory() as d:
+        trainer = dqn.DQNTrainer(cfg, Path(d))
+        while trainer.env_steps < cfg.learning_starts:
+            trainer.collect()
+        t0, frames0 = time.perf_counter(), trainer.frames
+        for _ in range(vector_steps):
+            trainer.collect()
+            due = (trainer.env_steps - cfg.learning_starts) // cfg.train_every
+            while trainer.grad_steps < due:
+                trainer.update()
+        return (trainer.frames - frames0) / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--td3-env", default="Pendulum-v1")
+    ap.add_argument("--td3-steps", type=int, default=3000)
+    ap.add_argument("--dqn-env", default="ALE/Pong-v5")
+    ap.add_argument("--dqn-vector-steps", type=int, default=100)
+    args = ap.parse_args()
+    _malloc.keep_freed_memory()
+    backends = [b for b in ("cpp", "reference") if b in available_backends("cpu")]
+    rows = []
+    for b in backends:
+        v = td3_steps_per_s(b, args.td3_env, args.td3_steps)
+        rows.append(dict(trainer="td3 ilc-san", env=args.td3_env, backend=b, env_steps_per_s=v))
+        print(f"TD3 ILC-SAN {args.td3_env} {b}: {v:.1f} env steps/s (updates included)", flush=True)
+    for b in backends:
+        v = dqn_frames_per_s(b, args.dqn_env, args.dqn_vector_steps)
+        rows.append(dict(trainer="dqn pl-sdqn", env=args.dqn_env, backend=b, frames_per_s=v))
+        print(f"DQN PL-SDQN {args.dqn_env} {b}: {v:.1f} frames/s (gradient steps included)", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(dict(machine=dict(cpu=platform.processor() or platform.machine(),
+                                                threads=torch.get_num_threads(), torch=torch.__version__),
+                                   results=rows), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
