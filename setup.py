@@ -33,11 +33,20 @@ def want_cuda() -> bool:
     return have and flag != "0"
 
 
+# Architectures when building CUDA kernels without a visible GPU (and without
+# TORCH_CUDA_ARCH_LIST): Ampere, Ada and Hopper. With a GPU visible, torch builds for it.
+DEFAULT_CUDA_ARCHS = "8.0;8.6;8.9;9.0"
+
+
 def extension():
     rel = lambda pattern: sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, pattern)))
     sources = rel("csrc/ops.cpp") + rel("csrc/autograd.cpp") + rel("csrc/cpu/*.cpp")
     cuda_sources = rel("csrc/cuda/*.cu") + rel("csrc/cuda/*.cpp")
     if want_cuda() and cuda_sources:
+        import torch
+
+        if "TORCH_CUDA_ARCH_LIST" not in os.environ and torch.cuda.device_count() == 0:
+            os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_CUDA_ARCHS
         return cpp_extension.CUDAExtension(
             "spikekern._C",
             sources + cuda_sources,

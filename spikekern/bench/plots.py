@@ -37,7 +37,10 @@ def sweep(backends: list[str], peer_names: list[str], device="cpu", log=print) -
 
 
 def saved_memory(backends: list[str], peer_names: list[str], device="cpu") -> list[dict]:
-    """Bytes saved for backward per neuron-step, each neuron, float32 input."""
+    """Bytes saved for backward per neuron-step, and the peak tensor memory of one
+    forward+backward per neuron-step, each neuron, float32 input."""
+    from .memory import peak_fwd_bwd_bytes
+
     rows = []
     for case in (Case("lif", 16, 4096), Case("cuba_lif", 16, 4096), Case("ilc_cuba_lif", 5, 64, 6, 10)):
         inputs = make_inputs(case, torch.float32, device)
@@ -51,8 +54,10 @@ def saved_memory(backends: list[str], peer_names: list[str], device="cpu") -> li
             except peers.PeerUnavailable:
                 continue
         for name, fn in impls.items():
+            n = inputs["x"].numel()
             rows.append(dict(neuron=case.neuron, backend=name,
-                             saved_bytes_per_neuron_step=peers.saved_bytes_per_step(fn, inputs["x"])))
+                             saved_bytes_per_neuron_step=peers.saved_bytes_per_step(fn, inputs["x"]),
+                             peak_bytes_per_neuron_step=peak_fwd_bwd_bytes(fn, inputs["x"], inputs["grad"]) / n))
     return rows
 
 

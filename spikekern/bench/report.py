@@ -156,8 +156,12 @@ def to_markdown(rows: list[dict], model_rows: list[dict], memory_rows: list[dict
             lines.append(f"| {r['case']} | {r['backend']} | {r['ms']:.2f} | {r['neuron_ms']:.2f} | "
                          f"{100 * r['neuron_share']:.0f}% | {speed} |")
     if memory_rows:
-        lines += ["", "| neuron | implementation | bytes saved for backward per neuron-step (float32) |",
-                  "|---|---|---:|"]
-        lines += [f"| {r['neuron']} | {r['backend']} | {r['saved_bytes_per_neuron_step']:.1f} |" for r in memory_rows]
+        lines += ["", "Memory per neuron-step (float32 input): bytes saved for backward, and the peak bytes of "
+                  "tensors alive at once during one forward+backward beyond the inputs (outputs, activations, "
+                  "saved tensors, gradients; counted per op, so a fused op's internal scratch is not).", "",
+                  "| neuron | implementation | saved for backward, B | peak fwd+bwd, B |",
+                  "|---|---|---:|---:|"]
+        lines += [f"| {r['neuron']} | {r['backend']} | {r['saved_bytes_per_neuron_step']:.1f} | "
+                  f"{r['peak_bytes_per_neuron_step']:.1f} |" for r in memory_rows]
     lines += [""] + [f"![{Path(p).stem}]({Path(p).name})" for p in figures]
     return "\n".join(lines) + "\n"
