@@ -33,7 +33,17 @@ def test_report_rows_markdown_and_figures(tmp_path):
     assert any(r["backend"] == "snntorch" and r["status"].startswith("differs") for r in rows)
     figures = plots.figures(tmp_path, rows, [dict(axis="N", T=4, N=512, backend="cpp", ms=1.0),
                                              dict(axis="T", T=4, N=512, backend="cpp", ms=1.0)],
-                            [dict(neuron="lif", backend="cpp", saved_bytes_per_neuron_step=4.0)])
+                            [dict(neuron="lif", backend="cpp", saved_bytes_per_neuron_step=4.0, peak_bytes_per_neuron_step=12.0)])
     assert all(p.exists() and p.stat().st_size > 1000 for p in figures)
-    md = report.to_markdown(rows, [], [dict(neuron="lif", backend="cpp", saved_bytes_per_neuron_step=4.0)], figures, {})
+    md = report.to_markdown(rows, [], [dict(neuron="lif", backend="cpp", saved_bytes_per_neuron_step=4.0, peak_bytes_per_neuron_step=12.0)], figures, {})
     assert "| lif | T=4 N=2^9 | fwd+bwd | cpp |" in md and "differs" in md
+
+
+def test_peak_memory_of_the_fused_op():
+    import spikekern
+    from spikekern.bench.memory import peak_fwd_bwd_bytes
+
+    x, g = torch.randn(8, 1024), torch.randn(8, 1024)
+    # spikes (4 B) + saved h (4 B) + grad_x (4 B) per neuron-step, nothing else
+    assert peak_fwd_bwd_bytes(lambda t: spikekern.ops.lif(t, backend="cpp"), x, g) == 12 * x.numel()
+    assert peak_fwd_bwd_bytes(lambda t: spikekern.ops.lif(t, backend="reference"), x, g) > 24 * x.numel()
