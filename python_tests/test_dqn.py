@@ -130,3 +130,18 @@ def test_defaults_are_the_braincog_example():
         ("ALE/Pong-v5", 3, 1e-4, 0.99, 500, 100_000, 32)
     assert (c.eps_start, c.eps_end, c.eps_decay_steps, c.train_every, c.test_eps, c.time_window, c.num_envs) == \
         (1.0, 0.05, 1_000_000, 10, 0.005, 16, 10)
+
+
+def test_eval_video_without_moviepy_is_one_clear_error(tmp_path, capsys):
+    import importlib.util
+
+    from dataclasses import replace
+
+    run = tmp_path / "run"
+    cfg = replace(dqn.DQNConfig.preset("CartPole-v1"), frames=200, epoch_frames=200, test_episodes=1, learning_starts=50)
+    dqn.run(cfg, run, progress=False)
+    code = cli.main(["eval", str(run), "--episodes", "1", "--video", str(tmp_path / "v")])
+    if importlib.util.find_spec("moviepy") is None:
+        assert code == 2 and "needs moviepy" in capsys.readouterr().err
+    else:
+        assert code == 0 and any((tmp_path / "v").glob("*.mp4"))

@@ -168,7 +168,13 @@ def evaluate(q: torch.nn.Module, cfg: DQNConfig, episodes: int, seed: int, devic
 
 
 def _evaluate_video(q, cfg, episodes, seed, device, video_dir) -> list[float]:
+    import importlib.util
+
     import gymnasium as gym
+
+    if importlib.util.find_spec("moviepy") is None:
+        raise RuntimeError("--video writes mp4 files through gymnasium's RecordVideo, which needs moviepy "
+                           "(pip install moviepy)")
 
     if not is_atari(cfg.env):
         env = gym.make(cfg.env, render_mode="rgb_array")
