@@ -98,3 +98,26 @@ def test_defaults_are_the_ilc_san_script():
         (10_000, 1_000, 50, 0.1, 0.2, 0.5, 2)
     assert (c.max_ep_len, c.epoch_steps, c.test_episodes, c.obs_clip, c.hidden_sizes) == (1000, 10_000, 10, 3.0, (256, 256))
     assert dataclasses.replace(c, actor="popsan").decode_mode() == "fr-mlp"
+
+
+def test_sigterm_saves_a_checkpoint(tmp_path):
+    # What a job scheduler (or `timeout`) sends: the run saves its checkpoint and exits 130.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "spikekern.cli", "train", "td3", "--steps", "100000",
+                             "--start-steps", "100000", "--hidden-sizes", "16", "16", "--epoch-steps", "100000",
+                             "--out", str(out), "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    deadline = time.time() + 120
+    while not (out / "progress.csv").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert "checkpoint saved" in output
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] > 0

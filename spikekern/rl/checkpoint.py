@@ -1,9 +1,11 @@
 """Atomic checkpoints and the RNG state a run needs to resume exactly."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import random
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,24 @@ def env_snapshot(env):
         return pickle.dumps(env)
     except Exception:  # noqa: BLE001 - any pickling failure means "no snapshot"
         return None
+
+
+@contextlib.contextmanager
+def interrupt_on_sigterm():
+    """Inside the block SIGTERM (what job schedulers and `timeout` send) raises
+    KeyboardInterrupt like Ctrl-C, so a trainer saves its checkpoint before it exits."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def load_checkpoint(run_dir: Path) -> dict:

@@ -25,7 +25,7 @@ import spikekern
 
 from .. import _malloc
 from ..models import AtariQNet, MLPQNet, SpikingDQN, SpikingMLPQNet
-from .checkpoint import CHECKPOINT, atomic_save, load_checkpoint, rng_state, seed_everything, set_rng_state
+from .checkpoint import CHECKPOINT, atomic_save, interrupt_on_sigterm, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .envs import EnvError, make_env, run_episodes
 from .frame_replay import FrameReplay
 from .logger import RunLogger, plot_curve
@@ -364,7 +364,9 @@ def run(cfg: DQNConfig | None, out: Path, resume: bool = False, progress: bool =
     if resume:  # the run's own settings; explicit overrides (e.g. more steps) on top
         cfg = dataclasses.replace(config_from_dict(load_checkpoint(out)["config"]), **(overrides or {}))
     _malloc.keep_freed_memory()
-    return DQNTrainer(cfg, out, resume=resume).train(progress=progress)
+    trainer = DQNTrainer(cfg, out, resume=resume)
+    with interrupt_on_sigterm():  # SIGTERM saves a checkpoint as Ctrl-C does
+        return trainer.train(progress=progress)
 
 
 def evaluate_saved(run_dir: Path, episodes: int, seed: int, video_dir=None) -> list[float]:

@@ -22,7 +22,7 @@ from torch import nn
 
 from .. import _malloc
 from ..models import MLPActor, MLPQFunction, PopSpikeActor
-from .checkpoint import CHECKPOINT, atomic_save, env_snapshot, load_checkpoint, rng_state, seed_everything, set_rng_state
+from .checkpoint import CHECKPOINT, atomic_save, interrupt_on_sigterm, env_snapshot, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .envs import make_env, run_episodes
 from .logger import RunLogger, plot_curve
 from .normalize import RunningNorm
@@ -287,7 +287,9 @@ def run(cfg: TD3Config | None, out: Path, resume: bool = False, progress: bool =
     if resume:  # the run's own settings; explicit overrides (e.g. more steps) on top
         cfg = dataclasses.replace(config_from_dict(load_checkpoint(out)["config"]), **(overrides or {}))
     _malloc.keep_freed_memory()
-    return TD3Trainer(cfg, out, resume=resume).train(progress=progress)
+    trainer = TD3Trainer(cfg, out, resume=resume)
+    with interrupt_on_sigterm():  # SIGTERM saves a checkpoint as Ctrl-C does
+        return trainer.train(progress=progress)
 
 
 def load_agent(run_dir: Path) -> tuple[Agent, TD3Config]:
