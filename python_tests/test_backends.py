@@ -6,7 +6,7 @@ import torch
 
 from conftest import TARGETS
 from spikekern.backends import triton_backend
-from helpers import TOL, assert_matches_reference, fresh_input, noncontiguous, ops, run_with_grads
+from helpers import assert_matches_reference, fresh_input, noncontiguous, ops, run_with_grads
 
 DTYPES = [torch.float64, torch.float32]
 SHAPES = [(1, 7), (3, 5, 11), (5, 33), (16, 3, 37), (5, 2, 3, 129), (16, 1100)]

@@ -85,7 +85,6 @@ def test_compile_fullgraph_matches_eager():
 
 
 # ----------------------------------------------------------------------------- Triton ops
-import os  # noqa: E402
 
 from conftest import _INTERPRET, _NO_GPU  # noqa: E402
 

@@ -23,7 +23,8 @@ NEURON_TYPES = (LIF, CUBALIF)  # ILCCUBALIF and IFEncoderNeuron are subclasses
 @dataclass
 class ModelCase:
     name: str
-    build: Callable[[], tuple[torch.nn.Module, Callable[[], None], bool]]  # model, step, needs backward
+    # -> (model, one step of work, the observation batch, whether the step runs backward)
+    build: Callable[[], tuple[torch.nn.Module, Callable[[], None], torch.Tensor, bool]]
 
 
 def _ilc_san_actor():
