@@ -1,4 +1,4 @@
-"""GPU timings of every backend, written as JSON (run by benchmarks/gpu_suite.sh).
+"""GPU timings of every backend and peer, written as JSON (run by benchmarks/gpu_suite.sh).
 
 Each case is timed with CUDA events (median of many runs) over several input sets in
 rotation, so the L2 cache does not serve them; bandwidth counts the minimal bytes of
@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 import spikekern
+from spikekern.bench import peers
 from spikekern.bench.cases import Case, make_inputs, runner
 
 ROTATE = 4  # input sets per case; 4 x (x + grad) at N=2^24, T=16 is 2 GiB, far past L2
@@ -46,27 +47,22 @@ def copy_bandwidth(nbytes: int = 1 << 30) -> float:
     return 2 * nbytes / ms / 1e6  # GB/s, read + write
 
 
-def peer_runner(case: Case, mode: str, inputs: dict):
-    """SpikingJelly 2.0's multi-step LIFNode with its Triton backend, if installed."""
-    if case.neuron != "lif":
-        return None
-    try:
-        from spikingjelly.activation_based import neuron, surrogate
-    except ImportError:
-        return None
-    node = neuron.LIFNode(tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate_function=surrogate.Sigmoid(alpha=4.0),
-                          step_mode="m", backend="triton")
-    x = inputs["x"].detach().requires_grad_(mode != "fwd")
-
-    def run():
-        node.reset()
-        if mode == "fwd":
-            with torch.no_grad():
-                node(x)
-        else:
-            s = node(x)
-            torch.autograd.grad(s, [x], inputs["grad"])
-    return run
+def peer_runners(case: Case, mode: str, input_sets: list[dict]) -> dict:
+    """Peers (spikekern.bench.peers: SpikingJelly, snnTorch, torch.compile of the reference)
+    whose spikes match the reference on this input, one runner per input set."""
+    out = {}
+    for name, make in peers.PEERS.items():
+        try:
+            made = [make(case, inp) for inp in input_sets]
+        except peers.PeerUnavailable as exc:
+            print(f"{case.neuron} {case.label}: peer {name} unavailable ({exc})")
+            continue
+        diff = peers.check_semantics(made[0], case, input_sets[0])
+        if diff > peers.SPIKE_TOLERANCE:
+            print(f"{case.neuron} {case.label}: peer {name} differs on {100 * diff:.2f}% of spikes, not timed")
+            continue
+        out[name] = [peers.peer_runner(p, mode, inp) for p, inp in zip(made, input_sets)]
+    return out
 
 
 def check(case: Case, inputs: dict, backend: str) -> float:
@@ -98,9 +94,7 @@ def main() -> int:
         input_sets = [make_inputs(case, torch.float32, "cuda", seed=i) for i in range(ROTATE)]
         for mode in ("fwd", "fwd+bwd"):
             candidates = {b: [runner(case, mode, inp, b) for inp in input_sets] for b in ["reference"] + backends}
-            peer = [peer_runner(case, mode, inp) for inp in input_sets]
-            if all(p is not None for p in peer):
-                candidates["spikingjelly-triton"] = peer
+            candidates.update(peer_runners(case, mode, input_sets))
             for name, fns in candidates.items():
                 big = case.neurons * case.T >= 1 << 22
                 reps = 20 if name == "reference" and big else 200
