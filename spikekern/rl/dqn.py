@@ -23,12 +23,12 @@ import torch
 
 import spikekern
 
-from .. import _malloc
 from ..models import AtariQNet, MLPQNet, SpikingDQN, SpikingMLPQNet
-from .checkpoint import CHECKPOINT, atomic_save, interrupt_on_sigterm, load_checkpoint, rng_state, seed_everything, set_rng_state
+from .checkpoint import CHECKPOINT, atomic_save, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .envs import EnvError, make_env, run_episodes
 from .frame_replay import FrameReplay
 from .logger import RunLogger, plot_curve
+from . import runtime
 from .runtime import prepare
 
 MODELS = ("pl-sdqn", "sdqn", "dqn")
@@ -353,20 +353,13 @@ class DQNTrainer:
 
 
 def config_from_dict(d: dict) -> DQNConfig:
-    d = dict(d)
-    d["hidden_sizes"] = tuple(d["hidden_sizes"])
-    return DQNConfig(**d)
+    return runtime.config_from_dict(DQNConfig, d)
 
 
 def run(cfg: DQNConfig | None, out: Path, resume: bool = False, progress: bool = True,
         overrides: dict | None = None) -> dict:
-    out = Path(out)
-    if resume:  # the run's own settings; explicit overrides (e.g. more steps) on top
-        cfg = dataclasses.replace(config_from_dict(load_checkpoint(out)["config"]), **(overrides or {}))
-    _malloc.keep_freed_memory()
-    trainer = DQNTrainer(cfg, out, resume=resume)
-    with interrupt_on_sigterm():  # SIGTERM saves a checkpoint as Ctrl-C does
-        return trainer.train(progress=progress)
+    """Train (or, with resume, continue the run in `out` with its saved config)."""
+    return runtime.run_trainer(DQNTrainer, DQNConfig, cfg, out, resume, progress, overrides)
 
 
 def evaluate_saved(run_dir: Path, episodes: int, seed: int, video_dir=None) -> list[float]:

@@ -1,10 +1,16 @@
-"""What every trainer does first: check and set the neuron backend, the thread count and
-the device."""
+"""What every trainer shares: checking and setting the neuron backend, threads and device;
+rebuilding a saved config; running (or resuming) a training run."""
 from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
 
 import torch
 
 import spikekern
+
+from .. import _malloc
+from .checkpoint import interrupt_on_sigterm, load_checkpoint
 
 
 def prepare(cfg) -> torch.device:
@@ -20,3 +26,22 @@ def prepare(cfg) -> torch.device:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     return device
+
+
+def config_from_dict(config_cls, d: dict):
+    """A trainer config from its saved dict (JSON turned the tuple fields into lists)."""
+    tuples = {f.name for f in dataclasses.fields(config_cls) if isinstance(f.default, tuple)}
+    return config_cls(**{k: tuple(v) if k in tuples else v for k, v in d.items()})
+
+
+def run_trainer(trainer_cls, config_cls, cfg, out: Path, resume: bool = False, progress: bool = True,
+                overrides: dict | None = None) -> dict:
+    """Train with cfg into `out`, or with resume continue the run saved there (its own settings,
+    explicit overrides such as more steps on top). SIGTERM saves a checkpoint as Ctrl-C does."""
+    out = Path(out)
+    if resume:
+        cfg = dataclasses.replace(config_from_dict(config_cls, load_checkpoint(out)["config"]), **(overrides or {}))
+    _malloc.keep_freed_memory()
+    trainer = trainer_cls(cfg, out, resume=resume)
+    with interrupt_on_sigterm():
+        return trainer.train(progress=progress)

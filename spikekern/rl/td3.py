@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _malloc
 from ..models import MLPActor, MLPQFunction, PopSpikeActor
-from .checkpoint import CHECKPOINT, atomic_save, interrupt_on_sigterm, env_snapshot, load_checkpoint, rng_state, seed_everything, set_rng_state
+from .checkpoint import CHECKPOINT, atomic_save, env_snapshot, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .envs import make_env, run_episodes
 from .logger import RunLogger, plot_curve
 from .normalize import RunningNorm
 from .replay import ReplayBuffer
+from . import runtime
 from .runtime import prepare
 
 ACTORS = ("ilc-san", "popsan", "ann")
@@ -273,23 +273,13 @@ class TD3Trainer:
 
 
 def config_from_dict(d: dict) -> TD3Config:
-    d = dict(d)
-    for k in ("hidden_sizes", "mean_range"):
-        if k in d:
-            d[k] = tuple(d[k])
-    return TD3Config(**d)
+    return runtime.config_from_dict(TD3Config, d)
 
 
 def run(cfg: TD3Config | None, out: Path, resume: bool = False, progress: bool = True,
         overrides: dict | None = None) -> dict:
     """Train (or, with resume, continue the run in `out` with its saved config)."""
-    out = Path(out)
-    if resume:  # the run's own settings; explicit overrides (e.g. more steps) on top
-        cfg = dataclasses.replace(config_from_dict(load_checkpoint(out)["config"]), **(overrides or {}))
-    _malloc.keep_freed_memory()
-    trainer = TD3Trainer(cfg, out, resume=resume)
-    with interrupt_on_sigterm():  # SIGTERM saves a checkpoint as Ctrl-C does
-        return trainer.train(progress=progress)
+    return runtime.run_trainer(TD3Trainer, TD3Config, cfg, out, resume, progress, overrides)
 
 
 def load_agent(run_dir: Path) -> tuple[Agent, TD3Config]:
