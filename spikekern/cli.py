@@ -1,4 +1,4 @@
-"""The `spikekern` command line: train (td3, dqn), eval, bench."""
+"""The `spikekern` command line: train (td3, dqn), eval, sweep, report, bench."""
 from __future__ import annotations
 
 import argparse
@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 
-def _add_config_options(parser: argparse.ArgumentParser, config_cls) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, config_cls, skip=()) -> None:
     """One --option per hyperparameter of a trainer's config dataclass. Options left out keep
     the config's default (for DQN, the preset of the chosen env)."""
     for f in dataclasses.fields(config_cls):
+        if f.name in skip:
+            continue
         flag = "--" + f.name.replace("_", "-")
         default = f.default
         if isinstance(default, tuple):
@@ -43,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (td3, dqn):
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    _add_sweep_parsers(sub, TD3Config, DQNConfig)
+    rep = sub.add_parser("report", help="summary.csv, summary.md and curves of the runs under a sweep's folder")
+    rep.add_argument("dir", help="a sweep's --out folder (any folder holding run folders)")
+
     ev = sub.add_parser("eval", help="run a saved agent and print the mean and std of its return")
     ev.add_argument("run_dir")
     ev.add_argument("--episodes", type=int, default=10)
@@ -60,12 +66,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(args, config_cls):
+# The options of a sweep that are lists over the grid, or set by the sweep itself.
+_SWEEP_OWN = {"td3": ("env", "actor", "seed", "threads"), "dqn": ("env", "model", "seed", "threads")}
+
+
+def _add_sweep_parsers(sub, td3_cls, dqn_cls) -> None:
+    sweep = sub.add_parser("sweep", help="run every env x agent x seed as a `spikekern train` trial on Ray")
+    algos = sweep.add_subparsers(dest="algo", required=True)
+    for algo, cls in (("td3", td3_cls), ("dqn", dqn_cls)):
+        agent = _SWEEP_OWN[algo][1]
+        p = algos.add_parser(algo, help=f"a grid of `spikekern train {algo}` runs; every train option applies to "
+                                        "every trial")
+        _add_config_options(p, cls, skip=_SWEEP_OWN[algo])
+        p.add_argument("--env", nargs="+", default=[cls.env], help=f"environments (default: {cls.env})")
+        p.add_argument(f"--{agent}", nargs="+", default=[getattr(cls, agent)],
+                       help=f"agents to compare (default: {getattr(cls, agent)})")
+        p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+        p.add_argument("--out", required=True, help="sweep folder: each trial runs in OUT/<env>/<agent>/seed<k>/")
+        p.add_argument("--address", help="join this Ray cluster (default: $RAY_ADDRESS, else start a local Ray "
+                                         "with this machine's CPUs)")
+        p.add_argument("--cpus-per-trial", type=int, default=1,
+                       help="CPUs reserved per trial, and its torch threads (default: 1)")
+        p.add_argument("--gpus-per-trial", type=float, default=0.0,
+                       help="GPUs reserved per trial (fractions share a GPU; needs --device cuda; default: 0)")
+        p.add_argument("--max-retries", type=int, default=3,
+                       help="times Ray reruns a trial whose worker or node died; it resumes from its "
+                            "checkpoint (default: 3)")
+
+
+def _given(args, config_cls) -> dict:
+    """The config options given on the command line."""
     names = {f.name for f in dataclasses.fields(config_cls)}
-    given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
-             if k in names and v is not None}
-    base = config_cls.preset(given.get("env", config_cls.env)) if hasattr(config_cls, "preset") else config_cls()
-    return dataclasses.replace(base, **given)
+    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
+            if k in names and v is not None}
+
+
+def _config(args, config_cls):
+    from .rl.runtime import make_config
+
+    return make_config(config_cls, _given(args, config_cls))
 
 
 def _stamp() -> str:
@@ -123,6 +162,37 @@ def _eval(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from .sweep import ray_runner, trials
+
+    if args.cpus_per_trial < 1:
+        raise ValueError(f"--cpus-per-trial must be at least 1, got {args.cpus_per_trial}")
+    if args.gpus_per_trial < 0:
+        raise ValueError(f"--gpus-per-trial must be at least 0, got {args.gpus_per_trial}")
+    cls = trials.config_class(args.algo)
+    given = dict(_given(args, cls), threads=args.cpus_per_trial)
+    device = given.get("device", cls.device)
+    if (args.gpus_per_trial > 0) != device.startswith("cuda"):
+        raise ValueError("--gpus-per-trial > 0 goes with --device cuda (and --device cuda needs --gpus-per-trial)")
+    agents = getattr(args, _SWEEP_OWN[args.algo][1])
+    grid = trials.make_trials(args.algo, args.env, agents, args.seeds, given, Path(args.out))
+    trials.validate(grid)  # a bad entry fails here, before any trial starts
+    ray_runner.import_ray()
+    counts = ray_runner.run(grid, address=args.address, cpus_per_trial=args.cpus_per_trial,
+                            gpus_per_trial=args.gpus_per_trial, max_retries=args.max_retries)
+    _report(Path(args.out))
+    return 1 if counts["failed"] else 0
+
+
+def _report(root: Path) -> int:
+    from .sweep import report
+
+    paths = report.write(root)
+    print((root / "summary.md").read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -130,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "report":
+            return _report(Path(args.dir))
         if args.command == "bench":
             return _bench(args)
     except KeyboardInterrupt:

@@ -105,7 +105,6 @@ class VecEnv:
             self.env = AtariVectorEnv(atari_game(env_id), num_envs, episodic_life=train, reward_clipping=False,
                                       noop_max=30, use_fire_reset=True, frameskip=ATARI_FRAMESKIP, stack_num=4)
         else:
-            make_env(env_id, continuous=False).close()  # one clear error for a bad id or action space
             self.env = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(num_envs)])
         self.num_envs = num_envs
         self.n_actions = int(self.env.single_action_space.n)
@@ -195,9 +194,22 @@ def _evaluate_video(q, cfg, episodes, seed, device, video_dir) -> list[float]:
     return run_episodes(env, policy, episodes, seed)
 
 
+def validate(cfg: DQNConfig) -> None:
+    """Every check a run makes before it writes anything (backend, model, env), with the
+    trainer's own messages, and no side effects: the sweep checks a whole grid with it."""
+    runtime.check_backend(cfg)
+    if cfg.model not in MODELS:
+        raise ValueError(f"unknown model {cfg.model!r}; choose one of {list(MODELS)}")
+    if is_atari(cfg.env):
+        atari_game(cfg.env)
+    else:
+        make_env(cfg.env, continuous=False).close()
+
+
 class DQNTrainer:
     def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool = False):
         self.cfg, self.run_dir = cfg, Path(run_dir)
+        validate(cfg)
         self.device = prepare(cfg)
         self.env = VecEnv(cfg.env, cfg.num_envs, train=True)
         self.rng = seed_everything(cfg.seed)
@@ -209,6 +221,8 @@ class DQNTrainer:
                                   np.uint8 if self.env.atari else np.float32, 4 if self.env.atari else 1,
                                   cfg.n_step, cfg.gamma)
         self.env_steps, self.grad_steps, self.games, self.last_return = 0, 0, 0, float("nan")
+        self.time_s = 0.0  # training wall time before this session (a resumed run adds to it)
+        self.t0 = time.perf_counter()  # start of this session (train() sets it again)
         self._new_episodes(self.env.reset(cfg.seed))
         if resume:
             self._load(load_checkpoint(self.run_dir))
@@ -240,7 +254,7 @@ class DQNTrainer:
         st = dict(config=dataclasses.asdict(self.cfg), q=self.q.state_dict(), q_targ=self.q_targ.state_dict(),
                   opt=self.opt.state_dict(), rng=rng_state(self.rng), env_steps=self.env_steps,
                   grad_steps=self.grad_steps, games=self.games, last_return=self.last_return,
-                  buffer=self.buffer.state_dict() if self.cfg.save_buffer else None)
+                  time_s=self.elapsed(), buffer=self.buffer.state_dict() if self.cfg.save_buffer else None)
         atomic_save(st, self.run_dir / CHECKPOINT)
 
     def _load(self, st: dict) -> None:
@@ -250,6 +264,7 @@ class DQNTrainer:
         set_rng_state(st["rng"], self.rng)
         self.env_steps, self.grad_steps = st["env_steps"], st["grad_steps"]
         self.games, self.last_return = st["games"], st["last_return"]
+        self.time_s = st.get("time_s", 0.0)
         # The vector envs cannot be saved: a resumed run starts new episodes.
         self._new_episodes(self.env.reset(self.cfg.seed + self.env_steps))
         if st["buffer"] is not None:
@@ -306,7 +321,8 @@ class DQNTrainer:
         from tqdm import tqdm
 
         cfg = self.cfg
-        t0, frames0 = time.perf_counter(), self.frames
+        self.t0 = t0 = time.perf_counter()
+        frames0 = self.frames
         bar = tqdm(total=cfg.frames, initial=self.frames, disable=not progress, unit="frame",
                    desc=f"DQN {cfg.model} {cfg.env}", dynamic_ncols=True)
         result, next_epoch = {}, (self.frames // cfg.epoch_frames + 1) * cfg.epoch_frames
@@ -337,13 +353,17 @@ class DQNTrainer:
         self.env.close()
         return result
 
+    def elapsed(self) -> float:
+        """Training wall time of the whole run, across resumes."""
+        return self.time_s + time.perf_counter() - self.t0
+
     def end_epoch(self, t0: float, frames0: int) -> dict:
         cfg = self.cfg
         returns = evaluate(self.q, cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1), device=self.device)
-        elapsed = time.perf_counter() - t0
         row = dict(step=self.env_steps, frames=self.frames, test_return=float(np.mean(returns)),
                    test_return_std=float(np.std(returns)), train_return=self.last_return, games=self.games,
-                   epsilon=self.epsilon(), frames_per_s=(self.frames - frames0) / elapsed, time_s=elapsed)
+                   epsilon=self.epsilon(), frames_per_s=(self.frames - frames0) / (time.perf_counter() - t0),
+                   time_s=self.elapsed())
         self.logger.row(row)
         self.save()
         atomic_save(dict(config=dataclasses.asdict(cfg), q=self.q.state_dict(), obs_shape=self.env.obs_shape,
@@ -357,9 +377,9 @@ def config_from_dict(d: dict) -> DQNConfig:
 
 
 def run(cfg: DQNConfig | None, out: Path, resume: bool = False, progress: bool = True,
-        overrides: dict | None = None) -> dict:
+        overrides: dict | None = None, on_start=None) -> dict:
     """Train (or, with resume, continue the run in `out` with its saved config)."""
-    return runtime.run_trainer(DQNTrainer, DQNConfig, cfg, out, resume, progress, overrides)
+    return runtime.run_trainer(DQNTrainer, DQNConfig, cfg, out, resume, progress, overrides, on_start)
 
 
 def evaluate_saved(run_dir: Path, episodes: int, seed: int, video_dir=None) -> list[float]:

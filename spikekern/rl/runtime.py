@@ -13,19 +13,34 @@ from .. import _malloc
 from .checkpoint import interrupt_on_sigterm, load_checkpoint
 
 
-def prepare(cfg) -> torch.device:
-    """Validate cfg.backend for cfg.device (one clear error), make it the default backend,
-    apply cfg.threads; returns the torch device."""
+def check_backend(cfg) -> torch.device:
+    """One clear error if cfg.backend cannot run on cfg.device; changes nothing. Returns the
+    torch device."""
     if cfg.backend not in spikekern._backend.BACKENDS:
         raise ValueError(f"unknown backend {cfg.backend!r}; choose one of {list(spikekern._backend.BACKENDS)}")
     device = torch.device(cfg.device)
     if cfg.backend != "auto" and cfg.backend not in spikekern.available_backends(device):
         why = spikekern._backend._why_unavailable(cfg.backend, device.type)
         raise RuntimeError(f"backend {cfg.backend!r} is not available on {cfg.device}: {why}")
+    return device
+
+
+def prepare(cfg) -> torch.device:
+    """Validate cfg.backend for cfg.device (one clear error), make it the default backend,
+    apply cfg.threads; returns the torch device."""
+    device = check_backend(cfg)
     spikekern.set_backend(cfg.backend)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     return device
+
+
+def make_config(config_cls, given: dict):
+    """A trainer config from the options a user gave (the rest keep their defaults; DQN's
+    defaults are the preset of the chosen env)."""
+    preset = getattr(config_cls, "preset", None)
+    base = preset(given.get("env", config_cls.env)) if preset else config_cls()
+    return dataclasses.replace(base, **given)
 
 
 def config_from_dict(config_cls, d: dict):
@@ -35,13 +50,16 @@ def config_from_dict(config_cls, d: dict):
 
 
 def run_trainer(trainer_cls, config_cls, cfg, out: Path, resume: bool = False, progress: bool = True,
-                overrides: dict | None = None) -> dict:
+                overrides: dict | None = None, on_start=None) -> dict:
     """Train with cfg into `out`, or with resume continue the run saved there (its own settings,
-    explicit overrides such as more steps on top). SIGTERM saves a checkpoint as Ctrl-C does."""
+    explicit overrides such as more steps on top). SIGTERM saves a checkpoint as Ctrl-C does.
+    on_start(trainer), if given, is called once the trainer is built (and resumed)."""
     out = Path(out)
     if resume:
         cfg = dataclasses.replace(config_from_dict(config_cls, load_checkpoint(out)["config"]), **(overrides or {}))
     _malloc.keep_freed_memory()
     trainer = trainer_cls(cfg, out, resume=resume)
+    if on_start is not None:
+        on_start(trainer)
     with interrupt_on_sigterm():
         return trainer.train(progress=progress)

@@ -73,6 +73,15 @@ class TD3Config:
         return self.decode or ("fr-mlp" if self.actor == "popsan" else "last-mem")
 
 
+def validate(cfg: TD3Config) -> None:
+    """Every check a run makes before it writes anything (backend, actor, env), with the
+    trainer's own messages, and no side effects: the sweep checks a whole grid with it."""
+    runtime.check_backend(cfg)
+    if cfg.actor not in ACTORS:
+        raise ValueError(f"unknown actor {cfg.actor!r}; choose one of {list(ACTORS)}")
+    make_env(cfg.env, continuous=True, max_episode_steps=cfg.max_ep_len).close()
+
+
 def build_actor(cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float) -> nn.Module:
     if cfg.actor == "ann":
         return MLPActor(obs_dim, act_dim, cfg.hidden_sizes, act_limit)
@@ -116,6 +125,7 @@ def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, max_ep_len: in
 class TD3Trainer:
     def __init__(self, cfg: TD3Config, run_dir: Path, resume: bool = False):
         self.cfg, self.run_dir = cfg, Path(run_dir)
+        validate(cfg)
         self.device = prepare(cfg)
         self.env = make_env(cfg.env, continuous=True, max_episode_steps=cfg.max_ep_len)
         space = self.env.action_space
@@ -134,6 +144,8 @@ class TD3Trainer:
         self.buffer = ReplayBuffer(self.obs_dim, self.act_dim, cfg.replay_size)
         self.step, self.updates, self.episodes = 0, 0, 0
         self.last_return = float("nan")
+        self.time_s = 0.0  # training wall time before this session (a resumed run adds to it)
+        self.t0 = time.perf_counter()  # start of this session (train() sets it again)
         self.obs, _ = self.env.reset(seed=cfg.seed)
         self.ep_ret, self.ep_len = 0.0, 0
         if resume:
@@ -152,7 +164,7 @@ class TD3Trainer:
                     pi_opt=self.pi_opt.state_dict(), q_opt=self.q_opt.state_dict(),
                     buffer=self.buffer.state_dict(), rng=rng_state(self.rng), step=self.step,
                     updates=self.updates, episodes=self.episodes, last_return=self.last_return,
-                    env=env_snapshot(self.env), obs=self.obs, ep_ret=self.ep_ret, ep_len=self.ep_len)
+                    time_s=self.elapsed(), env=env_snapshot(self.env), obs=self.obs, ep_ret=self.ep_ret, ep_len=self.ep_len)
 
     def _load(self, st: dict) -> None:
         self.agent.load_state_dict(st["agent"])
@@ -162,6 +174,7 @@ class TD3Trainer:
         set_rng_state(st["rng"], self.rng)
         self.step, self.updates, self.episodes = st["step"], st["updates"], st["episodes"]
         self.last_return = st["last_return"]
+        self.time_s = st.get("time_s", 0.0)
         if st["env"] is not None:  # continue the same episode in the same env state
             self.env.close()
             self.env = pickle.loads(st["env"])
@@ -216,7 +229,8 @@ class TD3Trainer:
         from tqdm import tqdm
 
         cfg = self.cfg
-        t0, step0 = time.perf_counter(), self.step
+        self.t0 = t0 = time.perf_counter()
+        step0 = self.step
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, unit="step",
                    desc=f"TD3 {cfg.actor} {cfg.env}", dynamic_ncols=True)
         result = {}
@@ -255,14 +269,17 @@ class TD3Trainer:
         self.logger.close()
         return result
 
+    def elapsed(self) -> float:
+        """Training wall time of the whole run, across resumes."""
+        return self.time_s + time.perf_counter() - self.t0
+
     def end_epoch(self, t0: float, step0: int) -> dict:
         cfg = self.cfg
         returns = evaluate(self.agent, cfg.env, cfg.test_episodes, seed=cfg.seed + 10_000 * (self.step // cfg.epoch_steps + 1),
                            max_ep_len=cfg.max_ep_len, device=self.device)
-        elapsed = time.perf_counter() - t0
         row = dict(step=self.step, epoch=-(-self.step // cfg.epoch_steps), test_return=float(np.mean(returns)),
                    test_return_std=float(np.std(returns)), train_return=self.last_return, episodes=self.episodes,
-                   steps_per_s=(self.step - step0) / elapsed, time_s=elapsed)
+                   steps_per_s=(self.step - step0) / (time.perf_counter() - t0), time_s=self.elapsed())
         self.logger.row(row)
         self.save()
         atomic_save(dict(config=dataclasses.asdict(cfg), agent=self.agent.state_dict(),
@@ -277,9 +294,9 @@ def config_from_dict(d: dict) -> TD3Config:
 
 
 def run(cfg: TD3Config | None, out: Path, resume: bool = False, progress: bool = True,
-        overrides: dict | None = None) -> dict:
+        overrides: dict | None = None, on_start=None) -> dict:
     """Train (or, with resume, continue the run in `out` with its saved config)."""
-    return runtime.run_trainer(TD3Trainer, TD3Config, cfg, out, resume, progress, overrides)
+    return runtime.run_trainer(TD3Trainer, TD3Config, cfg, out, resume, progress, overrides, on_start)
 
 
 def load_agent(run_dir: Path) -> tuple[Agent, TD3Config]:

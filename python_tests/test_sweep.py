@@ -1,0 +1,171 @@
+"""`spikekern sweep` on Ray and `spikekern report`: a tiny local sweep end to end, re-runs that
+start nothing, a bad grid entry that fails before any trial, and a two-node cluster on this
+machine that loses a node mid-sweep (its trial resumes from its checkpoint on the head)."""
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gymnasium", reason="the [rl] extra is not installed")
+pytest.importorskip("ray", reason="the [sweep] extra is not installed")
+
+from spikekern import cli  # noqa: E402
+from spikekern.sweep import report  # noqa: E402
+from spikekern.sweep.ray_runner import ATTEMPTS  # noqa: E402
+
+TINY = ["--start-steps", "100", "--update-after", "100", "--epoch-steps", "100", "--test-episodes", "1",
+        "--hidden-sizes", "16", "16", "--batch-size", "16", "--replay-size", "2000", "--max-ep-len", "50",
+        "--spike-ts", "2"]
+
+
+def sweep(out, *args, env=None, timeout=600):
+    cmd = [sys.executable, "-m", "spikekern.cli", "sweep", "td3", "--env", "Pendulum-v1", *TINY, *args, "--out", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def attempts(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / ATTEMPTS).read_text().splitlines()]
+
+
+def progress_steps(run_dir: Path) -> list[int]:
+    with open(run_dir / "progress.csv", newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+@pytest.mark.slow
+def test_local_sweep_end_to_end_then_rerun_starts_nothing(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = ["--actor", "ilc-san", "ann", "--seeds", "0", "1", "--steps", "300"]
+    done = sweep(out, *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "trials 4 done, 0 running, 0 pending, 0 failed" in done.stdout
+    runs = [out / "Pendulum-v1" / agent / f"seed{s}" for agent in ("ilc-san", "ann") for s in (0, 1)]
+    for run in runs:
+        assert progress_steps(run) == [100, 200, 300]
+        assert json.loads((run / "config.json").read_text())["threads"] == 1  # = --cpus-per-trial
+        assert cli.main(["eval", str(run), "--episodes", "1"]) == 0
+    assert capsys.readouterr().out.count("return over 1 episodes") == 4
+    with open(out / "summary.csv", newline="") as f:
+        rows = {(r["env"], r["agent"]): r for r in csv.DictReader(f)}
+    assert set(rows) == {("Pendulum-v1", "ilc-san"), ("Pendulum-v1", "ann")}
+    for (_, agent), r in rows.items():
+        finals = [float(next(csv.DictReader(open(out / "Pendulum-v1" / agent / f"seed{s}" / "progress.csv")))
+                        ["test_return"]) for s in (0, 1)]
+        assert r["seeds"] == "0 1" and r["steps"] == "300"
+        assert float(r["best_return_mean"]) >= float(r["final_return_mean"])
+        assert float(r["best_return_mean"]) >= sum(finals) / 2  # best is the max over evaluations, first included
+    md = (out / "summary.md").read_text()
+    assert "| Pendulum-v1 | ilc-san | 0 1 |" in md and "| Pendulum-v1 | ann | 0 1 |" in md
+    assert (out / "curves_Pendulum-v1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    again = sweep(out, *args)  # the same command: everything is finished
+    assert again.returncode == 0, again.stderr
+    assert "4 of 4 trials already finished" in again.stdout
+    assert all(len(attempts(run)) == 1 for run in runs)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--env", "Pendulum-v1", "CartPole-v1"], "Discrete action space; TD3 needs continuous"),
+    (["--env", "Pendulum-v1", "NoSuchEnv-v0"], "unknown environment 'NoSuchEnv-v0'"),
+    (["--actor", "ilc-san", "snn"], "unknown actor 'snn'"),
+    (["--backend", "cuda"], "backend 'cuda' is not available on cpu"),
+    (["--cpus-per-trial", "0"], "--cpus-per-trial must be at least 1"),
+    (["--gpus-per-trial", "0.5"], "--gpus-per-trial > 0 goes with --device cuda"),
+])
+def test_bad_grid_entry_fails_before_any_trial(tmp_path, capsys, argv, message):
+    out = tmp_path / "sweep"
+    assert cli.main(["sweep", "td3", "--steps", "100", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_the_same_message_as_train(tmp_path, capsys):
+    assert cli.main(["train", "td3", "--env", "CartPole-v1", "--out", str(tmp_path / "a")]) == 2
+    train_msg = capsys.readouterr().err.split(": ", 1)[1]
+    assert cli.main(["sweep", "td3", "--env", "CartPole-v1", "--out", str(tmp_path / "b")]) == 2
+    assert capsys.readouterr().err.split(": ", 1)[1] == train_msg
+
+
+def test_without_ray_says_how_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    assert cli.main(["sweep", "td3", "--steps", "100", "--out", str(tmp_path / "s")]) == 2
+    assert 'pip install -e ".[sweep]"' in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_report_of_copied_folders_needs_no_ray(tmp_path):
+    # Two seeds of one agent written by hand: the summary is their mean and population std.
+    for seed, returns in ((0, [-900, -300, -500]), (1, [-800, -200, -100])):
+        run = tmp_path / "Pendulum-v1" / "ann" / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps(dict(algo="td3", env="Pendulum-v1", actor="ann", seed=seed)))
+        with open(run / "progress.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["step", "test_return", "time_s"])
+            for i, r in enumerate(returns):
+                w.writerow([1000 * (i + 1), r, 10.0 * (i + 1)])
+    report.write(tmp_path)
+    row = next(csv.DictReader(open(tmp_path / "summary.csv")))
+    assert float(row["final_return_mean"]) == pytest.approx(-300) and float(row["final_return_std"]) == pytest.approx(200)
+    assert float(row["best_return_mean"]) == pytest.approx(-200) and float(row["best_return_std"]) == pytest.approx(100)
+    assert float(row["env_steps_per_s"]) == pytest.approx(100) and row["steps"] == "3000"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_node(*args, env) -> subprocess.Popen:
+    # Its own session, so that killing its process group kills this node's raylet (its
+    # workers die with their raylet).
+    return subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--num-cpus", "1",
+                             "--disable-usage-stats", *args], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+def test_two_node_cluster_survives_losing_a_node(tmp_path):
+    port = _free_port()
+    # A short temp dir (Ray's socket paths must stay under 108 characters); no auth token
+    # on this throwaway local cluster.
+    env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_TMPDIR=tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    head = _ray_node("--head", "--port", str(port), "--include-dashboard=false", env=env)
+    time.sleep(5)
+    node2 = _ray_node("--address", f"127.0.0.1:{port}", env=env)
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "spikekern.cli", "sweep", "td3", "--env", "Pendulum-v1", *TINY,
+                             "--actor", "ann", "--seeds", "0", "1", "--steps", "4000", "--address",
+                             f"127.0.0.1:{port}", "--out", str(out)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    runs = [out / "Pendulum-v1" / "ann" / f"seed{s}" for s in (0, 1)]
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not all((r / "checkpoint.pt").exists() for r in runs):
+            time.sleep(0.2)
+        assert all((r / "checkpoint.pt").exists() for r in runs), "both trials should have run in parallel"
+        os.killpg(node2.pid, signal.SIGKILL)  # the second node dies mid-sweep
+        output, _ = proc.communicate(timeout=400)
+    finally:
+        for p in (proc, node2, head):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL) if p is not proc else p.kill()
+    assert proc.returncode == 0, output
+    starts = {r.name: [a["start"] for a in attempts(r)] for r in runs}
+    retried = [name for name, s in starts.items() if len(s) == 2]
+    assert len(retried) == 1, (starts, output)  # the trial that ran on the dead node, and only it
+    assert starts[retried[0]][0] == 0 and starts[retried[0]][1] >= 100, starts  # resumed, not from step 0
+    for r in runs:
+        steps = progress_steps(r)
+        assert steps == sorted(set(steps)) and steps[-1] == 4000, steps  # no step logged twice
+    assert "trials 2 done, 0 running, 0 pending, 0 failed" in output

@@ -1,0 +1,140 @@
+"""`spikekern report DIR`: the table and curves of a sweep, read from its run folders only
+(config.json and progress.csv), so it needs no Ray and works on copied folders.
+
+Per (env, agent), over seeds: mean and std of the final test return and of the best test
+return (the ILC-SAN protocol reports the best evaluation of each run), the steps reached, the
+training wall time and env steps/s. Writes summary.csv, summary.md and curves_<env>.png (each
+agent's mean test return over seeds with a band of +- one std).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .trials import ALGOS, env_dirname
+
+FIELDS = ["env", "agent", "algo", "seeds", "final_return_mean", "final_return_std", "best_return_mean",
+          "best_return_std", "steps", "wall_time_s", "env_steps_per_s"]
+
+
+@dataclass
+class Run:
+    algo: str
+    env: str
+    agent: str
+    seed: int
+    steps: np.ndarray       # env steps at each evaluation
+    returns: np.ndarray     # mean test return at each evaluation
+    time_s: float           # training wall time at the last evaluation
+
+    @property
+    def final(self) -> float:
+        return float(self.returns[-1])
+
+    @property
+    def best(self) -> float:
+        return float(self.returns.max())
+
+
+def collect(root: Path) -> list[Run]:
+    """Every run folder under root with at least one evaluation."""
+    runs = []
+    for cfg_path in sorted(Path(root).rglob("config.json")):
+        progress = cfg_path.parent / "progress.csv"
+        if not progress.exists():
+            continue
+        cfg = json.loads(cfg_path.read_text())
+        with open(progress, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows or cfg.get("algo") not in ALGOS:
+            continue
+        runs.append(Run(cfg["algo"], cfg["env"], cfg[ALGOS[cfg["algo"]]["agent"]], int(cfg["seed"]),
+                        np.array([float(r["step"]) for r in rows]), np.array([float(r["test_return"]) for r in rows]),
+                        float(rows[-1]["time_s"])))
+    return runs
+
+
+def groups(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
+    """Runs by (env, agent), in the order first seen, each group sorted by seed."""
+    out: dict[tuple[str, str], list[Run]] = {}
+    for r in runs:
+        out.setdefault((r.env, r.agent), []).append(r)
+    return {k: sorted(v, key=lambda r: r.seed) for k, v in out.items()}
+
+
+def summarize(runs: list[Run]) -> list[dict]:
+    rows = []
+    for (env, agent), rs in groups(runs).items():
+        final, best = np.array([r.final for r in rs]), np.array([r.best for r in rs])
+        steps = sorted({int(r.steps[-1]) for r in rs})
+        rows.append(dict(env=env, agent=agent, algo=rs[0].algo, seeds=" ".join(str(r.seed) for r in rs),
+                         final_return_mean=final.mean(), final_return_std=final.std(),
+                         best_return_mean=best.mean(), best_return_std=best.std(),
+                         steps=str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}",
+                         wall_time_s=float(np.mean([r.time_s for r in rs])),
+                         env_steps_per_s=float(np.mean([r.steps[-1] / r.time_s for r in rs]))))
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| env | agent | seeds | final test return | best test return | env steps | wall time | env steps/s |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['env']} | {r['agent']} | {r['seeds']} | {r['final_return_mean']:.1f} +- "
+                     f"{r['final_return_std']:.1f} | {r['best_return_mean']:.1f} +- {r['best_return_std']:.1f} | "
+                     f"{r['steps']} | {r['wall_time_s'] / 60:.1f} min | {r['env_steps_per_s']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def curves(runs: list[Run], out_dir: Path) -> list[Path]:
+    """curves_<env>.png: per agent, the mean test return over seeds at the evaluations every
+    seed has reached, with a band of +- one std."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    by_env: dict[str, list] = {}
+    for (env, agent), rs in groups(runs).items():
+        by_env.setdefault(env, []).append((agent, rs))
+    for env, agents in by_env.items():
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        for agent, rs in agents:
+            common = sorted(set.intersection(*(set(r.steps.tolist()) for r in rs)))
+            ys = np.array([[r.returns[r.steps.tolist().index(s)] for s in common] for r in rs])
+            mean, std = ys.mean(0), ys.std(0)
+            ax.plot(common, mean, marker="o", markersize=3, label=f"{agent} ({len(rs)} seeds)")
+            ax.fill_between(common, mean - std, mean + std, alpha=0.2)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("mean test return (band: +- 1 std over seeds)")
+        ax.set_title(env)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = Path(out_dir) / f"curves_{env_dirname(env)}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write(root: Path) -> list[Path]:
+    """summary.csv, summary.md and the curves for the run folders under root."""
+    root = Path(root)
+    runs = collect(root)
+    if not runs:
+        raise FileNotFoundError(f"no run folders with evaluations under {root}")
+    rows = summarize(runs)
+    with open(root / "summary.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    (root / "summary.md").write_text(
+        "Mean +- std over seeds (population std) of each run's last and best evaluation (mean test return); "
+        "wall time and env steps/s: training time of the run, evaluations included.\n\n" + markdown(rows))
+    return [root / "summary.csv", root / "summary.md", *curves(runs, root)]
