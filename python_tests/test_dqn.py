@@ -1,5 +1,7 @@
 """DQN trainer: short Atari runs of each model type (checkpoint, resume, eval), CartPole,
 the frame-deduplicating replay against naive stacks across episode boundaries, bad input."""
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -145,3 +147,58 @@ def test_eval_video_without_moviepy_is_one_clear_error(tmp_path, capsys):
         assert code == 2 and "needs moviepy" in capsys.readouterr().err
     else:
         assert code == 0 and any((tmp_path / "v").glob("*.mp4"))
+
+
+def tiny_minatar(**kw) -> dqn.DQNConfig:
+    from dataclasses import replace
+
+    base = dict(frames=600, learning_starts=100, epoch_frames=300, test_episodes=2, max_test_steps=60, batch_size=8,
+                buffer_size=1000, target_update=20, threads=1, save_buffer=True)
+    base.update(kw)
+    return replace(dqn.DQNConfig.preset(kw.get("env", "MinAtar/Breakout-v1")), **base)
+
+
+@pytest.mark.parametrize("model", ["pl-sdqn", "sdqn", "dqn"])
+def test_minatar_train_checkpoint_resume_eval(tmp_path, model, capsys):
+    pytest.importorskip("minatar", reason="the [rl] extra is not installed")
+    run = tmp_path / "run"
+    result = dqn.run(tiny_minatar(model=model), run, progress=False)
+    assert result["frames"] == 600 and result["step"] == 600  # one env: a frame is an env step
+    st = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert st["grad_steps"] == 500  # one gradient step per env step after the 100 warm-up steps
+    assert st["buffer"]["frames"].dtype == np.bool_  # the game's grids, stored as they come
+    result = dqn.run(None, run, resume=True, progress=False, overrides=dict(frames=900))
+    assert result["frames"] == 900
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["grad_steps"] == 800
+    assert cli.main(["eval", str(run), "--episodes", "2"]) == 0
+    assert "return over 2 episodes" in capsys.readouterr().out
+
+
+def test_minatar_preset_is_the_papers_dqn(tmp_path):
+    # Read from the config and from the optimiser the trainer builds: the MinAtar paper's
+    # DQN (batch 32, replay 100k, target every 1000 steps, a gradient step per env step after
+    # 5000, epsilon 1 -> 0.1 over 100k, gamma 0.99, RMSprop 2.5e-4 with alpha 0.95, eps 0.01,
+    # centered; Huber loss, 1-step targets, no Double DQN), T = 4 for the spiking nets.
+    pytest.importorskip("minatar", reason="the [rl] extra is not installed")
+    c = dqn.DQNConfig.preset("MinAtar/SpaceInvaders-v1")
+    assert (c.batch_size, c.buffer_size, c.target_update, c.train_every, c.learning_starts) == (32, 100_000, 1000, 1, 5000)
+    assert (c.eps_start, c.eps_end, c.eps_decay_steps, c.gamma, c.n_step, c.num_envs) == (1.0, 0.1, 100_000, 0.99, 1, 1)
+    assert (c.loss, c.double_dqn, c.time_window, c.frames) == ("huber", False, 4, 5_000_000)
+    trainer = dqn.DQNTrainer(c, tmp_path / "run")
+    group = trainer.opt.param_groups[0]
+    assert type(trainer.opt).__name__ == "RMSprop"
+    assert (group["lr"], group["alpha"], group["eps"], group["centered"]) == (2.5e-4, 0.95, 0.01, True)
+    assert type(trainer.q).__name__ == "SpikingMinAtarQNet" and trainer.env.obs_shape == (10, 10, 6)  # SpaceInvaders: 6 channels
+    trainer.env.close()
+
+
+def test_minatar_without_the_package_names_the_extra(tmp_path, capsys, monkeypatch):
+    import gymnasium as gym
+
+    for env_id in [k for k in gym.registry if k.startswith("MinAtar/")]:
+        monkeypatch.delitem(gym.registry, env_id)
+    monkeypatch.setitem(sys.modules, "minatar.gym", None)
+    out = tmp_path / "run"
+    assert cli.main(["train", "dqn", "--env", "MinAtar/Breakout-v1", "--out", str(out)]) == 2
+    assert "needs the minatar package: pip install -e '.[rl]'" in capsys.readouterr().err
+    assert not out.exists()

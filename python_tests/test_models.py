@@ -6,7 +6,8 @@ import torch
 
 import spikekern
 from conftest import CPU_FUSED
-from spikekern.models import MLPActor, MLPQFunction, PopSpikeActor, SpikingDQN, SpikingMLPQNet
+from spikekern.models import (MinAtarQNet, MLPActor, MLPQFunction, PopSpikeActor, SpikingDQN, SpikingMinAtarQNet,
+                              SpikingMLPQNet)
 
 TOL = {torch.float64: dict(rtol=1e-9, atol=1e-9), torch.float32: dict(rtol=1e-4, atol=1e-4)}
 
@@ -24,6 +25,11 @@ MODELS = {
     "pl-sdqn": (lambda: SpikingDQN(4, 44, 44, 6, time_window=4), lambda: torch.randint(0, 256, (3, 4, 44, 44), dtype=torch.uint8)),
     "sdqn": (lambda: SpikingDQN(4, 44, 44, (2, 3), time_window=3, popnorm=False), lambda: torch.rand(3, 4, 44, 44) * 4),
     "mlp-q": (lambda: SpikingMLPQNet(4, 2, hidden_sizes=(64, 32), time_window=6), lambda: torch.randn(7, 4) * 2),
+    # MinAtar: [B, 10, 10, C] boolean grids, about a tenth of the cells set
+    "minatar-pl-sdqn": (lambda: SpikingMinAtarQNet(7, 5, time_window=4), lambda: torch.rand(6, 10, 10, 7) < 0.1),
+    # without PopNorm, 0/1 cells rarely lift the conv output over the threshold of 1: scaled up
+    "minatar-sdqn": (lambda: SpikingMinAtarQNet(4, 3, time_window=3, popnorm=False),
+                     lambda: (torch.rand(6, 10, 10, 4) < 0.3) * 8.0),
 }
 
 
@@ -44,7 +50,7 @@ def test_model_matches_reference(name, dtype, backend):
     torch.manual_seed(0)
     model = make().to(dtype)
     obs = make_obs()
-    obs = obs if obs.dtype == torch.uint8 else obs.to(dtype)
+    obs = obs if obs.dtype in (torch.uint8, torch.bool) else obs.to(dtype)
     ref_out, ref_grads = _run(model, obs, "reference")
     out, grads = _run(model, obs, backend)
     torch.testing.assert_close(out, ref_out, **TOL[dtype])
@@ -96,6 +102,29 @@ def test_spiking_dqn_atari_shape():
         q = model(torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8))
     assert q.shape == (2, 6)
     assert isinstance(SpikingDQN(4, 84, 84, 6, popnorm=False).norm1, torch.nn.Identity)
+
+
+def test_minatar_pl_sdqn_spikes_in_both_layers():
+    # PopNorm puts each layer's input on the threshold's scale, so both LIF layers fire
+    # from the start (and the equality above tests something).
+    torch.manual_seed(0)
+    model = SpikingMinAtarQNet(6, 4)
+    x = (torch.rand(32, 10, 10, 6) < 0.15).permute(0, 3, 1, 2).float()
+    s1 = model.lif1(model.norm1(model.conv(x)).expand(4, -1, -1, -1, -1))
+    s2 = model.lif2(model.norm2(model.fc(s1.flatten(2))))
+    for s in (s1, s2):
+        assert 0.01 < s.mean().item() < 0.99
+
+
+def test_minatar_layers_are_the_papers():
+    # MinAtar's DQN: Conv2d(C, 16, 3, stride 1) - Linear(1024, 128) - Linear(128, actions),
+    # and the spiking nets have the same layers (T = 4 by default).
+    for model in (MinAtarQNet(7, 5), SpikingMinAtarQNet(7, 5)):
+        shapes = [tuple(p.shape) for n, p in model.named_parameters() if "norm" not in n]
+        assert shapes == [(16, 7, 3, 3), (16,), (128, 1024), (128,), (5, 128), (5,)]
+    assert SpikingMinAtarQNet(7, 5).time_window == 4
+    with pytest.raises(ValueError, match=r"\[B, 10, 10, 7\]"):
+        MinAtarQNet(7, 5)(torch.zeros(2, 7, 10, 10))
 
 
 def test_uint8_frames_are_scaled():

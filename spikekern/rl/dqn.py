@@ -6,7 +6,8 @@ epsilon 1.0 -> 0.05 over the first 1M env steps, one gradient step per 10 env st
 epsilon 0.005, time window 16, 10 parallel envs. Atari runs through ale-py's own vector env
 (84x84 grey, frame skip 4, stack 4, no-op starts, fire reset, episodic life while training);
 rewards are clipped by the trainer, so the logged returns are game scores. Environments with
-state observations (CartPole-v1) use SpikingMLPQNet and a classic-control preset.
+state observations (CartPole-v1) use SpikingMLPQNet and a classic-control preset. MinAtar
+games (`MinAtar/<Game>-v1`) use the MinAtar paper's network and DQN settings (preset below).
 """
 from __future__ import annotations
 
@@ -23,15 +24,17 @@ import torch
 
 import spikekern
 
-from ..models import AtariQNet, MLPQNet, SpikingDQN, SpikingMLPQNet
+from ..models import AtariQNet, MinAtarQNet, MLPQNet, SpikingDQN, SpikingMinAtarQNet, SpikingMLPQNet
 from .checkpoint import CHECKPOINT, atomic_save, load_checkpoint, rng_state, seed_everything, set_rng_state
-from .envs import EnvError, make_env, run_episodes
+from .envs import EnvError, is_minatar, make_env, register, run_episodes
 from .frame_replay import FrameReplay
 from .logger import RunLogger, plot_curve
 from . import runtime
 from .runtime import prepare
 
 MODELS = ("pl-sdqn", "sdqn", "dqn")
+OPTIMIZERS = ("adamw", "rmsprop")
+LOSSES = ("mse", "huber")
 ATARI_FRAMESKIP = 4
 
 
@@ -44,7 +47,10 @@ class DQNConfig:
     seed: int = 0
     frames: int = 10_000_000          # env frames (Atari: 4 per agent step)
     num_envs: int = 10
-    lr: float = 1e-4                  # AdamW
+    lr: float = 1e-4
+    optimizer: str = "adamw"          # adamw, or rmsprop (MinAtar: alpha 0.95, eps 0.01, centered)
+    loss: str = "mse"                 # mse, or huber (smooth L1)
+    double_dqn: bool = True           # the online net picks the next action, the target net values it
     gamma: float = 0.99
     n_step: int = 3
     target_update: int = 500          # gradient steps between target-network copies
@@ -70,6 +76,16 @@ class DQNConfig:
         learns CartPole within 100k steps."""
         if is_atari(env):
             return DQNConfig(env=env)
+        if is_minatar(env):
+            # The MinAtar paper's DQN (Young & Tian 2019, its dqn.py): one env, a gradient step
+            # per env step after 5000 warm-up steps, RMSprop 2.5e-4, Huber loss, no Double DQN,
+            # 1-step targets, target copy every 1000 steps, epsilon 1.0 -> 0.1 over 100k steps,
+            # 5M steps in all. Spiking nets use T = 4.
+            return DQNConfig(env=env, frames=5_000_000, num_envs=1, lr=2.5e-4, optimizer="rmsprop", loss="huber",
+                             double_dqn=False, n_step=1, target_update=1000, buffer_size=100_000, batch_size=32,
+                             eps_start=1.0, eps_end=0.1, eps_decay_steps=100_000, train_every=1,
+                             learning_starts=5000, time_window=4, epoch_frames=50_000, test_episodes=10,
+                             max_test_steps=10_000)
         return DQNConfig(env=env, frames=100_000, num_envs=4, lr=1e-3, buffer_size=50_000, batch_size=64,
                          eps_decay_steps=20_000, train_every=2, learning_starts=1_000, target_update=200,
                          time_window=8, hidden_sizes=(128, 128), epoch_frames=10_000, test_eps=0.0,
@@ -105,6 +121,7 @@ class VecEnv:
             self.env = AtariVectorEnv(atari_game(env_id), num_envs, episodic_life=train, reward_clipping=False,
                                       noop_max=30, use_fire_reset=True, frameskip=ATARI_FRAMESKIP, stack_num=4)
         else:
+            register(env_id)
             self.env = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(num_envs)])
         self.num_envs = num_envs
         self.n_actions = int(self.env.single_action_space.n)
@@ -127,6 +144,11 @@ class VecEnv:
 def build_q(cfg: DQNConfig, obs_shape: tuple, n_actions: int) -> torch.nn.Module:
     if cfg.model not in MODELS:
         raise ValueError(f"unknown model {cfg.model!r}; choose one of {list(MODELS)}")
+    if is_minatar(cfg.env):  # [10, 10, C] boolean grids
+        if cfg.model == "dqn":
+            return MinAtarQNet(obs_shape[-1], n_actions)
+        return SpikingMinAtarQNet(obs_shape[-1], n_actions, time_window=cfg.time_window,
+                                  popnorm=cfg.model == "pl-sdqn", backend=cfg.backend)
     if len(obs_shape) == 3:
         c, h, w = obs_shape
         if cfg.model == "dqn":
@@ -200,6 +222,10 @@ def validate(cfg: DQNConfig) -> None:
     runtime.check_backend(cfg)
     if cfg.model not in MODELS:
         raise ValueError(f"unknown model {cfg.model!r}; choose one of {list(MODELS)}")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose one of {list(OPTIMIZERS)}")
+    if cfg.loss not in LOSSES:
+        raise ValueError(f"unknown loss {cfg.loss!r}; choose one of {list(LOSSES)}")
     if is_atari(cfg.env):
         atari_game(cfg.env)
     else:
@@ -215,11 +241,14 @@ class DQNTrainer:
         self.rng = seed_everything(cfg.seed)
         self.q = build_q(cfg, self.env.obs_shape, self.env.n_actions).to(self.device)
         self.q_targ = copy.deepcopy(self.q).requires_grad_(False)
-        self.opt = torch.optim.AdamW(self.q.parameters(), lr=cfg.lr)
+        if cfg.optimizer == "rmsprop":  # the MinAtar paper's settings
+            self.opt = torch.optim.RMSprop(self.q.parameters(), lr=cfg.lr, alpha=0.95, eps=0.01, centered=True)
+        else:
+            self.opt = torch.optim.AdamW(self.q.parameters(), lr=cfg.lr)
         frame_shape = self.env.obs_shape[1:] if self.env.atari else self.env.obs_shape
-        self.buffer = FrameReplay(cfg.buffer_size, cfg.num_envs, frame_shape,
-                                  np.uint8 if self.env.atari else np.float32, 4 if self.env.atari else 1,
-                                  cfg.n_step, cfg.gamma)
+        frame_dtype = np.uint8 if self.env.atari else (np.bool_ if is_minatar(cfg.env) else np.float32)
+        self.buffer = FrameReplay(cfg.buffer_size, cfg.num_envs, frame_shape, frame_dtype,
+                                  4 if self.env.atari else 1, cfg.n_step, cfg.gamma)
         self.env_steps, self.grad_steps, self.games, self.last_return = 0, 0, 0, float("nan")
         self.time_s = 0.0  # training wall time before this session (a resumed run adds to it)
         self.t0 = time.perf_counter()  # start of this session (train() sets it again)
@@ -276,12 +305,18 @@ class DQNTrainer:
     def update(self) -> float:
         cfg = self.cfg
         b = self.buffer.sample(cfg.batch_size, self.rng, self.device)
-        with torch.no_grad():  # Double DQN: the online net picks, the target net values
-            a2 = self.q(b["next_obs"]).argmax(dim=1, keepdim=True)
-            q2 = self.q_targ(b["next_obs"]).gather(1, a2).squeeze(1)
+        with torch.no_grad():
+            q_next = self.q_targ(b["next_obs"])
+            if cfg.double_dqn:  # Double DQN: the online net picks, the target net values
+                q2 = q_next.gather(1, self.q(b["next_obs"]).argmax(dim=1, keepdim=True)).squeeze(1)
+            else:
+                q2 = q_next.max(dim=1).values
             target = b["ret"] + b["discount"] * (1.0 - b["done"]) * q2
         q = self.q(b["obs"]).gather(1, b["act"].unsqueeze(1)).squeeze(1)
-        loss = torch.nn.functional.mse_loss(q, target)
+        if cfg.loss == "huber":
+            loss = torch.nn.functional.smooth_l1_loss(q, target)
+        else:
+            loss = torch.nn.functional.mse_loss(q, target)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

@@ -6,14 +6,33 @@ class EnvError(ValueError):
     """An environment that cannot be used for the requested algorithm."""
 
 
+def is_minatar(env_id: str) -> bool:
+    return env_id.startswith("MinAtar/")
+
+
+def register(env_id: str) -> None:
+    """Make the envs of the package behind env_id known to gymnasium (ale-py's Atari games,
+    minatar's games), with one clear error when that package is missing."""
+    import gymnasium as gym
+
+    if env_id.startswith("ALE/"):
+        import ale_py
+
+        gym.register_envs(ale_py)
+    elif is_minatar(env_id) and "MinAtar/Breakout-v1" not in gym.registry:
+        try:
+            from minatar.gym import register_envs
+        except ImportError:
+            raise EnvError(f"{env_id} needs the minatar package: pip install -e '.[rl]' --no-build-isolation "
+                           "(or pip install minatar)") from None
+        register_envs()
+
+
 def make_env(env_id: str, *, continuous: bool, max_episode_steps: int | None = None, **kwargs):
     """gymnasium.make with episode statistics; checks the action space kind."""
     import gymnasium as gym
 
-    if "ALE/" in env_id:
-        import ale_py
-
-        gym.register_envs(ale_py)
+    register(env_id)
     try:
         spec = gym.spec(env_id)
     except gym.error.Error as exc:
