@@ -1,6 +1,7 @@
 """Training throughput per neuron backend, same config and seed: TD3 env steps/s (ILC-SAN,
-updates included) and DQN frames/s (PL-SDQN on Atari at the default settings, gradient steps
-included). Writes JSON.
+updates included), DQN frames/s (PL-SDQN on Atari at the default settings, gradient steps
+included) and MinAtar env steps/s (PL-SDQN on each CPU backend and the ANN DQN, the MinAtar
+preset: a gradient step per env step). Writes JSON.
 
     python benchmarks/train_throughput.py --out benchmarks/results/cpu/train_throughput.json
 """
@@ -42,10 +43,11 @@ def td3_steps_per_s(backend: str, env: str, steps: int) -> float:
         return (steps - 500) / (time.perf_counter() - t0)
 
 
-def dqn_frames_per_s(backend: str, env: str, vector_steps: int) -> float:
-    """Frames/s at the default settings (10 envs, a gradient step per 10 env steps), timed
-    after learning has started."""
-    cfg = dataclasses.replace(dqn.DQNConfig.preset(env), backend=backend, learning_starts=1000, buffer_size=20_000)
+def dqn_frames_per_s(backend: str, env: str, vector_steps: int, model: str = "pl-sdqn") -> float:
+    """Frames/s at the env's preset settings (Atari: 10 envs, a gradient step per 10 env
+    steps; MinAtar: one env, a gradient step per env step), timed after learning has started."""
+    cfg = dataclasses.replace(dqn.DQNConfig.preset(env), backend=backend, model=model, learning_starts=1000,
+                              buffer_size=20_000)
     with tempfile.TemporaryDirectory() as d:
         trainer = dqn.DQNTrainer(cfg, Path(d))
         while trainer.env_steps < cfg.learning_starts:
@@ -66,18 +68,30 @@ def main() -> int:
     ap.add_argument("--td3-steps", type=int, default=3000)
     ap.add_argument("--dqn-env", default="ALE/Pong-v5")
     ap.add_argument("--dqn-vector-steps", type=int, default=100)
+    ap.add_argument("--minatar-env", default="MinAtar/Breakout-v1")
+    ap.add_argument("--minatar-steps", type=int, default=2000)
+    ap.add_argument("--only", choices=["td3", "dqn", "minatar"], nargs="+", default=["td3", "dqn", "minatar"])
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     _malloc.keep_freed_memory()
     backends = [b for b in ("cpp", "reference") if b in available_backends("cpu")]
     rows = []
-    for b in backends:
+    for b in backends if "td3" in args.only else []:
         v = td3_steps_per_s(b, args.td3_env, args.td3_steps)
         rows.append(dict(trainer="td3 ilc-san", env=args.td3_env, backend=b, env_steps_per_s=v))
         print(f"TD3 ILC-SAN {args.td3_env} {b}: {v:.1f} env steps/s (updates included)", flush=True)
-    for b in backends:
+    for b in backends if "dqn" in args.only else []:
         v = dqn_frames_per_s(b, args.dqn_env, args.dqn_vector_steps)
         rows.append(dict(trainer="dqn pl-sdqn", env=args.dqn_env, backend=b, frames_per_s=v))
         print(f"DQN PL-SDQN {args.dqn_env} {b}: {v:.1f} frames/s (gradient steps included)", flush=True)
+    minatar = [("pl-sdqn", b) for b in backends] + [("dqn", "cpp")]
+    for model, b in minatar if "minatar" in args.only else []:
+        v = dqn_frames_per_s(b, args.minatar_env, args.minatar_steps, model=model)
+        backend = b if model != "dqn" else "-"  # the ANN has no neurons
+        rows.append(dict(trainer=f"dqn {model}", env=args.minatar_env, backend=backend, env_steps_per_s=v))
+        print(f"DQN {model} {args.minatar_env} {backend}: {v:.1f} env steps/s (gradient steps included)", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(dict(machine=dict(cpu=platform.processor() or platform.machine(),

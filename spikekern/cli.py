@@ -3,27 +3,39 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
+from .rl.options import help_text, option
+
+
+def _flag_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
 
 def _add_config_options(parser: argparse.ArgumentParser, config_cls, skip=()) -> None:
-    """One --option per hyperparameter of a trainer's config dataclass. Options left out keep
-    the config's default (for DQN, the preset of the chosen env)."""
+    """One --option per hyperparameter of a trainer's config dataclass, with the help, allowed
+    values and default stated beside the field (rl/options.py). Options left out keep the
+    config's default (for DQN, the preset of the chosen env). Values are range-checked by
+    the trainer's validate(), so train and sweep give the same one-line errors."""
     for f in dataclasses.fields(config_cls):
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
-        default = f.default
+        default, choices = f.default, f.metadata.get("choices")
+        metavar = "{" + ",".join(c for c in choices if c) + "}" if choices else None
         if isinstance(default, tuple):
             kind = type(default[0]) if default else float
-            parser.add_argument(flag, type=kind, nargs="+", default=None, help=f"(default: {list(default)})")
-        elif isinstance(default, bool):
-            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=None,
-                                help=f"(default: {default})")
+            parser.add_argument(flag, type=kind, nargs="+", default=None, help=help_text(f))
+        elif isinstance(default, bool):  # `--save-buffer` alone means true; `--double-dqn false` turns one off
+            parser.add_argument(flag, type=_flag_bool, nargs="?", const=True, default=None, metavar="BOOL",
+                                help=help_text(f))
         else:
-            parser.add_argument(flag, type=type(default), default=None, help=f"(default: {default})")
+            parser.add_argument(flag, type=type(default), default=None, metavar=metavar, help=help_text(f))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(td3, TD3Config)
     td3.add_argument("--out", help="run directory (default: runs/td3-ENV-ACTOR-sSEED-TIME)")
     td3.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
-    dqn = train.add_parser("dqn", help="DQN with a spiking (PL-SDQN, SDQN) or ANN Q-network (Atari, CartPole)")
+    dqn = train.add_parser("dqn", help="DQN with a spiking (PL-SDQN, SDQN) or ANN Q-network (Atari, MinAtar, CartPole)",
+                           description="The defaults shown are the Atari example's; MinAtar games and state-vector "
+                                       "envs such as CartPole-v1 start from their own presets (see README); options "
+                                       "given override them.")
     _add_config_options(dqn, DQNConfig)
     dqn.add_argument("--out", help="run directory (default: runs/dqn-ENV-MODEL-sSEED-TIME)")
     dqn.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
@@ -49,11 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="summary.csv, summary.md and curves of the runs under a sweep's folder")
     rep.add_argument("dir", help="a sweep's --out folder (any folder holding run folders)")
 
-    ev = sub.add_parser("eval", help="run a saved agent and print the mean and std of its return")
-    ev.add_argument("run_dir")
-    ev.add_argument("--episodes", type=int, default=10)
-    ev.add_argument("--seed", type=int, default=12345)
-    ev.add_argument("--video", metavar="DIR", help="(DQN) record the episodes as mp4 into DIR (needs moviepy)")
+    ev = sub.add_parser("eval", help="run a saved agent (its model.pt) and print the mean and std of its return")
+    ev.add_argument("run_dir", help="a run folder (of spikekern train, or a sweep trial)")
+    for f in dataclasses.fields(EvalOptions):
+        ev.add_argument("--" + f.name, type=type(f.default), default=f.default, help=help_text(f))
+    ev.add_argument("--video", metavar="DIR", help="record the episodes as mp4 files into DIR (needs moviepy, and "
+                                                   "an env that renders)")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     bench = sub.add_parser("bench", help="time every neuron x backend x size against the reference loop")
     bench.add_argument("--quick", action="store_true", help="the headline sizes only, fewer rounds")
@@ -79,7 +96,8 @@ def _add_sweep_parsers(sub, td3_cls, dqn_cls) -> None:
                                         "every trial")
         _add_config_options(p, cls, skip=_SWEEP_OWN[algo])
         p.add_argument("--env", nargs="+", default=[cls.env], help=f"environments (default: {cls.env})")
-        p.add_argument(f"--{agent}", nargs="+", default=[getattr(cls, agent)],
+        choices = next(f for f in dataclasses.fields(cls) if f.name == agent).metadata["choices"]
+        p.add_argument(f"--{agent}", nargs="+", default=[getattr(cls, agent)], metavar="{" + ",".join(choices) + "}",
                        help=f"agents to compare (default: {getattr(cls, agent)})")
         p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
         p.add_argument("--out", required=True, help="sweep folder: each trial runs in OUT/<env>/<agent>/seed<k>/")
@@ -114,6 +132,8 @@ def _stamp() -> str:
 
 
 def _train(args) -> int:
+    from .rl.agents import run_algo
+
     if args.algo == "td3":
         from .rl import td3 as algo
 
@@ -125,40 +145,42 @@ def _train(args) -> int:
         cfg = _config(args, algo.DQNConfig)
         default_out = f"runs/dqn-{cfg.env.replace('/', '_')}-{cfg.model}-s{cfg.seed}-{_stamp()}"
     out = Path(args.resume or args.out or default_out)
-    if not args.resume and (out / "checkpoint.pt").exists():
-        print(f"spikekern train: {out} already holds a run; use --resume {out} or another --out", file=sys.stderr)
-        return 2
+    if args.resume:
+        saved = run_algo(out)
+        if saved != args.algo:
+            raise ValueError(f"{out} holds a {saved} run; continue it with `spikekern train {saved} --resume {out}`")
+    elif (out / "checkpoint.pt").exists():
+        raise ValueError(f"{out} already holds a run; use --resume {out} or another --out")
     overrides = {k: v for k, v in dataclasses.asdict(cfg).items() if getattr(args, k, None) is not None}
     result = algo.run(None if args.resume else cfg, out, resume=bool(args.resume), progress=not args.no_progress,
                       overrides=overrides)
     if result:
+        where = (f"{result['frames']} frames = {result['step']} agent steps" if "frames" in result
+                 else f"{result['step']} env steps")
         print(f"final test return: {result['test_return']:.2f} +- {result['test_return_std']:.2f} "
-              f"(step {result['step']}); run saved in {out}")
+              f"({where}); run saved in {out}")
     return 0
 
 
+@dataclasses.dataclass
+class EvalOptions:
+    episodes: int = option(10, "test episodes", low=1)
+    seed: int = option(12345, "seed of the first test episode (episode i uses seed + i)", low=0)
+
+
 def _eval(args) -> int:
+    from .rl import load_agent
+    from .rl.options import check
+
+    check(EvalOptions(args.episodes, args.seed))
     run_dir = Path(args.run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        print(f"spikekern eval: {run_dir} is not a run directory (no config.json)", file=sys.stderr)
-        return 2
-    algo = json.loads(cfg_path.read_text())["algo"]
-    if algo == "td3":
-        from .rl import td3
-
-        agent, cfg = td3.load_agent(run_dir)
-        import spikekern
-
-        spikekern.set_backend(cfg.backend)
-        returns = td3.evaluate(agent, cfg.env, args.episodes, args.seed, cfg.max_ep_len, "cpu")
-    else:
-        from .rl import dqn
-
-        returns = dqn.evaluate_saved(run_dir, args.episodes, args.seed, video_dir=args.video)
+    policy = load_agent(run_dir)
+    returns = policy.evaluate(args.episodes, args.seed, video_dir=args.video, progress=not args.no_progress)
     import numpy as np
 
     print(f"{run_dir}: return over {args.episodes} episodes: {np.mean(returns):.2f} +- {np.std(returns):.2f}")
+    if args.video:
+        print(f"videos in {args.video}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Spiking network modules (multi-step: input [T, B, ...], output [T, B, ...])."""
+from .containers import SeqToANN, reset
 from .neurons import CUBALIF, IFEncoderNeuron, ILCCUBALIF, LIF, NonSpikingIF
 from .norm import PopNorm
 from .population import PopDecoder, PopSpikeEncoder
 
 __all__ = ["LIF", "CUBALIF", "ILCCUBALIF", "IFEncoderNeuron", "NonSpikingIF", "PopNorm",
-           "PopSpikeEncoder", "PopDecoder"]
+           "PopSpikeEncoder", "PopDecoder", "SeqToANN", "reset"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..ops import DECODES
 from .neurons import IFEncoderNeuron, NonSpikingIF
 
 ENCODE_MODES = ("pop-det", "pop-ran", "pop-raw")
+DECODE_MODES = DECODES + ("fr-mlp",)
 
 
 class PopSpikeEncoder(nn.Module):
@@ -67,6 +69,8 @@ class PopDecoder(nn.Module):
         super().__init__()
         self.act_dim, self.pop_dim, self.spike_ts = int(act_dim), int(pop_dim), int(spike_ts)
         mode = decode.replace("_", "-") if isinstance(decode, str) else decode
+        if mode not in DECODE_MODES:
+            raise ValueError(f"unknown decode {decode!r}; choose one of {list(DECODE_MODES)}")
         self.decode = mode
         self.integrator = None if mode == "fr-mlp" else NonSpikingIF(mode)
         # A Conv1d holds the parameters (and its initialisation, as the peer's); the grouped

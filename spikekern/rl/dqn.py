@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import spikekern
-
+from .._backend import BACKENDS
 from ..models import AtariQNet, MinAtarQNet, MLPQNet, SpikingDQN, SpikingMinAtarQNet, SpikingMLPQNet
 from .checkpoint import CHECKPOINT, atomic_save, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .envs import EnvError, is_minatar, make_env, register, run_episodes
 from .frame_replay import FrameReplay
 from .logger import RunLogger, plot_curve
+from .options import check, option
 from . import runtime
 from .runtime import prepare
 
@@ -40,35 +40,40 @@ ATARI_FRAMESKIP = 4
 
 @dataclass
 class DQNConfig:
-    env: str = "ALE/Pong-v5"
-    model: str = "pl-sdqn"
-    backend: str = "auto"
-    device: str = "cpu"
-    seed: int = 0
-    frames: int = 10_000_000          # env frames (Atari: 4 per agent step)
-    num_envs: int = 10
-    lr: float = 1e-4
-    optimizer: str = "adamw"          # adamw, or rmsprop (MinAtar: alpha 0.95, eps 0.01, centered)
-    loss: str = "mse"                 # mse, or huber (smooth L1)
-    double_dqn: bool = True           # the online net picks the next action, the target net values it
-    gamma: float = 0.99
-    n_step: int = 3
-    target_update: int = 500          # gradient steps between target-network copies
-    buffer_size: int = 100_000        # transitions
-    batch_size: int = 32
-    eps_start: float = 1.0
-    eps_end: float = 0.05
-    eps_decay_steps: int = 1_000_000  # env steps
-    train_every: int = 10             # env steps per gradient step
-    learning_starts: int = 20_000     # env steps before the first gradient step
-    test_eps: float = 0.005
-    time_window: int = 16
-    hidden_sizes: tuple = (256, 256)  # state-observation Q-networks
-    epoch_frames: int = 500_000       # frames between evaluations / checkpoints
-    test_episodes: int = 10
-    max_test_steps: int = 27_000      # agent steps cap per test episode
-    save_buffer: bool = False         # checkpoints include the replay buffer
-    threads: int = 0
+    env: str = option("ALE/Pong-v5", "gymnasium env id with discrete actions: ALE/<Game>-v5 (Atari), "
+                      "MinAtar/<Game>-v1, or a state-vector env such as CartPole-v1")
+    model: str = option("pl-sdqn", "Q-network: PL-SDQN (spiking, PopNorm), SDQN (spiking) or the ANN DQN",
+                        choices=MODELS)
+    backend: str = option("auto", "spiking neuron backend; auto = the fastest available for --device",
+                          choices=BACKENDS)
+    device: str = option("cpu", "torch device of the networks (cpu, cuda, cuda:N)")
+    seed: int = option(0, "seed of the networks, the envs and the exploration", low=0)
+    frames: int = option(10_000_000, "training budget in env frames (Atari: 4 frames per agent step; "
+                         "other envs: a frame is an env step)", low=1)
+    num_envs: int = option(10, "parallel training envs", low=1)
+    lr: float = option(1e-4, "learning rate", above=0)
+    optimizer: str = option("adamw", "optimizer (rmsprop: the MinAtar paper's alpha 0.95, eps 0.01, centered)",
+                            choices=OPTIMIZERS)
+    loss: str = option("mse", "TD loss (huber: smooth L1)", choices=LOSSES)
+    double_dqn: bool = option(True, "Double DQN: the online net picks the next action, the target net values it")
+    gamma: float = option(0.99, "discount factor", low=0, high=1)
+    n_step: int = option(3, "steps of the n-step return", low=1)
+    target_update: int = option(500, "gradient steps between target-network copies", low=1)
+    buffer_size: int = option(100_000, "replay capacity in transitions", low=1)
+    batch_size: int = option(32, "transitions per gradient step", low=1)
+    eps_start: float = option(1.0, "exploration epsilon at the start", low=0, high=1)
+    eps_end: float = option(0.05, "exploration epsilon after the decay", low=0, high=1)
+    eps_decay_steps: int = option(1_000_000, "env steps of the linear epsilon decay", low=0)
+    train_every: int = option(10, "env steps per gradient step", low=1)
+    learning_starts: int = option(20_000, "env steps of warm-up before the first gradient step", low=0)
+    test_eps: float = option(0.005, "epsilon of the test episodes", low=0, high=1)
+    time_window: int = option(16, "time steps T of the spiking Q-networks", low=1)
+    hidden_sizes: tuple = option((256, 256), "hidden layer sizes of the state-vector Q-networks", low=1)
+    epoch_frames: int = option(500_000, "frames between evaluations and checkpoints", low=1)
+    test_episodes: int = option(10, "test episodes per evaluation (run as parallel envs)", low=1)
+    max_test_steps: int = option(27_000, "agent steps cap per test episode", low=1)
+    save_buffer: bool = option(False, "checkpoints include the replay buffer (exact resume; large for Atari)")
+    threads: int = option(0, "torch threads (0: leave torch's default, all cores)", low=0)
 
     @staticmethod
     def preset(env: str) -> "DQNConfig":
@@ -153,13 +158,14 @@ def build_q(cfg: DQNConfig, obs_shape: tuple, n_actions: int) -> torch.nn.Module
         c, h, w = obs_shape
         if cfg.model == "dqn":
             return AtariQNet(c, h, w, n_actions)
-        return SpikingDQN(c, h, w, n_actions, time_window=cfg.time_window, popnorm=cfg.model == "pl-sdqn")
+        return SpikingDQN(c, h, w, n_actions, time_window=cfg.time_window, popnorm=cfg.model == "pl-sdqn",
+                          backend=cfg.backend)
     if len(obs_shape) != 1:
         raise EnvError(f"observations of shape {obs_shape} are neither frames nor a state vector")
     if cfg.model == "dqn":
         return MLPQNet(obs_shape[0], n_actions, cfg.hidden_sizes)
     return SpikingMLPQNet(obs_shape[0], n_actions, cfg.hidden_sizes, time_window=cfg.time_window,
-                          popnorm=cfg.model == "pl-sdqn")
+                          popnorm=cfg.model == "pl-sdqn", backend=cfg.backend)
 
 
 @torch.no_grad()
@@ -167,65 +173,67 @@ def greedy(q: torch.nn.Module, obs: np.ndarray, device) -> np.ndarray:
     return q(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
 
 
-def evaluate(q: torch.nn.Module, cfg: DQNConfig, episodes: int, seed: int, device, video_dir=None) -> list[float]:
-    """One episode in each of `episodes` parallel test envs (no episodic life), epsilon test_eps."""
+def evaluate(q: torch.nn.Module, cfg: DQNConfig, episodes: int, seed: int, device, video_dir=None,
+             progress: bool = False) -> list[float]:
+    """One episode in each of `episodes` parallel test envs (no episodic life), epsilon test_eps.
+    progress: a bar of finished episodes (test episodes can take minutes)."""
     if video_dir:
-        return _evaluate_video(q, cfg, episodes, seed, device, video_dir)
+        return _evaluate_video(q, cfg, episodes, seed, device, video_dir, progress)
+    from tqdm import tqdm
+
     env = VecEnv(cfg.env, episodes, train=False)
     rng = np.random.default_rng(seed)
     obs = env.reset(seed)
     returns, finished = np.zeros(episodes), np.zeros(episodes, bool)
-    for _ in range(cfg.max_test_steps):
+    bar = tqdm(total=episodes, disable=not progress, unit="episode", desc="evaluating", leave=False)
+    for step in range(cfg.max_test_steps):
         a = greedy(q, obs, device)
         explore = rng.random(episodes) < cfg.test_eps
         a[explore] = rng.integers(0, env.n_actions, explore.sum())
         obs, r, _, trunc, game_over = env.step(a)
         returns += np.where(finished, 0.0, r)
+        newly = game_over & ~finished
         finished |= game_over
+        bar.update(int(newly.sum()))
+        if step % 100 == 0:
+            bar.set_postfix(agent_steps=step, refresh=False)
         if finished.all():
             break
+    bar.close()
     env.close()
     return returns.tolist()
 
 
-def _evaluate_video(q, cfg, episodes, seed, device, video_dir) -> list[float]:
-    import importlib.util
-
+def _evaluate_video(q, cfg, episodes, seed, device, video_dir, progress) -> list[float]:
     import gymnasium as gym
 
-    if importlib.util.find_spec("moviepy") is None:
-        raise RuntimeError("--video writes mp4 files through gymnasium's RecordVideo, which needs moviepy "
-                           "(pip install moviepy)")
+    from .envs import with_video
 
-    if not is_atari(cfg.env):
-        env = gym.make(cfg.env, render_mode="rgb_array")
-    else:
+    if is_atari(cfg.env):
         import ale_py
 
         gym.register_envs(ale_py)
         env = gym.make(cfg.env, render_mode="rgb_array", frameskip=1, repeat_action_probability=0.0)
         env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=ATARI_FRAMESKIP, screen_size=84)
         env = gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
-    env = gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda e: True)
+    else:
+        register(cfg.env)
+        env = gym.make(cfg.env, render_mode="rgb_array")
+    env = with_video(env, video_dir)
     rng = np.random.default_rng(seed)
 
     def policy(obs):
         if rng.random() < cfg.test_eps:
             return int(rng.integers(0, env.action_space.n))
         return int(greedy(q, np.asarray(obs)[None], device)[0])
-    return run_episodes(env, policy, episodes, seed)
+    return run_episodes(env, policy, episodes, seed, progress)
 
 
 def validate(cfg: DQNConfig) -> None:
     """Every check a run makes before it writes anything (backend, model, env), with the
     trainer's own messages, and no side effects: the sweep checks a whole grid with it."""
+    check(cfg)
     runtime.check_backend(cfg)
-    if cfg.model not in MODELS:
-        raise ValueError(f"unknown model {cfg.model!r}; choose one of {list(MODELS)}")
-    if cfg.optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose one of {list(OPTIMIZERS)}")
-    if cfg.loss not in LOSSES:
-        raise ValueError(f"unknown loss {cfg.loss!r}; choose one of {list(LOSSES)}")
     if is_atari(cfg.env):
         atari_game(cfg.env)
     else:
@@ -242,7 +250,8 @@ class DQNTrainer:
         self.q = build_q(cfg, self.env.obs_shape, self.env.n_actions).to(self.device)
         self.q_targ = copy.deepcopy(self.q).requires_grad_(False)
         if cfg.optimizer == "rmsprop":  # the MinAtar paper's settings
-            self.opt = torch.optim.RMSprop(self.q.parameters(), lr=cfg.lr, alpha=0.95, eps=0.01, centered=True)
+            self.opt = torch.optim.RMSprop(self.q.parameters(), lr=cfg.lr, alpha=0.95, eps=0.01, centered=True,
+                                           foreach=True)  # one call per op for all tensors, not per tensor
         else:
             self.opt = torch.optim.AdamW(self.q.parameters(), lr=cfg.lr)
         frame_shape = self.env.obs_shape[1:] if self.env.atari else self.env.obs_shape
@@ -371,10 +380,13 @@ class DQNTrainer:
                     if self.grad_steps % 100 == 0:
                         self.logger.scalar("train/loss", loss, self.env_steps)
                 bar.update(self.frames - before)
-                bar.set_postfix(last_return=f"{self.last_return:.1f}", eps=f"{self.epsilon():.2f}", refresh=False)
+                if self.env_steps < cfg.learning_starts:  # no gradient step yet: say so
+                    bar.set_postfix(warm_up=f"until step {cfg.learning_starts}", step=self.env_steps, refresh=False)
+                else:
+                    bar.set_postfix(last_return=f"{self.last_return:.1f}", eps=f"{self.epsilon():.2f}", refresh=False)
                 if self.frames >= next_epoch or self.frames >= cfg.frames:
                     next_epoch += cfg.epoch_frames
-                    result = self.end_epoch(t0, frames0)
+                    result = self.end_epoch(t0, frames0, progress)
                     bar.write(f"frames {self.frames}: test return {result['test_return']:.1f} "
                               f"+- {result['test_return_std']:.1f} ({result['frames_per_s']:.0f} frames/s)")
         except KeyboardInterrupt:
@@ -392,9 +404,10 @@ class DQNTrainer:
         """Training wall time of the whole run, across resumes."""
         return self.time_s + time.perf_counter() - self.t0
 
-    def end_epoch(self, t0: float, frames0: int) -> dict:
+    def end_epoch(self, t0: float, frames0: int, progress: bool = False) -> dict:
         cfg = self.cfg
-        returns = evaluate(self.q, cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1), device=self.device)
+        returns = evaluate(self.q, cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1), device=self.device,
+                           progress=progress)
         row = dict(step=self.env_steps, frames=self.frames, test_return=float(np.mean(returns)),
                    test_return_std=float(np.std(returns)), train_return=self.last_return, games=self.games,
                    epsilon=self.epsilon(), frames_per_s=(self.frames - frames0) / (time.perf_counter() - t0),
@@ -415,12 +428,3 @@ def run(cfg: DQNConfig | None, out: Path, resume: bool = False, progress: bool =
         overrides: dict | None = None, on_start=None) -> dict:
     """Train (or, with resume, continue the run in `out` with its saved config)."""
     return runtime.run_trainer(DQNTrainer, DQNConfig, cfg, out, resume, progress, overrides, on_start)
-
-
-def evaluate_saved(run_dir: Path, episodes: int, seed: int, video_dir=None) -> list[float]:
-    st = torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=False)
-    cfg = config_from_dict(st["config"])
-    spikekern.set_backend(cfg.backend)
-    q = build_q(cfg, tuple(st["obs_shape"]), st["n_actions"])
-    q.load_state_dict(st["q"])
-    return evaluate(q.eval(), cfg, episodes, seed, "cpu", video_dir=video_dir)

@@ -55,10 +55,37 @@ def make_env(env_id: str, *, continuous: bool, max_episode_steps: int | None = N
     return gym.wrappers.RecordEpisodeStatistics(env)
 
 
-def run_episodes(env, policy, episodes: int, seed: int) -> list[float]:
+def with_video(env, video_dir):
+    """env recording every episode as mp4 into video_dir (gymnasium's RecordVideo), or one
+    clear error saying what is missing: moviepy, or the env's own rendering (classic-control
+    envs draw with pygame). env must have been made with render_mode="rgb_array"."""
+    import importlib.util
+
+    import gymnasium as gym
+
+    if importlib.util.find_spec("moviepy") is None:
+        env.close()
+        raise RuntimeError("--video writes mp4 files through gymnasium's RecordVideo, which needs moviepy "
+                           "(pip install moviepy)")
+    try:
+        env.reset(seed=0)
+        frame = env.render()
+    except (gym.error.DependencyNotInstalled, ImportError) as exc:
+        env.close()
+        raise RuntimeError(f"--video: {env.spec.id if env.spec else 'this env'} cannot render here: {exc}") from None
+    if frame is None:
+        env.close()
+        raise RuntimeError("--video: this env renders no rgb frames")
+    return gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda e: True, disable_logger=True)
+
+
+def run_episodes(env, policy, episodes: int, seed: int, progress: bool = False) -> list[float]:
     """Undiscounted return of `episodes` episodes of a single env under policy(obs) -> action
-    (episode i starts from reset(seed=seed + i)); closes the env."""
+    (episode i starts from reset(seed=seed + i)); closes the env. progress: a bar of episodes."""
+    from tqdm import tqdm
+
     returns = []
+    bar = tqdm(total=episodes, disable=not progress, unit="episode", desc="evaluating", leave=False)
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
         done, total = False, 0.0
@@ -67,5 +94,8 @@ def run_episodes(env, policy, episodes: int, seed: int) -> list[float]:
             total += float(r)
             done = term or trunc
         returns.append(total)
+        bar.update(1)
+        bar.set_postfix(last_return=f"{total:.1f}")
+    bar.close()
     env.close()
     return returns

@@ -22,7 +22,9 @@ class RunLogger:
             w.writerows(rows)
         from torch.utils.tensorboard import SummaryWriter
 
-        self.tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=resume_step)
+        # purge_step drops TensorBoard events at and after that step, which a resumed run logs
+        # again; the evaluation at the resume step itself was kept in the checkpointed run.
+        self.tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=None if resume_step is None else resume_step + 1)
 
     def scalar(self, name: str, value: float, step: int) -> None:
         self.tb.add_scalar(name, value, step)

@@ -18,7 +18,15 @@ def check_backend(cfg) -> torch.device:
     torch device."""
     if cfg.backend not in spikekern._backend.BACKENDS:
         raise ValueError(f"unknown backend {cfg.backend!r}; choose one of {list(spikekern._backend.BACKENDS)}")
-    device = torch.device(cfg.device)
+    try:
+        device = torch.device(cfg.device)
+    except RuntimeError:
+        raise ValueError(f"--device {cfg.device!r} is not a torch device (cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+        raise RuntimeError(f"--device {cfg.device}: {why} (torch {torch.__version__})")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {cfg.device!r}: the trainers run on cpu or cuda")
     if cfg.backend != "auto" and cfg.backend not in spikekern.available_backends(device):
         why = spikekern._backend._why_unavailable(cfg.backend, device.type)
         raise RuntimeError(f"backend {cfg.backend!r} is not available on {cfg.device}: {why}")

@@ -20,11 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._backend import BACKENDS
 from ..models import MLPActor, MLPQFunction, PopSpikeActor
+from ..nn.population import DECODE_MODES, ENCODE_MODES
 from .checkpoint import CHECKPOINT, atomic_save, env_snapshot, load_checkpoint, rng_state, seed_everything, set_rng_state
-from .envs import make_env, run_episodes
+from .envs import make_env, run_episodes, with_video
 from .logger import RunLogger, plot_curve
 from .normalize import RunningNorm
+from .options import check, option
 from .replay import ReplayBuffer
 from . import runtime
 from .runtime import prepare
@@ -34,40 +37,43 @@ ACTORS = ("ilc-san", "popsan", "ann")
 
 @dataclass
 class TD3Config:
-    env: str = "Pendulum-v1"
-    actor: str = "ilc-san"
-    backend: str = "auto"
-    device: str = "cpu"
-    seed: int = 0
-    steps: int = 1_000_000            # total env steps (ILC-SAN: 100 epochs of 10000)
+    env: str = option("Pendulum-v1", "gymnasium env id with continuous actions (MuJoCo tasks need the [mujoco] extra)")
+    actor: str = option("ilc-san", "the actor: ILC-SAN (spiking, intra-layer connections), PopSAN (spiking) or a ReLU MLP",
+                        choices=ACTORS)
+    backend: str = option("auto", "spiking neuron backend; auto = the fastest available for --device",
+                          choices=BACKENDS)
+    device: str = option("cpu", "torch device of the networks (cpu, cuda, cuda:N)")
+    seed: int = option(0, "seed of the networks, the env and the exploration", low=0)
+    steps: int = option(1_000_000, "total env steps (ILC-SAN: 100 epochs of 10000)", low=1)
     # spiking actor (ILC-SAN defaults)
-    spike_ts: int = 5
-    encoder_pop_dim: int = 10
-    decoder_pop_dim: int = 10
-    encoder_var: float = 0.15
-    mean_range: tuple = (-3.0, 3.0)
-    encode: str = "pop-det"
-    decode: str = ""                  # "" = last-mem for ilc-san, fr-mlp for popsan
-    hidden_sizes: tuple = (256, 256)  # actor and critics
+    spike_ts: int = option(5, "time steps T of the spiking actor", low=1)
+    encoder_pop_dim: int = option(10, "encoder neurons per observation dimension", low=2)
+    decoder_pop_dim: int = option(10, "decoder neurons per action dimension", low=1)
+    encoder_var: float = option(0.15, "initial std of the encoder's Gaussian receptive fields", above=0)
+    mean_range: tuple = option((-3.0, 3.0), "range the encoder's receptive-field means are spread over (two numbers)")
+    encode: str = option("pop-det", "population encoding of the observation", choices=ENCODE_MODES)
+    decode: str = option("", "population decoding of the action (empty: last-mem for ilc-san, fr-mlp for popsan)",
+                         choices=("",) + DECODE_MODES)
+    hidden_sizes: tuple = option((256, 256), "hidden layer sizes of the actor and the critics", low=1)
     # TD3
-    actor_lr: float = 1e-4
-    critic_lr: float = 1e-3
-    batch_size: int = 100
-    replay_size: int = 1_000_000
-    gamma: float = 0.99
-    polyak: float = 0.995
-    start_steps: int = 10_000
-    update_after: int = 1_000
-    update_every: int = 50
-    act_noise: float = 0.1
-    target_noise: float = 0.2
-    noise_clip: float = 0.5
-    policy_delay: int = 2
-    max_ep_len: int = 1000
-    epoch_steps: int = 10_000
-    test_episodes: int = 10
-    obs_clip: float = 3.0
-    threads: int = 0                  # torch.set_num_threads (0: leave as is)
+    actor_lr: float = option(1e-4, "Adam learning rate of the actor", above=0)
+    critic_lr: float = option(1e-3, "Adam learning rate of the critics", above=0)
+    batch_size: int = option(100, "transitions per update", low=1)
+    replay_size: int = option(1_000_000, "replay buffer capacity in transitions", low=1)
+    gamma: float = option(0.99, "discount factor", low=0, high=1)
+    polyak: float = option(0.995, "target networks <- polyak * target + (1 - polyak) * online", low=0, high=1)
+    start_steps: int = option(10_000, "env steps of uniformly random actions before the actor acts", low=0)
+    update_after: int = option(1_000, "env steps before the first update", low=0)
+    update_every: int = option(50, "env steps between update bursts (each burst: that many updates)", low=1)
+    act_noise: float = option(0.1, "std of the exploration noise, as a fraction of the action limit", low=0)
+    target_noise: float = option(0.2, "std of the target policy smoothing noise", low=0)
+    noise_clip: float = option(0.5, "clip of the target policy smoothing noise", low=0)
+    policy_delay: int = option(2, "critic updates per actor update", low=1)
+    max_ep_len: int = option(1000, "episode length limit (the env's own limit applies if smaller)", low=1)
+    epoch_steps: int = option(10_000, "env steps between evaluations and checkpoints", low=1)
+    test_episodes: int = option(10, "deterministic test episodes per evaluation", low=1)
+    obs_clip: float = option(3.0, "normalised observations are clipped to +- this", above=0)
+    threads: int = option(0, "torch threads (0: leave torch's default, all cores)", low=0)
 
     def decode_mode(self) -> str:
         return self.decode or ("fr-mlp" if self.actor == "popsan" else "last-mem")
@@ -76,9 +82,10 @@ class TD3Config:
 def validate(cfg: TD3Config) -> None:
     """Every check a run makes before it writes anything (backend, actor, env), with the
     trainer's own messages, and no side effects: the sweep checks a whole grid with it."""
+    check(cfg)
+    if len(cfg.mean_range) != 2 or not cfg.mean_range[0] < cfg.mean_range[1]:
+        raise ValueError(f"--mean-range must be two numbers LOW HIGH with LOW < HIGH, got {list(cfg.mean_range)}")
     runtime.check_backend(cfg)
-    if cfg.actor not in ACTORS:
-        raise ValueError(f"unknown actor {cfg.actor!r}; choose one of {list(ACTORS)}")
     make_env(cfg.env, continuous=True, max_episode_steps=cfg.max_ep_len).close()
 
 
@@ -89,7 +96,8 @@ def build_actor(cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float) ->
         raise ValueError(f"unknown actor {cfg.actor!r}; choose one of {list(ACTORS)}")
     return PopSpikeActor(obs_dim, act_dim, cfg.encoder_pop_dim, cfg.decoder_pop_dim, list(cfg.hidden_sizes),
                          cfg.mean_range, cfg.encoder_var, cfg.spike_ts, encode=cfg.encode,
-                         decode=cfg.decode_mode(), act_limit=act_limit, ilc=cfg.actor == "ilc-san")
+                         decode=cfg.decode_mode(), act_limit=act_limit, ilc=cfg.actor == "ilc-san",
+                         backend=cfg.backend)
 
 
 class Agent(nn.Module):
@@ -117,9 +125,14 @@ class Agent(nn.Module):
         return self.actor(self.norm(o))[0].cpu().numpy()
 
 
-def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, max_ep_len: int, device) -> list[float]:
-    env = make_env(env_id, continuous=True, max_episode_steps=max_ep_len)
-    return run_episodes(env, lambda obs: agent.act(obs, device), episodes, seed)
+def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, max_ep_len: int, device, video_dir=None,
+             progress: bool = False) -> list[float]:
+    """Deterministic episodes of the actor (no exploration noise); video_dir: record them."""
+    env = make_env(env_id, continuous=True, max_episode_steps=max_ep_len,
+                   **(dict(render_mode="rgb_array") if video_dir else {}))
+    if video_dir:
+        env = with_video(env, video_dir)
+    return run_episodes(env, lambda obs: agent.act(obs, device), episodes, seed, progress)
 
 
 class TD3Trainer:
@@ -297,11 +310,3 @@ def run(cfg: TD3Config | None, out: Path, resume: bool = False, progress: bool =
         overrides: dict | None = None, on_start=None) -> dict:
     """Train (or, with resume, continue the run in `out` with its saved config)."""
     return runtime.run_trainer(TD3Trainer, TD3Config, cfg, out, resume, progress, overrides, on_start)
-
-
-def load_agent(run_dir: Path) -> tuple[Agent, TD3Config]:
-    st = torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=False)
-    cfg = config_from_dict(st["config"])
-    agent = Agent(cfg, st["obs_dim"], st["act_dim"], st["act_limit"])
-    agent.load_state_dict(st["agent"])
-    return agent.eval(), cfg
