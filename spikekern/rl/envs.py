@@ -44,7 +44,7 @@ def make_env(env_id: str, *, continuous: bool, max_episode_steps: int | None = N
         env = gym.make(env_id, max_episode_steps=limit, **kwargs)
     except (gym.error.DependencyNotInstalled, ImportError) as exc:
         raise EnvError(f"environment {env_id!r} needs a package that is not installed: {exc} "
-                       "(MuJoCo tasks: pip install -e '.[mujoco]')") from None
+                       "(MuJoCo tasks: pip install 'gymnasium[mujoco]')") from None
     box = isinstance(env.action_space, gym.spaces.Box)
     if continuous and not box:
         env.close()
