@@ -6,6 +6,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from .rl.guards import DivergedError
 from .rl.options import help_text, option
 
 
@@ -133,6 +134,7 @@ def _stamp() -> str:
 
 def _train(args) -> int:
     from .rl.agents import run_algo
+    from .rl.checkpoint import has_checkpoint
 
     if args.algo == "td3":
         from .rl import td3 as algo
@@ -149,7 +151,7 @@ def _train(args) -> int:
         saved = run_algo(out)
         if saved != args.algo:
             raise ValueError(f"{out} holds a {saved} run; continue it with `spikekern train {saved} --resume {out}`")
-    elif (out / "checkpoint.pt").exists():
+    elif has_checkpoint(out):
         raise ValueError(f"{out} already holds a run; use --resume {out} or another --out")
     overrides = {k: v for k, v in dataclasses.asdict(cfg).items() if getattr(args, k, None) is not None}
     result = algo.run(None if args.resume else cfg, out, resume=bool(args.resume), progress=not args.no_progress,
@@ -230,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
             return _bench(args)
     except KeyboardInterrupt:
         return 130
+    except DivergedError as exc:
+        print(f"spikekern {args.command}: {exc}", file=sys.stderr)
+        return 3
     except (RuntimeError, ValueError, FileNotFoundError) as exc:  # EnvError is a ValueError
         print(f"spikekern {args.command}: {exc}", file=sys.stderr)
         return 2

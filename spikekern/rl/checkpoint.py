@@ -1,4 +1,15 @@
-"""Atomic checkpoints and the RNG state a run needs to resume exactly."""
+"""Durable checkpoints and the RNG state a run needs to resume exactly.
+
+A checkpoint is written to a temporary file, flushed and fsync'ed, then renamed into place and
+the directory fsync'ed, so a crash or power loss leaves either the old or the new file, never
+a truncated one. The previous checkpoint is kept (checkpoint.prev.pt) until the new one is in
+place, and resuming falls back to it, with a warning naming the damaged file, when the newest
+is missing, truncated or unreadable.
+
+checkpoint.pt holds what exact resume needs, including a pickled snapshot of the env and
+numpy RNG state, so it is loaded with weights_only=False: resume only runs you trust, as you
+would run their code. What is shared and evaluated is model.pt (see agents.py).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -6,20 +17,38 @@ import os
 import pickle
 import random
 import signal
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 CHECKPOINT = "checkpoint.pt"
+PREVIOUS = "checkpoint.prev.pt"
 
 
-def atomic_save(obj, path: Path) -> None:
-    """torch.save to a temporary file, then rename over the target: never half-written."""
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_save(obj, path: Path, keep_previous: bool = False) -> None:
+    """torch.save to a temporary file, fsync, rename over the target, fsync the directory:
+    never half-written, and on disk once this returns. keep_previous: the file being
+    replaced is kept as <name>.prev.pt, not deleted."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    if keep_previous and path.exists():
+        os.replace(path, path.with_name(path.stem + ".prev" + path.suffix))
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def rng_state(gen: np.random.Generator) -> dict:
@@ -30,6 +59,11 @@ def set_rng_state(state: dict, gen: np.random.Generator) -> None:
     torch.set_rng_state(state["torch"])
     gen.bit_generator.state = state["numpy"]
     random.setstate(state["python"])
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -65,8 +99,33 @@ def interrupt_on_sigterm():
         signal.signal(signal.SIGTERM, previous)
 
 
+def save_checkpoint(state: dict, run_dir: Path) -> None:
+    atomic_save(state, Path(run_dir) / CHECKPOINT, keep_previous=True)
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    return any((Path(run_dir) / name).exists() for name in (CHECKPOINT, PREVIOUS))
+
+
 def load_checkpoint(run_dir: Path) -> dict:
-    path = Path(run_dir) / CHECKPOINT
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {path.name})")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """The newest readable checkpoint of a run: checkpoint.pt, or, with a warning, the one
+    before it when the newest is missing, truncated or unreadable."""
+    run_dir = Path(run_dir)
+    problems = []
+    for name in (CHECKPOINT, PREVIOUS):
+        path = run_dir / name
+        if not path.exists():
+            problems.append(f"{path} is missing")
+            continue
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - a truncated file fails in many ways (OSError, EOFError, ...)
+            problems.append(f"{path} is damaged ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+            continue
+        if problems:
+            warnings.warn(f"{'; '.join(problems)}: resuming from {path} (step {state.get('step', state.get('env_steps'))})",
+                          RuntimeWarning, stacklevel=2)
+        return state
+    if not any("damaged" in p for p in problems):
+        raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {CHECKPOINT})")
+    raise ValueError(f"no readable checkpoint in {run_dir}: {'; '.join(problems)}")

@@ -24,9 +24,11 @@ import torch
 
 from .._backend import BACKENDS
 from ..models import AtariQNet, MinAtarQNet, MLPQNet, SpikingDQN, SpikingMinAtarQNet, SpikingMLPQNet
-from .checkpoint import CHECKPOINT, atomic_save, load_checkpoint, rng_state, seed_everything, set_rng_state
+from .checkpoint import (atomic_save, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr,
+                         set_rng_state)
 from .envs import EnvError, is_minatar, make_env, register, run_episodes
 from .frame_replay import FrameReplay
+from .guards import check_loss, check_observation, check_parameters
 from .logger import RunLogger, plot_curve
 from .options import check, option
 from . import runtime
@@ -241,7 +243,9 @@ def validate(cfg: DQNConfig) -> None:
 
 
 class DQNTrainer:
-    def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool = False):
+    def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool | dict = False):
+        """resume: continue the run in run_dir from its checkpoint (True), or from that checkpoint
+        already loaded (a dict)."""
         self.cfg, self.run_dir = cfg, Path(run_dir)
         validate(cfg)
         self.device = prepare(cfg)
@@ -261,9 +265,10 @@ class DQNTrainer:
         self.env_steps, self.grad_steps, self.games, self.last_return = 0, 0, 0, float("nan")
         self.time_s = 0.0  # training wall time before this session (a resumed run adds to it)
         self.t0 = time.perf_counter()  # start of this session (train() sets it again)
+        self.saved_step = None  # env step of the newest checkpoint on disk
         self._new_episodes(self.env.reset(cfg.seed))
         if resume:
-            self._load(load_checkpoint(self.run_dir))
+            self._load(resume if isinstance(resume, dict) else load_checkpoint(self.run_dir))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
             (self.run_dir / "config.json").write_text(json.dumps(dict(algo="dqn", **dataclasses.asdict(cfg)), indent=1))
@@ -293,14 +298,17 @@ class DQNTrainer:
                   opt=self.opt.state_dict(), rng=rng_state(self.rng), env_steps=self.env_steps,
                   grad_steps=self.grad_steps, games=self.games, last_return=self.last_return,
                   time_s=self.elapsed(), buffer=self.buffer.state_dict() if self.cfg.save_buffer else None)
-        atomic_save(st, self.run_dir / CHECKPOINT)
+        save_checkpoint(st, self.run_dir)
+        self.saved_step = self.env_steps
 
     def _load(self, st: dict) -> None:
         self.q.load_state_dict(st["q"])
         self.q_targ.load_state_dict(st["q_targ"])
         self.opt.load_state_dict(st["opt"])
+        set_lr(self.opt, self.cfg.lr)  # the config's (a resume may override it), not the saved one
         set_rng_state(st["rng"], self.rng)
         self.env_steps, self.grad_steps = st["env_steps"], st["grad_steps"]
+        self.saved_step = self.env_steps
         self.games, self.last_return = st["games"], st["last_return"]
         self.time_s = st.get("time_s", 0.0)
         # The vector envs cannot be saved: a resumed run starts new episodes.
@@ -326,13 +334,15 @@ class DQNTrainer:
             loss = torch.nn.functional.smooth_l1_loss(q, target)
         else:
             loss = torch.nn.functional.mse_loss(q, target)
+        value = loss.item()
+        check_loss("TD loss", value, self.env_steps, self.saved_step)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.grad_steps += 1
         if self.grad_steps % cfg.target_update == 0:
             self.q_targ.load_state_dict(self.q.state_dict())
-        return loss.item()
+        return value
 
     def act(self) -> np.ndarray:
         n = self.cfg.num_envs
@@ -345,6 +355,7 @@ class DQNTrainer:
         """One step of every env, stored in the replay."""
         actions = self.act()
         obs2, r, term, trunc, game_over = self.env.step(actions)
+        check_observation(obs2, self.env_steps + self.cfg.num_envs, self.saved_step)
         reward = np.sign(r) if self.env.atari else r  # Atari: clip for learning, log game scores
         for s in range(self.cfg.num_envs):
             if self.starting[s]:  # this step reset env s (next-step autoreset): a new episode
@@ -406,6 +417,7 @@ class DQNTrainer:
 
     def end_epoch(self, t0: float, frames0: int, progress: bool = False) -> dict:
         cfg = self.cfg
+        check_parameters(self.q, self.env_steps, self.saved_step)  # before anything is saved
         returns = evaluate(self.q, cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1), device=self.device,
                            progress=progress)
         row = dict(step=self.env_steps, frames=self.frames, test_return=float(np.mean(returns)),

@@ -63,10 +63,12 @@ def run_trainer(trainer_cls, config_cls, cfg, out: Path, resume: bool = False, p
     explicit overrides such as more steps on top). SIGTERM saves a checkpoint as Ctrl-C does.
     on_start(trainer), if given, is called once the trainer is built (and resumed)."""
     out = Path(out)
-    if resume:
-        cfg = dataclasses.replace(config_from_dict(config_cls, load_checkpoint(out)["config"]), **(overrides or {}))
+    state = None
+    if resume:  # loaded once: a checkpoint with a full replay buffer is large
+        state = load_checkpoint(out)
+        cfg = dataclasses.replace(config_from_dict(config_cls, state["config"]), **(overrides or {}))
     _malloc.keep_freed_memory()
-    trainer = trainer_cls(cfg, out, resume=resume)
+    trainer = trainer_cls(cfg, out, resume=state if resume else False)
     if on_start is not None:
         on_start(trainer)
     with interrupt_on_sigterm():

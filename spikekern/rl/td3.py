@@ -23,8 +23,10 @@ from torch import nn
 from .._backend import BACKENDS
 from ..models import MLPActor, MLPQFunction, PopSpikeActor
 from ..nn.population import DECODE_MODES, ENCODE_MODES
-from .checkpoint import CHECKPOINT, atomic_save, env_snapshot, load_checkpoint, rng_state, seed_everything, set_rng_state
+from .checkpoint import (atomic_save, env_snapshot, load_checkpoint, rng_state, save_checkpoint, seed_everything,
+                         set_lr, set_rng_state)
 from .envs import make_env, run_episodes, with_video
+from .guards import check_loss, check_observation, check_parameters
 from .logger import RunLogger, plot_curve
 from .normalize import RunningNorm
 from .options import check, option
@@ -136,7 +138,9 @@ def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, max_ep_len: in
 
 
 class TD3Trainer:
-    def __init__(self, cfg: TD3Config, run_dir: Path, resume: bool = False):
+    def __init__(self, cfg: TD3Config, run_dir: Path, resume: bool | dict = False):
+        """resume: continue the run in run_dir from its checkpoint (True), or from that checkpoint
+        already loaded (a dict)."""
         self.cfg, self.run_dir = cfg, Path(run_dir)
         validate(cfg)
         self.device = prepare(cfg)
@@ -159,10 +163,11 @@ class TD3Trainer:
         self.last_return = float("nan")
         self.time_s = 0.0  # training wall time before this session (a resumed run adds to it)
         self.t0 = time.perf_counter()  # start of this session (train() sets it again)
+        self.saved_step = None  # step of the newest checkpoint on disk
         self.obs, _ = self.env.reset(seed=cfg.seed)
         self.ep_ret, self.ep_len = 0.0, 0
         if resume:
-            self._load(load_checkpoint(self.run_dir))
+            self._load(resume if isinstance(resume, dict) else load_checkpoint(self.run_dir))
         # Everything is validated: only now is anything written.
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
@@ -183,9 +188,14 @@ class TD3Trainer:
         self.agent.load_state_dict(st["agent"])
         self.pi_opt.load_state_dict(st["pi_opt"])
         self.q_opt.load_state_dict(st["q_opt"])
+        # An optimiser's state dict carries its learning rate: the config's (which a resume
+        # may override, e.g. after a divergence) is the one to use.
+        set_lr(self.pi_opt, self.cfg.actor_lr)
+        set_lr(self.q_opt, self.cfg.critic_lr)
         self.buffer.load_state_dict(st["buffer"])
         set_rng_state(st["rng"], self.rng)
         self.step, self.updates, self.episodes = st["step"], st["updates"], st["episodes"]
+        self.saved_step = self.step
         self.last_return = st["last_return"]
         self.time_s = st.get("time_s", 0.0)
         if st["env"] is not None:  # continue the same episode in the same env state
@@ -197,7 +207,8 @@ class TD3Trainer:
             self.ep_ret, self.ep_len = 0.0, 0
 
     def save(self) -> None:
-        atomic_save(self._state(), self.run_dir / CHECKPOINT)
+        save_checkpoint(self._state(), self.run_dir)
+        self.saved_step = self.step
 
     # -------------------------------------------------------------------- TD3 update
     def update(self) -> dict:
@@ -211,15 +222,18 @@ class TD3Trainer:
             q_targ = torch.min(ag.q1_targ(o2, a2), ag.q2_targ(o2, a2))
             backup = b["rew"] + cfg.gamma * (1 - b["done"]) * q_targ
         q_loss = ((ag.q1(o, b["act"]) - backup) ** 2).mean() + ((ag.q2(o, b["act"]) - backup) ** 2).mean()
+        info = dict(q_loss=q_loss.item())
+        check_loss("critic loss", info["q_loss"], self.step, self.saved_step)
         self.q_opt.zero_grad(set_to_none=True)
         q_loss.backward()
         self.q_opt.step()
         self.updates += 1
-        info = dict(q_loss=q_loss.item())
         if self.updates % cfg.policy_delay == 0:
             for p in ag.q1.parameters():
                 p.requires_grad_(False)
             pi_loss = -ag.q1(o, ag.actor(o)).mean()
+            info["pi_loss"] = pi_loss.item()
+            check_loss("actor loss", info["pi_loss"], self.step, self.saved_step)
             self.pi_opt.zero_grad(set_to_none=True)
             pi_loss.backward()
             self.pi_opt.step()
@@ -227,7 +241,6 @@ class TD3Trainer:
                 p.requires_grad_(True)
             with torch.no_grad():  # targets <- polyak * targets + (1 - polyak) * online
                 torch._foreach_lerp_(ag.targets_parameters(), ag.online_parameters(), 1 - cfg.polyak)
-            info["pi_loss"] = pi_loss.item()
         return info
 
     # -------------------------------------------------------------------- loop
@@ -252,6 +265,7 @@ class TD3Trainer:
                 a = self.explore_action()
                 self.agent.norm.update(self.obs)
                 obs2, r, term, trunc, info = self.env.step(a)
+                check_observation(obs2, self.step + 1, self.saved_step)
                 self.buffer.store(self.obs, a, r, obs2, float(term))
                 self.obs = obs2
                 self.step += 1
@@ -260,6 +274,7 @@ class TD3Trainer:
                     self.last_return = float(info["episode"]["r"])
                     self.logger.scalar("train/episode_return", self.last_return, self.step)
                     self.obs, _ = self.env.reset()
+                    check_observation(self.obs, self.step, self.saved_step)
                 if self.step >= cfg.update_after and self.step % cfg.update_every == 0:
                     for _ in range(cfg.update_every):
                         losses = self.update()
@@ -288,6 +303,7 @@ class TD3Trainer:
 
     def end_epoch(self, t0: float, step0: int) -> dict:
         cfg = self.cfg
+        check_parameters(self.agent, self.step, self.saved_step)  # before anything is saved
         returns = evaluate(self.agent, cfg.env, cfg.test_episodes, seed=cfg.seed + 10_000 * (self.step // cfg.epoch_steps + 1),
                            max_ep_len=cfg.max_ep_len, device=self.device)
         row = dict(step=self.step, epoch=-(-self.step // cfg.epoch_steps), test_return=float(np.mean(returns)),

@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ..rl.checkpoint import CHECKPOINT
+from ..rl.checkpoint import has_checkpoint
 from .trials import ALGOS, Trial, finished, trainer_module
 
 ATTEMPTS = "sweep_attempts.jsonl"  # one line per start of a trial: where, when, from which step
@@ -27,7 +27,7 @@ ATTEMPTS = "sweep_attempts.jsonl"  # one line per start of a trial: where, when,
 def run_trial(trial: Trial, sweep_id: str) -> dict:
     """The body of a trial's Ray task: train, or resume from the run folder's checkpoint."""
     run_dir = Path(trial.run_dir)
-    resume = (run_dir / CHECKPOINT).exists()
+    resume = has_checkpoint(run_dir)
     counter = ALGOS[trial.algo]["column"]
 
     def record_start(trainer) -> None:

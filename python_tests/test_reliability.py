@@ -1,0 +1,161 @@
+"""Nothing lost, nothing executed: model files that carry code are refused, checkpoints
+survive truncation and SIGKILL at any moment, and a run that diverges stops before it
+overwrites its last good checkpoint."""
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("gymnasium", reason="the [rl] extra is not installed")
+
+from spikekern import cli  # noqa: E402
+from spikekern.rl import load_agent, td3  # noqa: E402
+from spikekern.rl.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint  # noqa: E402
+from spikekern.rl.guards import DivergedError  # noqa: E402
+
+
+def tiny(**kw) -> td3.TD3Config:
+    base = dict(steps=200, start_steps=50, update_after=50, update_every=50, epoch_steps=100, test_episodes=1,
+                hidden_sizes=(16, 16), batch_size=16, replay_size=1000, max_ep_len=50, threads=1)
+    base.update(kw)
+    return td3.TD3Config(**base)
+
+
+def steps(run):
+    with open(run / "progress.csv", newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+class Payload:
+    """Unpickling this creates a directory: the mark of code run by a loader."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_model_file_that_would_run_code_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    td3.run(tiny(), run, progress=False)
+    marker = tmp_path / "pwned"
+    st = torch.load(run / "model.pt", weights_only=True)
+    st["extra"] = Payload(marker)
+    torch.save(st, run / "model.pt")
+    with pytest.raises(ValueError, match="holds more than tensors and plain values"):
+        load_agent(run)
+    assert cli.main(["eval", str(run), "--episodes", "1"]) == 2
+    assert "was not loaded" in capsys.readouterr().err
+    assert not marker.exists(), "loading executed code from the file"
+
+
+def test_checkpoint_is_refused_by_eval(tmp_path, capsys):
+    # checkpoint.pt (numpy RNG state, a pickled env) is not a model file: eval will not load it.
+    run = tmp_path / "run"
+    td3.run(tiny(), run, progress=False)
+    os.replace(run / CHECKPOINT, run / "model.pt")
+    assert cli.main(["eval", str(run), "--episodes", "1"]) == 2
+    assert "holds more than tensors and plain values" in capsys.readouterr().err
+
+
+def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    run = tmp_path / "run"
+    td3.run(tiny(), run, progress=False)
+    assert torch.load(run / PREVIOUS, weights_only=False)["step"] == 100
+    data = (run / CHECKPOINT).read_bytes()
+    (run / CHECKPOINT).write_bytes(data[: len(data) // 2])
+    with pytest.warns(RuntimeWarning, match=r"checkpoint.pt is damaged .*resuming from .*checkpoint.prev.pt \(step 100\)"):
+        result = td3.run(None, run, resume=True, progress=False, overrides=dict(steps=300))
+    assert result["step"] == 300 and steps(run) == [100, 200, 300]
+    assert torch.load(run / CHECKPOINT, weights_only=False)["step"] == 300
+
+
+def test_no_readable_checkpoint_is_one_clear_error(tmp_path, capsys):
+    run = tmp_path / "run"
+    td3.run(tiny(), run, progress=False)
+    for name in (CHECKPOINT, PREVIOUS):
+        (run / name).write_bytes(b"")
+    assert cli.main(["train", "td3", "--resume", str(run)]) == 2
+    assert "no readable checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_leaves_a_run_unresumable(tmp_path):
+    # A run that checkpoints every 10 steps is killed with SIGKILL 20 times: every other
+    # time at a random moment, otherwise a random few milliseconds into a checkpoint write.
+    # After every kill the run must resume, losing at most its newest checkpoint.
+    run = tmp_path / "run"
+    tmp = run / (CHECKPOINT + ".tmp")
+    args = [sys.executable, "-m", "spikekern.cli", "train", "td3", "--steps", "100000", "--start-steps", "100000",
+            "--epoch-steps", "10", "--test-episodes", "1", "--max-ep-len", "10", "--threads", "1", "--no-progress",
+            "--hidden-sizes", "1024", "1024"]  # checkpoints of ~50 MB: writing them takes a while
+    rng = random.Random(0)
+    last_step, mid_write = 0, 0
+    for kill in range(20):
+        cmd = args + (["--resume", str(run)] if kill else ["--out", str(run)])
+        before = (run / CHECKPOINT).stat().st_mtime_ns if (run / CHECKPOINT).exists() else 0
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60  # until this process has written a checkpoint of its own
+        while time.time() < deadline and not ((run / CHECKPOINT).exists()
+                                              and (run / CHECKPOINT).stat().st_mtime_ns != before):
+            time.sleep(0.01)
+        if kill % 2:
+            time.sleep(rng.uniform(0.0, 1.0))
+        else:
+            while time.time() < deadline and not tmp.exists():
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0.0, 0.02))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        mid_write += tmp.exists()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a fallback to the previous checkpoint is allowed
+            st = load_checkpoint(run)
+        assert st["step"] >= last_step, (kill, st["step"], last_step)  # never older than before this attempt
+        last_step = st["step"]
+    print(f"20 kills, {mid_write} of them during a checkpoint write; resumable after each")
+    assert mid_write >= 5 and last_step > 0
+    result = td3.run(None, run, resume=True, progress=False, overrides=dict(steps=last_step + 20))
+    assert result["step"] == last_step + 20
+
+
+def test_exploding_critic_stops_before_saving_and_resumes(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "td3", "--steps", "300", "--start-steps", "50", "--update-after", "150", "--epoch-steps", "100",
+            "--test-episodes", "1", "--hidden-sizes", "16", "16", "--batch-size", "16", "--max-ep-len", "50",
+            "--threads", "1", "--no-progress", "--critic-lr", "1e6", "--out", str(run)]
+    assert cli.main(argv) == 3
+    err = capsys.readouterr().err
+    assert "training diverged at step" in err and "last good checkpoint (step 100)" in err, err
+    st = load_checkpoint(run)
+    assert st["step"] == 100 and all(torch.isfinite(v).all() for v in st["agent"].values() if v.is_floating_point())
+    assert cli.main(["train", "td3", "--resume", str(run), "--critic-lr", "0.001", "--no-progress"]) == 0
+    assert steps(run) == [100, 200, 300]
+
+
+def test_non_finite_observation_is_reported_not_normalised(tmp_path):
+    trainer = td3.TD3Trainer(tiny(steps=300), tmp_path / "run")
+    real_step = trainer.env.step
+
+    def once_nan(action):
+        obs, r, term, trunc, info = real_step(action)
+        if trainer.step == 119:
+            obs = obs.copy()
+            obs[1] = np.nan
+        return obs, r, term, trunc, info
+
+    trainer.env.step = once_nan
+    with pytest.raises(DivergedError, match=r"non-finite observation at step 120 .*last good checkpoint \(step 100\)"):
+        trainer.train(progress=False)
+    assert torch.isfinite(trainer.agent.norm.mean).all() and torch.isfinite(trainer.agent.norm.var).all()
+    assert trainer.buffer.size == 119 and np.isfinite(trainer.buffer.obs2[:119]).all()
+    assert load_checkpoint(tmp_path / "run")["step"] == 100
