@@ -38,8 +38,7 @@ class LIF(nn.Module):
                  surrogate="sigmoid", alpha=None, backend=None, stateful=False):
         super().__init__()
         self.tau, self.decay_input = float(tau), bool(decay_input)
-        self.v_threshold = float(v_threshold)
-        self.v_reset = None if v_reset is None else float(v_reset)
+        self.v_threshold, self.v_reset = ops.validation.check_threshold(v_threshold, v_reset)
         self.detach_reset = bool(detach_reset)
         self.surrogate = surrogate
         self.alpha = ops.surrogate.resolve(surrogate, alpha)[1]  # validates name and alpha now
@@ -99,8 +98,7 @@ class CUBALIF(nn.Module):
         super().__init__()
         self.c_decay = ops.validation.check_decay(c_decay, "c_decay")
         self.v_decay = ops.validation.check_decay(v_decay, "v_decay")
-        self.v_threshold = float(v_threshold)
-        self.v_reset = None if v_reset is None else float(v_reset)
+        self.v_threshold, self.v_reset = ops.validation.check_threshold(v_threshold, v_reset)
         self.detach_reset = bool(detach_reset)
         self.surrogate = surrogate
         self.alpha = ops.surrogate.resolve(surrogate, alpha)[1]

@@ -11,7 +11,7 @@ from .. import _backend
 from ..backends import reference
 from . import native  # noqa: F401  (registers fake kernels and autograd for the fused ops)
 from . import surrogate as _surrogate
-from .validation import as_v_init, check_decay, check_same, check_sequence, lif_coefficients
+from .validation import as_v_init, check_decay, check_same, check_sequence, check_threshold, lif_coefficients
 
 
 def _needs_grad(*tensors) -> bool:
@@ -36,11 +36,10 @@ def lif(x, tau=2.0, *, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_re
     """
     check_sequence(x)
     code, alpha = _surrogate.resolve(surrogate, alpha)
-    v_reset = None if v_reset is None else float(v_reset)
+    v_th, v_reset = check_threshold(v_threshold, v_reset)
     a, b, c = lif_coefficients(tau, decay_input, v_reset)
     v_init = as_v_init(v_init, x)
     name = _backend.resolve(backend, x.device)
-    v_th = float(v_threshold)
     if name == "reference":
         return reference.lif(x, a, b, c, v_th, v_reset, detach_reset, code, alpha, v_init, return_v)
     s, _, v = _fused(name, "lif_forward")(
@@ -56,9 +55,8 @@ def cuba_lif(x, *, c_decay=0.5, v_decay=0.75, v_threshold=0.5, v_reset=0.0, deta
     check_sequence(x)
     code, alpha = _surrogate.resolve(surrogate, alpha)
     c_decay, v_decay = check_decay(c_decay, "c_decay"), check_decay(v_decay, "v_decay")
-    v_reset = None if v_reset is None else float(v_reset)
+    v_th, v_reset = check_threshold(v_threshold, v_reset)
     name = _backend.resolve(backend, x.device)
-    v_th = float(v_threshold)
     if name == "reference":
         return reference.cuba_lif(x, c_decay, v_decay, v_th, v_reset, detach_reset, code, alpha, return_v)
     s, _, v = _fused(name, "cuba_lif_forward")(
@@ -94,9 +92,8 @@ def ilc_cuba_lif(x, weight, bias, *, c_decay=0.5, v_decay=0.75, v_threshold=0.5,
     _check_ilc_params(x, weight, bias)
     code, alpha = _surrogate.resolve(surrogate, alpha)
     c_decay, v_decay = check_decay(c_decay, "c_decay"), check_decay(v_decay, "v_decay")
-    v_reset = None if v_reset is None else float(v_reset)
+    v_th, v_reset = check_threshold(v_threshold, v_reset)
     name = _backend.resolve(backend, x.device)
-    v_th = float(v_threshold)
     if name == "reference":
         return reference.ilc_cuba_lif(x, weight, bias, c_decay, v_decay, v_th, v_reset, detach_reset, code, alpha)
     s, _ = _fused(name, "ilc_cuba_lif_forward")(

@@ -46,6 +46,26 @@ def lif_coefficients(tau: float, decay_input: bool, v_reset: float | None) -> tu
     return a, b, c
 
 
+def check_threshold(v_threshold: float, v_reset: float | None) -> tuple[float, float | None]:
+    """(v_threshold, v_reset) as floats, both finite, with v_threshold above what a spike
+    resets to: above v_reset for a hard reset (else a reset neuron fires again at once), above
+    0 for a soft reset (which subtracts v_threshold)."""
+    v_th = float(v_threshold)
+    if not math.isfinite(v_th):
+        raise ValueError(f"v_threshold must be finite, got {v_th}")
+    if v_reset is None:
+        if not v_th > 0.0:
+            raise ValueError(f"with a soft reset (v_reset=None) v_threshold must be > 0, got {v_th}")
+        return v_th, None
+    v_reset = float(v_reset)
+    if not math.isfinite(v_reset):
+        raise ValueError(f"v_reset must be finite (or None for a soft reset), got {v_reset}")
+    if not v_th > v_reset:
+        raise ValueError(f"v_threshold ({v_th}) must be above v_reset ({v_reset}): a neuron reset to v_reset "
+                         "would fire again at once")
+    return v_th, v_reset
+
+
 def check_decay(value: float, name: str) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:

@@ -87,7 +87,7 @@ def _lif_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, x: Option
                   v_init: Optional[Tensor], a: float, b: float, c: float, v_th: float, v_reset: float,
                   soft: bool, detach: bool, surrogate: int, alpha: float,
                   need_gvi: bool) -> tuple[Tensor, Tensor]:
-    """From the saved h, or (recompute mode: h empty) from x and v_init."""
+    """From the saved h, or (recompute mode: x given, h empty) from x and v_init."""
     gs = grad_s.contiguous()
     T, N = _sizes(gs)
     acc = acc_dtype(gs.dtype)
@@ -95,8 +95,8 @@ def _lif_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, x: Option
     gvi = torch.empty(gs.shape[1:], dtype=acc, device=gs.device) if need_gvi else gs.new_empty((0,), dtype=acc)
     gv = grad_v.contiguous() if grad_v is not None else None
     p = _lif_params(a, b, c, v_th, v_reset, soft, alpha, gs)
-    if h.numel() == 0:  # recompute mode: rebuild h, in gx itself when it can hold float32
-        assert x is not None
+    # Recompute mode is told by x, not by an empty h: a zero-size batch has an empty h too.
+    if x is not None:  # recompute mode: rebuild h, in gx itself when it can hold float32
         h = gx if gx.dtype == acc else torch.empty(gs.shape, dtype=acc, device=gs.device)
         vi = v_init.to(acc).contiguous() if v_init is not None else None
         _launch(lif_fwd_kernel, _grid(N),
@@ -125,7 +125,8 @@ def _lif_bwd(ctx, gs, _gh, gv):
     h, x, v_init = ctx.saved_tensors
     _check_saved(ctx.saved_h, "lif")
     if gs is None:
-        gs = torch.zeros(h.shape if h.numel() else x.shape, dtype=ctx.spike_dtype, device=(h if h.numel() else x).device)
+        ref = x if x is not None else h
+        gs = torch.zeros(ref.shape, dtype=ctx.spike_dtype, device=ref.device)
     need_gvi = ctx.v_init_dtype is not None and ctx.needs_input_grad[1]
     gx, gvi = _lif_backward(gs, gv, h, x, v_init, *ctx.args, need_gvi)
     return (gx, gvi.to(ctx.v_init_dtype) if need_gvi else None) + (None,) * 12
@@ -166,8 +167,7 @@ def _cuba_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, x: Optio
     gx = torch.empty_like(gs)
     gv = grad_v.contiguous() if grad_v is not None else None
     p = _cuba_params(c_decay, v_decay, v_th, v_reset, soft, alpha, gs)
-    if h.numel() == 0:  # recompute mode
-        assert x is not None
+    if x is not None:  # recompute mode (see _lif_backward)
         h = gx if gx.dtype == acc else torch.empty(gs.shape, dtype=acc, device=gs.device)
         _launch(cuba_fwd_kernel, _grid(N),
             x.contiguous(), p, h, h, h, T, N, SOFT=soft, SAVE_H=True, SAVE_V=False,
@@ -191,7 +191,7 @@ def _cuba_bwd(ctx, gs, _gh, gv):
     h, x = ctx.saved_tensors
     _check_saved(ctx.saved_h, "cuba_lif")
     if gs is None:
-        ref = h if h.numel() else x
+        ref = x if x is not None else h
         gs = torch.zeros(ref.shape, dtype=ctx.spike_dtype, device=ref.device)
     return (_cuba_backward(gs, gv, h, x, *ctx.args),) + (None,) * 11
 
