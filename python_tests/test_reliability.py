@@ -1,7 +1,6 @@
 """Nothing lost, nothing executed: model files that carry code are refused, checkpoints
 survive truncation and SIGKILL at any moment, and a run that diverges stops before it
 overwrites its last good checkpoint."""
-import csv
 import os
 import random
 import signal
@@ -20,18 +19,11 @@ from spikekern import cli  # noqa: E402
 from spikekern.rl import load_agent, td3  # noqa: E402
 from spikekern.rl.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint  # noqa: E402
 from spikekern.rl.guards import DivergedError  # noqa: E402
-
-
-def tiny(**kw) -> td3.TD3Config:
-    base = dict(steps=200, start_steps=50, update_after=50, update_every=50, epoch_steps=100, test_episodes=1,
-                hidden_sizes=(16, 16), batch_size=16, replay_size=1000, max_ep_len=50, threads=1)
-    base.update(kw)
-    return td3.TD3Config(**base)
+from test_td3 import rows, tiny  # noqa: E402
 
 
 def steps(run):
-    with open(run / "progress.csv", newline="") as f:
-        return [int(r["step"]) for r in csv.DictReader(f)]
+    return [int(r["step"]) for r in rows(run)]
 
 
 class Payload:
@@ -46,7 +38,7 @@ class Payload:
 
 def test_model_file_that_would_run_code_is_refused(tmp_path, capsys):
     run = tmp_path / "run"
-    td3.run(tiny(), run, progress=False)
+    td3.run(tiny(steps=200), run, progress=False)
     marker = tmp_path / "pwned"
     st = torch.load(run / "model.pt", weights_only=True)
     st["extra"] = Payload(marker)
@@ -61,7 +53,7 @@ def test_model_file_that_would_run_code_is_refused(tmp_path, capsys):
 def test_checkpoint_is_refused_by_eval(tmp_path, capsys):
     # checkpoint.pt (numpy RNG state, a pickled env) is not a model file: eval will not load it.
     run = tmp_path / "run"
-    td3.run(tiny(), run, progress=False)
+    td3.run(tiny(steps=200), run, progress=False)
     os.replace(run / CHECKPOINT, run / "model.pt")
     assert cli.main(["eval", str(run), "--episodes", "1"]) == 2
     assert "holds more than tensors and plain values" in capsys.readouterr().err
@@ -69,7 +61,7 @@ def test_checkpoint_is_refused_by_eval(tmp_path, capsys):
 
 def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
     run = tmp_path / "run"
-    td3.run(tiny(), run, progress=False)
+    td3.run(tiny(steps=200), run, progress=False)
     assert torch.load(run / PREVIOUS, weights_only=False)["step"] == 100
     data = (run / CHECKPOINT).read_bytes()
     (run / CHECKPOINT).write_bytes(data[: len(data) // 2])
@@ -81,7 +73,7 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
 
 def test_no_readable_checkpoint_is_one_clear_error(tmp_path, capsys):
     run = tmp_path / "run"
-    td3.run(tiny(), run, progress=False)
+    td3.run(tiny(steps=200), run, progress=False)
     for name in (CHECKPOINT, PREVIOUS):
         (run / name).write_bytes(b"")
     assert cli.main(["train", "td3", "--resume", str(run)]) == 2
