@@ -1,6 +1,8 @@
 """Every fused CPU backend against the reference loop on fresh random inputs: spikes
 exactly equal, potentials and gradients (input, initial state, ILC weights and bias)
 within 1e-10 in float64 and 1e-5 relative in float32."""
+import zlib
+
 import pytest
 import torch
 
@@ -35,7 +37,8 @@ SURROGATES = ["qgate", "rect", "sigmoid", "atan", "pass"]
 def test_lif_flavours(target, dtype, shape, flavour):
     device, backend = target
     kw = dict(LIF_FLAVOURS[flavour])
-    x = fresh_input(device, shape, dtype, seed=hash((shape, flavour)) % 1000)
+    # A stable seed per case (hash() of a str changes from process to process).
+    x = fresh_input(device, shape, dtype, seed=zlib.crc32(repr((shape, flavour)).encode()) % 1000)
     assert_matches_reference(lambda x, **k: ops.lif(x, **k), {"x": x}, backend, return_v=True, **kw)
 
 
@@ -185,10 +188,11 @@ def test_no_grad_forward_saves_nothing(target):
     assert torch.equal(s1, ops.lif(x.requires_grad_(True), backend=backend))
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_ilc_weight_gradient_is_deterministic(target):
-    device, backend = target
-    # Per-block partial sums reduced in a fixed order: identical across thread counts.
+def test_ilc_weight_gradient_is_deterministic():
+    # Per-block partial sums reduced in a fixed order: identical across thread counts. Only
+    # the cpp backend runs on several threads (torch.set_num_threads means nothing to the
+    # Triton interpreter or a GPU).
+    device, backend = "cpu", "cpp"
     x = fresh_input(device, (5, 300, 60), torch.float32, seed=21, scale=0.6)
     w = fresh_input(device, (6, 10, 10), torch.float32, seed=22, scale=0.3, shift=0.0)
     b = torch.zeros(6, 10, device=device)

@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("gymnasium", reason="the [rl] extra is not installed")
 
 from spikekern import cli  # noqa: E402
-from spikekern.rl import td3  # noqa: E402
+from spikekern.rl import load_agent, td3  # noqa: E402
 
 
 def tiny(**kw) -> td3.TD3Config:
@@ -31,7 +31,11 @@ def test_train_checkpoint_and_eval(tmp_path, actor, capsys):
     for name in ("config.json", "progress.csv", "checkpoint.pt", "model.pt", "learning_curve.png"):
         assert (run / name).exists(), name
     assert [int(r["step"]) for r in rows(run)] == [100, 200, 300]
-    assert result["step"] == 300 and -2000 < result["test_return"] <= 0
+    assert result["step"] == 300 and float(rows(run)[-1]["test_return"]) == result["test_return"]
+    # The saved agent, loaded back, plays the last evaluation's episodes exactly again
+    # (same seeds: the trainer's epoch-3 evaluation starts from seed 0 + 10000 * 4).
+    returns = load_agent(run).evaluate(2, seed=40_000)
+    assert sum(returns) / 2 == pytest.approx(result["test_return"], rel=1e-12)
     assert cli.main(["eval", str(run), "--episodes", "2"]) == 0
     assert "return over 2 episodes" in capsys.readouterr().out
 
