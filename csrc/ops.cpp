@@ -1,7 +1,8 @@
 // Operator schemas of spikekern (one place for every backend's signature) and the
 // Python module init of spikekern._C. Per-device implementations register themselves
-// in cpu/ops_cpu.cpp and cuda/ops_cuda.cpp; autograd and fake (meta) kernels are
-// registered from Python in spikekern/ops/native.py.
+// in cpu/ops_cpu.cpp and cuda/ops_cuda.cpp, autograd in autograd.cpp (C++, the Autograd
+// dispatch key); the fake (meta) kernels are registered from Python in
+// spikekern/ops/native.py.
 #include <Python.h>
 #include <torch/library.h>
 

@@ -1,5 +1,6 @@
 """The benchmark report machinery on tiny cases: peers are checked before timing, rows and
 figures are written."""
+import pytest
 import torch
 
 from spikekern.bench import peers, plots, report
@@ -22,6 +23,7 @@ def test_saved_bytes_of_the_fused_op_is_h_only():
     assert peers.saved_bytes_per_step(lambda t: spikekern.ops.lif(t, backend="cpp"), x) == 4.0
 
 
+@pytest.mark.slow
 def test_report_rows_markdown_and_figures(tmp_path):
     cases = [Case("lif", 4, 512), Case("ilc_cuba_lif", 3, 8, 2, 4)]
     rows = report.run_suite(cases, ["reference", "cpp"], rounds=2, log=lambda *_: None,

@@ -21,6 +21,7 @@ def tiny_atari(**kw) -> dqn.DQNConfig:
     return dqn.DQNConfig(**base)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["pl-sdqn", "sdqn", "dqn"])
 def test_atari_train_checkpoint_resume_eval(tmp_path, model, capsys):
     run = tmp_path / "run"
@@ -37,6 +38,7 @@ def test_atari_train_checkpoint_resume_eval(tmp_path, model, capsys):
     assert "return over 1 episodes" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cartpole_preset_trains_and_its_agent_reproduces_the_evaluation(tmp_path):
     cfg = dqn.DQNConfig.preset("CartPole-v1")
     assert cfg.num_envs == 4 and cfg.time_window == 8  # the classic-control preset

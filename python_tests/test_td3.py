@@ -40,6 +40,7 @@ def test_train_checkpoint_and_eval(tmp_path, actor, capsys):
     assert "return over 2 episodes" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(tmp_path):
     td3.run(tiny(steps=400), tmp_path / "straight", progress=False)
     td3.run(tiny(steps=200), tmp_path / "split", progress=False)
@@ -104,6 +105,7 @@ def test_defaults_are_the_ilc_san_script():
     assert dataclasses.replace(c, actor="popsan").decode_mode() == "fr-mlp"
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint(tmp_path):
     # What a job scheduler (or `timeout`) sends: the run saves its checkpoint and exits 130.
     import signal
