@@ -84,18 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# The options of a sweep that are lists over the grid, or set by the sweep itself.
-_SWEEP_OWN = {"td3": ("env", "actor", "seed", "threads"), "dqn": ("env", "model", "seed", "threads")}
+def _sweep_own(algo: str) -> tuple[str, ...]:
+    """The config fields a sweep sets itself: lists over the grid (env, agent, seed) and the
+    threads (= --cpus-per-trial)."""
+    from .sweep.trials import ALGOS
+
+    return ("env", ALGOS[algo]["agent"], "seed", "threads")
 
 
 def _add_sweep_parsers(sub, td3_cls, dqn_cls) -> None:
     sweep = sub.add_parser("sweep", help="run every env x agent x seed as a `spikekern train` trial on Ray")
     algos = sweep.add_subparsers(dest="algo", required=True)
     for algo, cls in (("td3", td3_cls), ("dqn", dqn_cls)):
-        agent = _SWEEP_OWN[algo][1]
+        agent = _sweep_own(algo)[1]
         p = algos.add_parser(algo, help=f"a grid of `spikekern train {algo}` runs; every train option applies to "
                                         "every trial")
-        _add_config_options(p, cls, skip=_SWEEP_OWN[algo])
+        _add_config_options(p, cls, skip=_sweep_own(algo))
         p.add_argument("--env", nargs="+", default=[cls.env], help=f"environments (default: {cls.env})")
         choices = next(f for f in dataclasses.fields(cls) if f.name == agent).metadata["choices"]
         p.add_argument(f"--{agent}", nargs="+", default=[getattr(cls, agent)], metavar="{" + ",".join(choices) + "}",
@@ -198,7 +202,7 @@ def _sweep(args) -> int:
     device = given.get("device", cls.device)
     if (args.gpus_per_trial > 0) != device.startswith("cuda"):
         raise ValueError("--gpus-per-trial > 0 goes with --device cuda (and --device cuda needs --gpus-per-trial)")
-    agents = getattr(args, _SWEEP_OWN[args.algo][1])
+    agents = getattr(args, _sweep_own(args.algo)[1])
     grid = trials.make_trials(args.algo, args.env, agents, args.seeds, given, Path(args.out))
     trials.validate(grid)  # a bad entry fails here, before any trial starts
     ray_runner.import_ray()
