@@ -97,21 +97,18 @@ def load_agent(run_dir, device="cpu", backend: str | None = None) -> Policy:
     st = load_model_file(run_dir)
     device = torch.device(device)
     if algo == "td3":
-        from . import td3
-
-        cfg = td3.config_from_dict(st["config"])
-        if backend is not None:
-            cfg = dataclasses.replace(cfg, backend=backend)
-        net = td3.Agent(cfg, st["obs_dim"], st["act_dim"], st["act_limit"])
+        from . import td3 as module
+    else:
+        from . import dqn as module
+    cfg = module.config_from_dict(st["config"])
+    if backend is not None:
+        cfg = dataclasses.replace(cfg, backend=backend)
+    if algo == "td3":
+        net = module.Agent(cfg, st["obs_dim"], st["act_dim"], st["act_limit"])
         net.load_state_dict(st["agent"])
         obs_shape = (st["obs_dim"],)
     else:
-        from . import dqn
-
-        cfg = dqn.config_from_dict(st["config"])
-        if backend is not None:
-            cfg = dataclasses.replace(cfg, backend=backend)
-        net = dqn.build_q(cfg, tuple(st["obs_shape"]), st["n_actions"])
+        net = module.build_q(cfg, tuple(st["obs_shape"]), st["n_actions"])
         net.load_state_dict(st["q"])
         obs_shape = tuple(st["obs_shape"])
     if cfg.backend != "auto" and cfg.backend not in available_backends(device):

@@ -35,18 +35,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_save(obj, path: Path, keep_previous: bool = False) -> None:
+def atomic_save(obj, path: Path, previous: Path | None = None) -> None:
     """torch.save to a temporary file, fsync, rename over the target, fsync the directory:
-    never half-written, and on disk once this returns. keep_previous: the file being
-    replaced is kept as <name>.prev.pt, not deleted."""
+    never half-written, and on disk once this returns. previous: where the file being
+    replaced is kept (renamed, not deleted)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         torch.save(obj, f)
         f.flush()
         os.fsync(f.fileno())
-    if keep_previous and path.exists():
-        os.replace(path, path.with_name(path.stem + ".prev" + path.suffix))
+    if previous is not None and path.exists():
+        os.replace(path, previous)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
@@ -100,7 +100,7 @@ def interrupt_on_sigterm():
 
 
 def save_checkpoint(state: dict, run_dir: Path) -> None:
-    atomic_save(state, Path(run_dir) / CHECKPOINT, keep_previous=True)
+    atomic_save(state, Path(run_dir) / CHECKPOINT, previous=Path(run_dir) / PREVIOUS)
 
 
 def has_checkpoint(run_dir: Path) -> bool:

@@ -211,15 +211,12 @@ def _evaluate_video(q, cfg, episodes, seed, device, video_dir, progress) -> list
 
     from .envs import with_video
 
+    register(cfg.env)
     if is_atari(cfg.env):
-        import ale_py
-
-        gym.register_envs(ale_py)
         env = gym.make(cfg.env, render_mode="rgb_array", frameskip=1, repeat_action_probability=0.0)
         env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=ATARI_FRAMESKIP, screen_size=84)
         env = gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
     else:
-        register(cfg.env)
         env = gym.make(cfg.env, render_mode="rgb_array")
     env = with_video(env, video_dir)
     rng = np.random.default_rng(seed)
