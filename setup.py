@@ -1,26 +1,31 @@
 """Builds spikekern._C with torch's cpp_extension.
 
-CPU sources are always built, for the instruction set of the building machine
-(-march=native: the extension is compiled where it runs; AVX-512 roughly halves the time of
-the compute-bound surrogate and ILC loops). Set SPIKEKERN_MARCH to another -march value
-(e.g. x86-64-v2) for a build that must run on other CPUs. CUDA sources (csrc/cuda/) are added when the installed
-torch has CUDA and nvcc is found; set SPIKEKERN_CUDA=0 to skip them, =1 to require them.
+CPU sources are always built. One build runs on every x86-64 machine: the extension is
+compiled for x86-64-v2, and the CPU kernels once more for AVX2 (x86-64-v3) and AVX-512
+(x86-64-v4) (csrc/cpu/isa_*.cpp), the best of which is chosen when the extension loads
+(SPIKEKERN_CPU_ISA=baseline|avx2|avx512 forces one). SPIKEKERN_MARCH sets another -march
+for the whole build (e.g. native: tuned for, and only runnable on, this machine's CPU).
+CUDA sources (csrc/cuda/) are added when the installed torch has CUDA and nvcc is found;
+set SPIKEKERN_CUDA=0 to skip them, =1 to require them.
 Install with `pip install -e . --no-build-isolation` so the build uses the installed torch.
 """
 import glob
 import os
+import platform
 
 from setuptools import setup
 from torch.utils import cpp_extension
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+MARCH = os.environ.get("SPIKEKERN_MARCH", "x86-64-v2" if X86_64 else "")
 # No floating-point contraction: the kernels must round exactly like the reference loop.
 # -fno-trapping-math changes no result (it only drops the assumption that FP exceptions
 # trap) and lets GCC if-convert the clamps in fast_expf, so the surrogate loops vectorise.
-MARCH = os.environ.get("SPIKEKERN_MARCH", "native")
-CXX_FLAGS = ["-O3", f"-march={MARCH}", "-ffp-contract=off", "-fno-trapping-math", "-fopenmp"]  # torch adds -std=c++20
+CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-fopenmp"]  # torch adds -std=c++20
+CXX_FLAGS += [f"-march={MARCH}"] if MARCH else []
 # -fmad=false: no fused multiply-add, the same rounding as the CPU kernels and the reference.
-NVCC_FLAGS = ["-O3", "-fmad=false"]
+NVCC_FLAGS = ["-O3", "-fmad=false"] + ([f"-Xcompiler=-march={MARCH}"] if MARCH else [])
 
 
 def want_cuda() -> bool:
@@ -50,7 +55,7 @@ def extension():
         return cpp_extension.CUDAExtension(
             "spikekern._C",
             sources + cuda_sources,
-            extra_compile_args={"cxx": CXX_FLAGS, "nvcc": NVCC_FLAGS + [f"-Xcompiler=-march={MARCH}"]},
+            extra_compile_args={"cxx": CXX_FLAGS, "nvcc": NVCC_FLAGS},
             extra_link_args=["-fopenmp"],
         )
     return cpp_extension.CppExtension(

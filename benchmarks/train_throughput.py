@@ -72,10 +72,13 @@ def main() -> int:
     ap.add_argument("--minatar-steps", type=int, default=2000)
     ap.add_argument("--only", choices=["td3", "dqn", "minatar"], nargs="+", default=["td3", "dqn", "minatar"])
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="call spikekern._malloc.keep_freed_memory() first (default: the process allocator as is)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    _malloc.keep_freed_memory()
+    if args.keep_freed_memory:
+        _malloc.keep_freed_memory()
     backends = [b for b in ("cpp", "reference") if b in available_backends("cpu")]
     rows = []
     for b in backends if "td3" in args.only else []:
@@ -95,7 +98,8 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(dict(machine=dict(cpu=platform.processor() or platform.machine(),
-                                                threads=torch.get_num_threads(), torch=torch.__version__),
+                                                threads=torch.get_num_threads(), torch=torch.__version__,
+                                                malloc_tuned=_malloc.is_tuned()),
                                    results=rows), indent=1))
     return 0
 

@@ -55,11 +55,20 @@ inline std::pair<int64_t, int64_t> seq_sizes(const Tensor& x) {
   return {T, T ? x.numel() / T : 0};
 }
 
-// (spikes, h or [0], v or [0]) for a forward.
+// Uninitialised contiguous outputs: torch's allocator by default; the CPU binding passes
+// its output pool (cpu/output_pool.h).
+inline Tensor plain_empty(at::IntArrayRef sizes, const at::TensorOptions& options) {
+  return at::empty(sizes, options);
+}
+using EmptyFn = Tensor (*)(at::IntArrayRef, const at::TensorOptions&);
+
+// (spikes, h or [0], v or [0]) for a forward of the contiguous input x.
 inline std::tuple<Tensor, Tensor, Tensor> forward_outputs(const Tensor& x, bool save_h,
-                                                          bool return_v) {
-  return {at::empty_like(x), save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x),
-          return_v ? at::empty_like(x) : at::empty({0}, x.options())};
+                                                          bool return_v,
+                                                          EmptyFn empty = plain_empty) {
+  return {empty(x.sizes(), x.options()),
+          empty(save_h ? x.sizes() : at::IntArrayRef{0}, x.options().dtype(acc_dtype(x))),
+          empty(return_v ? x.sizes() : at::IntArrayRef{0}, x.options())};
 }
 
 struct IlcDims {

@@ -2,7 +2,7 @@
 // Python module init of spikekern._C. Per-device implementations register themselves
 // in cpu/ops_cpu.cpp and cuda/ops_cuda.cpp, autograd in autograd.cpp (C++, the Autograd
 // dispatch key); the fake (meta) kernels are registered from Python in
-// spikekern/ops/native.py.
+// spikekern/ops/fake_kernels.py.
 #include <Python.h>
 #include <torch/library.h>
 

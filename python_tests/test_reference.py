@@ -130,3 +130,16 @@ def test_gradcheck_subthreshold(neuron):
         assert torch.autograd.gradcheck(lambda v: ops.lif(x.detach(), 3.0, v_reset=v_reset, surrogate="qgate",
                                                           v_threshold=5.0, v_init=v, return_v=True, **REF)[1], (v0,))
     assert torch.autograd.gradcheck(f, (x,))
+
+
+def test_surrogate_codes_match_the_cpp_enum():
+    """One table of surrogate codes (spikekern/ops/surrogate.py): the C++/CUDA enum must
+    give each name the same number (the Triton kernels are checked numerically per code by
+    test_backends.py)."""
+    import re
+    from pathlib import Path
+
+    header = Path(__file__).resolve().parents[1] / "csrc" / "spikekern" / "neuron_math.h"
+    enum = dict(re.findall(r"\bk(QGate|Rect|Sigmoid|ATan|Pass)\s*=\s*(\d+)", header.read_text()))
+    names = {"QGate": "qgate", "Rect": "rect", "Sigmoid": "sigmoid", "ATan": "atan", "Pass": "pass"}
+    assert {names[k]: int(v) for k, v in enum.items()} == {n: c for n, (c, _) in surrogate.SURROGATES.items()}

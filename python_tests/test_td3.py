@@ -127,3 +127,25 @@ def test_sigterm_saves_a_checkpoint(tmp_path):
     assert proc.returncode == 130, output
     assert "checkpoint saved" in output
     assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] > 0
+
+
+def test_two_trainers_keep_their_own_backends(tmp_path):
+    """Each trainer hands its --backend to its models; nothing sets a process-wide default, so
+    two trainers in one process (cpp and reference) each run on their own."""
+    import spikekern
+
+    before = spikekern.get_backend()
+    fused = td3.TD3Trainer(tiny(backend="cpp"), tmp_path / "cpp")
+    loop = td3.TD3Trainer(tiny(backend="reference"), tmp_path / "ref")
+    assert spikekern.get_backend() == before
+
+    def backends(trainer):
+        return {m.backend for m in trainer.agent.actor.modules() if hasattr(m, "backend") and
+                isinstance(m, torch.nn.Module) and m.__class__.__module__.startswith("spikekern.nn")}
+
+    assert backends(fused) == {"cpp"} and backends(loop) == {"reference"}
+    obs = torch.randn(4, 3)
+    with spikekern.use_backend("reference"):  # a user's scoped default does not override an explicit backend
+        with torch.autograd.profiler.profile() as prof:
+            fused.agent.actor(obs)
+    assert any(e.name.startswith("spikekern::") for e in prof.function_events)

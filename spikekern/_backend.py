@@ -57,18 +57,18 @@ def _why_unavailable(name: str, device_type: str) -> str | None:
 
 
 def _check_available(name: str, device_type: str) -> str | None:
-    from .backends import native, triton_backend
+    from .backends import extension, triton_backend
 
     if name == "reference":
         return None
     if name == "cpp":
         if device_type != "cpu":
             return f"backend 'cpp' runs on CPU tensors; this tensor is on {device_type} (use 'cuda' or 'triton')"
-        return native.why_unavailable("cpu")
+        return extension.why_unavailable("cpu")
     if name == "cuda":
         if device_type != "cuda":
             return f"backend 'cuda' runs on CUDA tensors; this tensor is on {device_type} (use 'cpp')"
-        return native.why_unavailable("cuda")
+        return extension.why_unavailable("cuda")
     if name == "triton":
         return triton_backend.why_unavailable(device_type)
     raise AssertionError(name)

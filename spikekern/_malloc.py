@@ -1,11 +1,11 @@
 """Keeping large freed blocks in the process instead of returning them to the OS.
 
 glibc serves blocks over 32 MB with mmap and unmaps them on free, so every fresh 64 MB
-output page-faults again (about 15 ms per 64 MB on a 2-core machine): for a
-bandwidth-bound kernel that costs more than the kernel. `keep_freed_memory()` turns that
-off for this process with mallopt. `spikekern bench` and `spikekern train` call it
-(`--no-malloc-tuning` skips it); library code never changes the allocator by itself.
-Peers and spikekern are always timed in one process under the same setting.
+block page-faults again (15 to 30 ms per 64 MB on a 2-core machine). spikekern's own CPU
+outputs do not need this (they come from its output pool, csrc/cpu/output_pool.cpp);
+`keep_freed_memory()` is for the rest of a process (torch's own large temporaries), and
+for benchmarks that want every candidate, peers included, timed without page faults
+(`spikekern bench --keep-freed-memory`). spikekern never calls it by itself.
 """
 from __future__ import annotations
 

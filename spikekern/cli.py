@@ -79,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     bench.add_argument("--backends", nargs="+", help="default: every backend available on the device")
     bench.add_argument("--threads", type=int, help="torch.set_num_threads before timing")
-    bench.add_argument("--no-malloc-tuning", action="store_true",
-                       help="leave glibc's allocator as it is (see spikekern/_malloc.py)")
+    bench.add_argument("--keep-freed-memory", action="store_true",
+                       help="first tune glibc to keep freed memory (spikekern/_malloc.py), for every candidate; "
+                            "default: the allocator as a user's process has it")
+    bench.add_argument("--no-malloc-tuning", action="store_true", help=argparse.SUPPRESS)  # the default now
     return parser
 
 
@@ -255,7 +257,7 @@ def _bench(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     report.main(quick=args.quick, report=args.report, device=args.device, backends=args.backends,
-                malloc_tuning=not args.no_malloc_tuning)
+                malloc_tuning=args.keep_freed_memory)
     return 0
 
 

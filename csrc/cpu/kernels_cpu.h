@@ -14,6 +14,7 @@
 #include "../spikekern/neuron_math.h"
 
 namespace spikekern {
+inline namespace SK_ISA_NAMESPACE {
 namespace cpu {
 
 constexpr int64_t kBlock = 512;
@@ -86,7 +87,7 @@ struct CubaCoeffs {
 };
 
 template <typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
-void cuba_forward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* x,
+void cuba_lif_forward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* x,
                   int64_t T, int64_t N, int64_t begin, int64_t end, scalar_t* s_out,
                   acc_t* h_out, scalar_t* v_out) {
   acc_t cur[kBlock], v[kBlock];
@@ -114,7 +115,7 @@ void cuba_forward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const sc
 }
 
 template <typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
-void cuba_backward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* gs,
+void cuba_lif_backward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* gs,
                    const scalar_t* gv, const acc_t* h, int64_t T, int64_t N, int64_t begin,
                    int64_t end, scalar_t* gx) {
   acc_t gh_next[kBlock], gcur_next[kBlock];
@@ -216,7 +217,7 @@ inline void cuba_tile_step(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p,
 }
 
 template <typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H>
-void ilc_forward_block(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const IlcShape sh,
+void ilc_cuba_lif_forward_tile(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const IlcShape sh,
                        const scalar_t* x, const acc_t* W, const acc_t* bias, int64_t blk,
                        scalar_t* s_out, acc_t* h_out) {
   const int64_t P = sh.P, n = P * kS, m0 = blk * kS, nm = std::min(kS, sh.M - m0);
@@ -286,7 +287,7 @@ inline void weight_grad_tile(const acc_t* __restrict gcur, const acc_t* __restri
 // Backward for the samples of tile `blk`; gW_part [A, P, P] and gb_part [A, P] receive this
 // tile's weight and bias gradients (overwritten, not accumulated).
 template <typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH>
-void ilc_backward_block(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p,
+void ilc_cuba_lif_backward_tile(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p,
                         const IlcShape sh, const scalar_t* gs, const acc_t* h, const acc_t* W,
                         int64_t blk, scalar_t* gx, acc_t* gW_part, acc_t* gb_part) {
   const int64_t P = sh.P, n = P * kS, m0 = blk * kS, nm = std::min(kS, sh.M - m0);
@@ -338,4 +339,5 @@ void ilc_reduce_partials(const acc_t* parts, int64_t n_blocks, int64_t size, acc
 }
 
 }  // namespace cpu
+}  // inline namespace SK_ISA_NAMESPACE
 }  // namespace spikekern

@@ -1,16 +1,17 @@
-// CPU implementations of the spikekern ops: argument checks, dtype dispatch, and the
-// parallel walk over neurons (at::parallel_for, so torch.set_num_threads governs it).
-// The kernels themselves are in kernels_cpu.h.
+// CPU implementations of the spikekern ops: argument checks, outputs from the output pool,
+// and the parallel walk over neurons (at::parallel_for, so torch.set_num_threads governs
+// it). The kernels are in kernels_cpu.h, compiled once per instruction set
+// (isa_*.cpp); cpu_isa::kernels() is the build this CPU runs (isa_select.cpp).
 #include <ATen/Dispatch.h>
-#include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <torch/library.h>
 
 #include "../op_common.h"
 
-#include "../spikekern/dispatch.h"
+#include "cpu_kernels.h"
 #include "kernels_cpu.h"
+#include "output_pool.h"
 
 namespace spikekern {
 namespace {
@@ -18,10 +19,38 @@ namespace {
 // Neurons per parallel task: large enough that the scheduling cost is negligible.
 constexpr int64_t kGrain = 8192;
 constexpr auto kCPU = c10::DeviceType::CPU;
+using cpu_isa::SeqArgs;
 
-template <typename acc_t>
-FireParams<acc_t> fire_params(double v_th, double v_reset, double alpha) {
-  return {static_cast<acc_t>(v_th), static_cast<acc_t>(v_reset), static_cast<acc_t>(alpha)};
+const cpu_isa::KernelTable& kernels() {
+  try {
+    return cpu_isa::kernels();
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, e.what());
+  }
+}
+
+cpu_isa::DType dtype_code(const Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return cpu_isa::DType::kFloat;
+    case at::kDouble: return cpu_isa::DType::kDouble;
+    case at::kHalf: return cpu_isa::DType::kHalf;
+    case at::kBFloat16: return cpu_isa::DType::kBFloat16;
+    default: TORCH_CHECK(false, "spikekern: unsupported dtype ", t.scalar_type());
+  }
+}
+
+Tensor pooled_like(const Tensor& t) { return cpu_pool::empty(t.sizes(), t.options()); }
+
+// The neuron parameters every op carries.
+void set_fire(SeqArgs& a, double v_th, double v_reset, bool soft, bool detach, int64_t surrogate,
+              double alpha) {
+  a.v_th = v_th, a.v_reset = v_reset, a.soft = soft, a.detach = detach;
+  a.surrogate = static_cast<int>(surrogate), a.alpha = alpha;
+}
+
+// Runs fn over [0, n) in parallel chunks of `grain`.
+void run(cpu_isa::RangeFn fn, const SeqArgs& a, int64_t n, int64_t grain) {
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) { fn(a, begin, end); });
 }
 
 // -------------------------------------------------------------------------------- LIF
@@ -29,40 +58,25 @@ std::tuple<Tensor, Tensor, Tensor> lif_forward_cpu(
     const Tensor& x_in, const std::optional<Tensor>& v_init_in, double a, double b, double c,
     double v_th, double v_reset, bool soft, bool detach, int64_t surrogate, double alpha,
     bool save_h, bool return_v) {
-  (void)detach, (void)surrogate;
   check_seq(x_in, "x", kCPU);
   const Tensor x = x_in.contiguous();
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(x);
+  SeqArgs args;
+  args.dtype = dtype_code(x);
+  std::tie(args.T, args.N) = seq_sizes(x);
   Tensor v_init;
   if (v_init_in.has_value() && v_init_in->defined()) {
-    TORCH_CHECK(v_init_in->numel() == N, "spikekern: v_init must have ", N,
+    TORCH_CHECK(v_init_in->numel() == args.N, "spikekern: v_init must have ", args.N,
                 " elements (x.shape[1:]), got ", v_init_in->sizes());
     v_init = v_init_in->to(acc_dtype(x)).contiguous();
   }
   Tensor s, h, v;
-  std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "lif_forward", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const cpu::LifCoeffs<acc_t> k{acc_t(a), acc_t(b), acc_t(c)};
-    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
-    const acc_t v0 = soft ? acc_t(0) : acc_t(v_reset);
-    const acc_t* vi = v_init.defined() ? v_init.data_ptr<acc_t>() : nullptr;
-    const scalar_t* xp = x.data_ptr<scalar_t>();
-    scalar_t* sp = s.data_ptr<scalar_t>();
-    acc_t* hp = save_h ? h.data_ptr<acc_t>() : nullptr;
-    scalar_t* vp = return_v ? v.data_ptr<scalar_t>() : nullptr;
-    with_bool(soft, [&](auto SOFT) {
-      with_bool(save_h, [&](auto SAVE_H) {
-        with_bool(return_v, [&](auto SAVE_V) {
-          at::parallel_for(0, N, kGrain, [&](int64_t begin, int64_t end) {
-            cpu::lif_forward<scalar_t, acc_t, SOFT.value, SAVE_H.value, SAVE_V.value>(
-                k, p, xp, vi, v0, T, N, begin, end, sp, hp, vp);
-          });
-        });
-      });
-    });
-  });
+  std::tie(s, h, v) = forward_outputs(x, save_h, return_v, cpu_pool::empty);
+  args.k0 = a, args.k1 = b, args.k2 = c;
+  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.save_h = save_h, args.save_v = return_v;
+  args.x = x.data_ptr(), args.v_init = v_init.defined() ? v_init.data_ptr() : nullptr;
+  args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
+  run(kernels().lif_forward, args, args.N, kGrain);
   return {s, h, v};
 }
 
@@ -74,188 +88,132 @@ std::tuple<Tensor, Tensor> lif_backward_cpu(
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
   const auto gv = present(grad_v_in, gs);
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(h);
-  Tensor gx = at::empty_like(gs);
+  SeqArgs args;
+  args.dtype = dtype_code(gs);
+  std::tie(args.T, args.N) = seq_sizes(h);
+  Tensor gx = pooled_like(gs);
   Tensor gvi = need_grad_v_init ? empty_acc(h.sizes().slice(1), gs) : empty_acc({0}, gs);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gs.scalar_type(), "lif_backward", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const cpu::LifCoeffs<acc_t> k{acc_t(a), acc_t(b), acc_t(0)};
-    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
-    const scalar_t* gsp = gs.data_ptr<scalar_t>();
-    const scalar_t* gvp = gv ? gv->data_ptr<scalar_t>() : nullptr;
-    const acc_t* hp = h.data_ptr<acc_t>();
-    scalar_t* gxp = gx.data_ptr<scalar_t>();
-    acc_t* gvip = need_grad_v_init ? gvi.data_ptr<acc_t>() : nullptr;
-    with_surrogate(surrogate, [&](auto KIND) {
-      with_bool(soft, [&](auto SOFT) {
-        with_bool(detach, [&](auto DETACH) {
-          with_bool(gv.has_value(), [&](auto HAS_GV) {
-            at::parallel_for(0, N, kGrain, [&](int64_t begin, int64_t end) {
-              cpu::lif_backward<scalar_t, acc_t, KIND.value, SOFT.value, DETACH.value,
-                                HAS_GV.value>(k, p, gsp, gvp, hp, T, N, begin, end, gxp, gvip);
-            });
-          });
-        });
-      });
-    });
-  });
+  args.k0 = a, args.k1 = b;
+  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
+  args.gx = gx.data_ptr(), args.gv_init = need_grad_v_init ? gvi.data_ptr() : nullptr;
+  run(kernels().lif_backward, args, args.N, kGrain);
   return {gx, gvi};
 }
 
 // --------------------------------------------------------------------------- CUBA-LIF
-std::tuple<Tensor, Tensor, Tensor> cuba_forward_cpu(
+std::tuple<Tensor, Tensor, Tensor> cuba_lif_forward_cpu(
     const Tensor& x_in, double c_decay, double v_decay, double v_th, double v_reset, bool soft,
     bool detach, int64_t surrogate, double alpha, bool save_h, bool return_v) {
-  (void)detach, (void)surrogate;
   check_seq(x_in, "x", kCPU);
   const Tensor x = x_in.contiguous();
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(x);
+  SeqArgs args;
+  args.dtype = dtype_code(x);
+  std::tie(args.T, args.N) = seq_sizes(x);
   Tensor s, h, v;
-  std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "cuba_forward", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay),
-                                   soft ? acc_t(0) : acc_t(v_reset)};
-    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
-    const scalar_t* xp = x.data_ptr<scalar_t>();
-    scalar_t* sp = s.data_ptr<scalar_t>();
-    acc_t* hp = save_h ? h.data_ptr<acc_t>() : nullptr;
-    scalar_t* vp = return_v ? v.data_ptr<scalar_t>() : nullptr;
-    with_bool(soft, [&](auto SOFT) {
-      with_bool(save_h, [&](auto SAVE_H) {
-        with_bool(return_v, [&](auto SAVE_V) {
-          at::parallel_for(0, N, kGrain, [&](int64_t begin, int64_t end) {
-            cpu::cuba_forward<scalar_t, acc_t, SOFT.value, SAVE_H.value, SAVE_V.value>(
-                k, p, xp, T, N, begin, end, sp, hp, vp);
-          });
-        });
-      });
-    });
-  });
+  std::tie(s, h, v) = forward_outputs(x, save_h, return_v, cpu_pool::empty);
+  args.k0 = c_decay, args.k1 = v_decay;
+  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.save_h = save_h, args.save_v = return_v;
+  args.x = x.data_ptr();
+  args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
+  run(kernels().cuba_lif_forward, args, args.N, kGrain);
   return {s, h, v};
 }
 
-Tensor cuba_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
-                         const Tensor& h_in, double c_decay, double v_decay, double v_th,
-                         double v_reset, bool soft, bool detach, int64_t surrogate,
-                         double alpha) {
+Tensor cuba_lif_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
+                             const Tensor& h_in, double c_decay, double v_decay, double v_th,
+                             double v_reset, bool soft, bool detach, int64_t surrogate,
+                             double alpha) {
   check_backward(grad_s_in, h_in, kCPU, "cuba_lif_backward");
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
   const auto gv = present(grad_v_in, gs);
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(h);
-  Tensor gx = at::empty_like(gs);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gs.scalar_type(), "cuba_backward", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay), acc_t(0)};
-    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
-    const scalar_t* gsp = gs.data_ptr<scalar_t>();
-    const scalar_t* gvp = gv ? gv->data_ptr<scalar_t>() : nullptr;
-    const acc_t* hp = h.data_ptr<acc_t>();
-    scalar_t* gxp = gx.data_ptr<scalar_t>();
-    with_surrogate(surrogate, [&](auto KIND) {
-      with_bool(soft, [&](auto SOFT) {
-        with_bool(detach, [&](auto DETACH) {
-          with_bool(gv.has_value(), [&](auto HAS_GV) {
-            at::parallel_for(0, N, kGrain, [&](int64_t begin, int64_t end) {
-              cpu::cuba_backward<scalar_t, acc_t, KIND.value, SOFT.value, DETACH.value,
-                                 HAS_GV.value>(k, p, gsp, gvp, hp, T, N, begin, end, gxp);
-            });
-          });
-        });
-      });
-    });
-  });
+  SeqArgs args;
+  args.dtype = dtype_code(gs);
+  std::tie(args.T, args.N) = seq_sizes(h);
+  Tensor gx = pooled_like(gs);
+  args.k0 = c_decay, args.k1 = v_decay;
+  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
+  args.gx = gx.data_ptr();
+  run(kernels().cuba_lif_backward, args, args.N, kGrain);
   return gx;
 }
 
 // ----------------------------------------------------------------------- ILC-CUBA-LIF
-cpu::IlcShape ilc_shape(const Tensor& x, const Tensor& weight) {
+void set_ilc_shape(SeqArgs& args, const Tensor& x, const Tensor& weight) {
   const IlcDims d = ilc_dims(x, weight);
-  return {d.T, d.M, d.A, d.P};
+  args.T = d.T, args.M = d.M, args.A = d.A, args.P = d.P;
 }
 
-std::tuple<Tensor, Tensor> ilc_forward_cpu(const Tensor& x_in, const Tensor& weight,
-                                           const Tensor& bias, double c_decay, double v_decay,
-                                           double v_th, double v_reset, bool soft, bool detach,
-                                           int64_t surrogate, double alpha, bool save_h) {
-  (void)detach, (void)surrogate;
+int64_t ilc_tiles(const SeqArgs& args, const cpu_isa::KernelTable& k) {
+  return (args.M + k.ilc_tile - 1) / k.ilc_tile;
+}
+
+std::tuple<Tensor, Tensor> ilc_cuba_lif_forward_cpu(const Tensor& x_in, const Tensor& weight,
+                                                    const Tensor& bias, double c_decay,
+                                                    double v_decay, double v_th, double v_reset,
+                                                    bool soft, bool detach, int64_t surrogate,
+                                                    double alpha, bool save_h) {
   check_seq(x_in, "x", kCPU);
-  const cpu::IlcShape sh = ilc_shape(x_in, weight);
-  TORCH_CHECK(bias.sizes() == at::IntArrayRef({sh.A, sh.P}), "spikekern: ILC bias must be [A, P]");
+  SeqArgs args;
+  set_ilc_shape(args, x_in, weight);
+  TORCH_CHECK(bias.sizes() == at::IntArrayRef({args.A, args.P}), "spikekern: ILC bias must be [A, P]");
   const Tensor x = x_in.contiguous();
   const Tensor W = weight.to(acc_dtype(x)).contiguous();
   const Tensor B = bias.to(acc_dtype(x)).contiguous();
-  Tensor s = at::empty_like(x);
-  Tensor h = save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "ilc_forward", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay),
-                                   soft ? acc_t(0) : acc_t(v_reset)};
-    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
-    const scalar_t* xp = x.data_ptr<scalar_t>();
-    const acc_t* wp = W.data_ptr<acc_t>();
-    const acc_t* bp = B.data_ptr<acc_t>();
-    scalar_t* sp = s.data_ptr<scalar_t>();
-    acc_t* hp = save_h ? h.data_ptr<acc_t>() : nullptr;
-    with_bool(soft, [&](auto SOFT) {
-      with_bool(save_h, [&](auto SAVE_H) {
-        at::parallel_for(0, sh.num_blocks(), 1, [&](int64_t begin, int64_t end) {
-          for (int64_t blk = begin; blk < end; ++blk)
-            cpu::ilc_forward_block<scalar_t, acc_t, SOFT.value, SAVE_H.value>(k, p, sh, xp, wp, bp,
-                                                                              blk, sp, hp);
-        });
-      });
-    });
-  });
+  Tensor s, h, unused;
+  std::tie(s, h, unused) = forward_outputs(x, save_h, false, cpu_pool::empty);
+  args.dtype = dtype_code(x);
+  args.k0 = c_decay, args.k1 = v_decay;
+  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.save_h = save_h;
+  args.x = x.data_ptr(), args.w = W.data_ptr(), args.bias = B.data_ptr();
+  args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr;
+  const auto& k = kernels();
+  run(k.ilc_cuba_lif_forward, args, ilc_tiles(args, k), 1);
   return {s, h};
 }
 
-std::tuple<Tensor, Tensor, Tensor> ilc_backward_cpu(const Tensor& grad_s_in, const Tensor& h_in,
-                                                    const Tensor& weight, double c_decay,
-                                                    double v_decay, double v_th, double v_reset,
-                                                    bool soft, bool detach, int64_t surrogate,
-                                                    double alpha) {
+std::tuple<Tensor, Tensor, Tensor> ilc_cuba_lif_backward_cpu(
+    const Tensor& grad_s_in, const Tensor& h_in, const Tensor& weight, double c_decay,
+    double v_decay, double v_th, double v_reset, bool soft, bool detach, int64_t surrogate,
+    double alpha) {
   check_backward(grad_s_in, h_in, kCPU, "ilc_cuba_lif_backward");
-  const cpu::IlcShape sh = ilc_shape(h_in, weight);
+  SeqArgs args;
+  set_ilc_shape(args, h_in, weight);
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
   const Tensor W = weight.to(h.scalar_type()).contiguous();
-  Tensor gx = at::empty_like(gs);
-  const int64_t n_blocks = sh.num_blocks();
-  Tensor gW_parts = at::empty({n_blocks, sh.A, sh.P, sh.P}, h.options());
-  Tensor gb_parts = at::empty({n_blocks, sh.A, sh.P}, h.options());
-  Tensor gW = at::empty({sh.A, sh.P, sh.P}, h.options());
-  Tensor gb = at::empty({sh.A, sh.P}, h.options());
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gs.scalar_type(), "ilc_backward", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const cpu::CubaCoeffs<acc_t> k{acc_t(c_decay), acc_t(v_decay), acc_t(0)};
-    const auto p = fire_params<acc_t>(v_th, v_reset, alpha);
-    const scalar_t* gsp = gs.data_ptr<scalar_t>();
-    const acc_t* hp = h.data_ptr<acc_t>();
-    const acc_t* wp = W.data_ptr<acc_t>();
-    scalar_t* gxp = gx.data_ptr<scalar_t>();
-    acc_t* gWp = gW_parts.data_ptr<acc_t>();
-    acc_t* gbp = gb_parts.data_ptr<acc_t>();
-    const int64_t wsize = sh.A * sh.P * sh.P, bsize = sh.A * sh.P;
-    with_surrogate(surrogate, [&](auto KIND) {
-      with_bool(soft, [&](auto SOFT) {
-        with_bool(detach, [&](auto DETACH) {
-          at::parallel_for(0, n_blocks, 1, [&](int64_t begin, int64_t end) {
-            for (int64_t blk = begin; blk < end; ++blk)
-              cpu::ilc_backward_block<scalar_t, acc_t, KIND.value, SOFT.value, DETACH.value>(
-                  k, p, sh, gsp, hp, wp, blk, gxp, gWp + blk * wsize, gbp + blk * bsize);
-          });
-        });
-      });
-    });
-    cpu::ilc_reduce_partials(gWp, n_blocks, wsize, gW.data_ptr<acc_t>());
-    cpu::ilc_reduce_partials(gbp, n_blocks, bsize, gb.data_ptr<acc_t>());
+  const auto& k = kernels();
+  const int64_t tiles = ilc_tiles(args, k), wsize = args.A * args.P * args.P, bsize = args.A * args.P;
+  Tensor gx = pooled_like(gs);
+  // One partial weight and bias gradient per sample tile, summed in tile order below: the
+  // result does not depend on the thread count.
+  Tensor gW_parts = at::empty({tiles, args.A, args.P, args.P}, h.options());
+  Tensor gb_parts = at::empty({tiles, args.A, args.P}, h.options());
+  args.dtype = dtype_code(gs);
+  args.k0 = c_decay, args.k1 = v_decay;
+  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.gs = gs.data_ptr(), args.h_saved = h.data_ptr(), args.w = W.data_ptr();
+  args.gx = gx.data_ptr(), args.gw_parts = gW_parts.data_ptr(), args.gb_parts = gb_parts.data_ptr();
+  run(k.ilc_cuba_lif_backward, args, tiles, 1);
+  Tensor gW = at::empty({args.A, args.P, args.P}, h.options());
+  Tensor gb = at::empty({args.A, args.P}, h.options());
+  AT_DISPATCH_FLOATING_TYPES(h.scalar_type(), "ilc_reduce_partials", [&] {
+    cpu::ilc_reduce_partials(gW_parts.data_ptr<scalar_t>(), tiles, wsize, gW.data_ptr<scalar_t>());
+    cpu::ilc_reduce_partials(gb_parts.data_ptr<scalar_t>(), tiles, bsize, gb.data_ptr<scalar_t>());
   });
   return {gx, gW.to(weight.scalar_type()), gb.to(weight.scalar_type())};
+}
+
+// ------------------------------------------------------- the CPU runtime, for Python
+std::string cpu_isa_name() { return kernels().isa; }
+
+std::vector<int64_t> cpu_pool_stats() {
+  const cpu_pool::Stats s = cpu_pool::stats();
+  return {s.cached_bytes, s.in_use_bytes, s.limit_bytes, s.hits, s.misses, s.returned, s.released};
 }
 
 }  // namespace
@@ -263,10 +221,19 @@ std::tuple<Tensor, Tensor, Tensor> ilc_backward_cpu(const Tensor& grad_s_in, con
 TORCH_LIBRARY_IMPL(spikekern, CPU, m) {
   m.impl("lif_forward", &lif_forward_cpu);
   m.impl("lif_backward", &lif_backward_cpu);
-  m.impl("cuba_lif_forward", &cuba_forward_cpu);
-  m.impl("cuba_lif_backward", &cuba_backward_cpu);
-  m.impl("ilc_cuba_lif_forward", &ilc_forward_cpu);
-  m.impl("ilc_cuba_lif_backward", &ilc_backward_cpu);
+  m.impl("cuba_lif_forward", &cuba_lif_forward_cpu);
+  m.impl("cuba_lif_backward", &cuba_lif_backward_cpu);
+  m.impl("ilc_cuba_lif_forward", &ilc_cuba_lif_forward_cpu);
+  m.impl("ilc_cuba_lif_backward", &ilc_cuba_lif_backward_cpu);
+}
+
+// The CPU runtime's own functions (not neuron ops, so not in csrc/ops.cpp): which
+// instruction-set build runs, and the output pool. spikekern/cpu.py wraps them.
+TORCH_LIBRARY_FRAGMENT(spikekern, m) {
+  m.def("cpu_isa() -> str", &cpu_isa_name);
+  m.def("cpu_pool_stats() -> int[]", &cpu_pool_stats);
+  m.def("cpu_pool_empty_cache() -> ()", &cpu_pool::empty_cache);
+  m.def("cpu_pool_set_limit(int limit_bytes) -> ()", &cpu_pool::set_limit);
 }
 
 }  // namespace spikekern

@@ -8,6 +8,7 @@
 #include "neuron_math.h"
 
 namespace spikekern {
+inline namespace SK_ISA_NAMESPACE {
 
 template <bool B>
 using Bool = std::integral_constant<bool, B>;
@@ -32,4 +33,5 @@ void with_surrogate(int kind, F&& f) {
   }
 }
 
+}  // inline namespace SK_ISA_NAMESPACE
 }  // namespace spikekern

@@ -21,7 +21,16 @@
 #define SK_HD inline
 #endif
 
+// Every CPU instruction-set build of the kernels (csrc/cpu/isa_*.cpp) compiles this file
+// with its own target flags and names SK_ISA_NAMESPACE, so its copies of these inline
+// functions and templates get their own symbols: the linker can never hand one build's
+// AVX-512 code to another (the same scheme as ATen's CPU_CAPABILITY namespaces).
+#ifndef SK_ISA_NAMESPACE
+#define SK_ISA_NAMESPACE generic
+#endif
+
 namespace spikekern {
+inline namespace SK_ISA_NAMESPACE {
 
 // Surrogate codes; the Python side (spikekern/ops/surrogate.py) uses the same numbers.
 enum SurrogateKind : int {
@@ -46,7 +55,9 @@ SK_HD To bits_as(From v) {
 }
 
 // exp(x) for float that the compiler can vectorise (no libm call in the loop).
-// Cephes-style: range reduction by ln2 and a degree-6 polynomial, error ~2 ulp.
+// Cephes-style: range reduction by ln2 and a degree-6 polynomial. Its accuracy, stated
+// here only and checked at this bound over [-87, 88] by csrc/tests/test_kernels.cpp:
+constexpr double kFastExpfMaxRelError = 1e-7;  // (about 1 ulp of float; measured 8.2e-8)
 // On the GPU the native expf is already fast and vectorised per thread.
 SK_HD float fast_expf(float x) {
 #if defined(__CUDA_ARCH__)
@@ -143,4 +154,5 @@ SK_HD acc_t grad_h(acc_t h, acc_t gs, acc_t g_through_v, const FireParams<acc_t>
   return gs * psi + g_through_v * dv_dh<SOFT, DETACH, acc_t>(h, s, psi, p.v_th, p.v_reset);
 }
 
+}  // inline namespace SK_ISA_NAMESPACE
 }  // namespace spikekern

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..ops.surrogate import SpikeFn
+from .spike_fn import SpikeFn
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:

@@ -80,25 +80,44 @@ def format_row(r: dict) -> str:
             f"{r['ms']:>9.3f} {r['gbs']:>7.1f} {r['pct_copy']:>5.0f}% {speed:>7}")
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_info(device: str) -> dict:
+    """What a reader needs to compare two reports: versions, CPU and the kernel build it runs,
+    threads, and the allocator state (glibc tuned or not, spikekern's output pool)."""
     info = dict(spikekern=__version__, torch=torch.__version__, python=platform.python_version(),
-                cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
-                malloc_tuned=_malloc.is_tuned())
+                cpu=cpu_model(), threads=torch.get_num_threads(), malloc_tuned=_malloc.is_tuned())
+    if "cpp" in available_backends("cpu"):
+        from .. import cpu
+
+        info["cpu_isa"] = cpu.isa()
+        info["cpu_pool_limit_mb"] = cpu.pool_stats()["limit_bytes"] >> 20
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
     return info
 
 
 def main(quick: bool = False, report: str | None = None, device: str = "cpu",
-         backends: list[str] | None = None, malloc_tuning: bool = True) -> list[dict]:
+         backends: list[str] | None = None, malloc_tuning: bool = False) -> list[dict]:
     if malloc_tuning:
         _malloc.keep_freed_memory()
     backends = backends or available_backends(device)
     cases = QUICK_CASES if quick else FULL_CASES
     peer_names = [] if quick else list(peers.PEERS)
     info = machine_info(device)
-    print(f"spikekern bench on {device} ({info['threads']} threads, torch {info['torch']}, "
-          f"malloc tuned: {info['malloc_tuned']}); backends: {', '.join(backends)}"
+    print(f"spikekern bench on {device}: {info['cpu']}, CPU kernels {info.get('cpu_isa', '-')}, "
+          f"{info['threads']} threads, torch {info['torch']}; allocator: glibc tuned {info['malloc_tuned']}, "
+          f"output pool {info.get('cpu_pool_limit_mb', '-')} MB; backends: {', '.join(backends)}"
           + (f"; peers: {', '.join(peer_names)}" if peer_names else ""))
     print("time: median over interleaved rounds; GB/s counts minimal bytes; %copy: of a plain "
           "tensor copy timed in the same rounds; x ref: speed-up over the reference loop")

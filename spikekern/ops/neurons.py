@@ -9,7 +9,7 @@ import torch
 
 from .. import _backend
 from ..backends import reference
-from . import native  # noqa: F401  (registers fake kernels and autograd for the fused ops)
+from . import fake_kernels  # noqa: F401  (registers the fused ops' fake kernels)
 from . import surrogate as _surrogate
 from .validation import as_v_init, check_decay, check_same, check_sequence, check_threshold, lif_coefficients
 

@@ -1,10 +1,12 @@
-"""The surrogate table of NEURONS.md §5: names, codes shared with the C++/CUDA/Triton
-kernels, default alphas, and psi(u) in PyTorch for the reference loops."""
+"""The surrogate table of NEURONS.md §5: names, the codes every kernel uses (the C++
+enum SurrogateKind in csrc/spikekern/neuron_math.h and the Triton kernels' KIND are checked
+against this table by python_tests/test_reference.py) and default alphas. psi(u) in PyTorch
+lives with the reference loops (spikekern/backends/spike_fn.py)."""
 from __future__ import annotations
 
 import math
 
-import torch
+from ..backends.spike_fn import SpikeFn, psi  # noqa: F401  (re-exported)
 
 # name -> (code used by the compiled kernels, default alpha)
 SURROGATES: dict[str, tuple[int, float]] = {
@@ -25,35 +27,3 @@ def resolve(name: str, alpha: float | None) -> tuple[int, float]:
     if not alpha > 0 or math.isinf(alpha):
         raise ValueError(f"surrogate alpha must be a positive finite number, got {alpha}")
     return code, alpha
-
-
-def psi(u: torch.Tensor, code: int, alpha: float) -> torch.Tensor:
-    """Surrogate derivative sigma'(u), written straight from the table."""
-    if code == 0:  # qgate
-        au = u.abs()
-        return torch.where(au <= 1.0 / alpha, alpha - alpha * alpha * au, torch.zeros_like(u))
-    if code == 1:  # rect
-        return torch.where(u.abs() < 0.5 / alpha, torch.full_like(u, alpha), torch.zeros_like(u))
-    if code == 2:  # sigmoid
-        sg = torch.sigmoid(alpha * u)
-        return alpha * sg * (1.0 - sg)
-    if code == 3:  # atan
-        return (alpha / 2.0) / (1.0 + (math.pi / 2.0 * alpha * u) ** 2)
-    if code == 4:  # deterministic pass
-        return torch.ones_like(u)
-    raise ValueError(f"unknown surrogate code {code}")
-
-
-class SpikeFn(torch.autograd.Function):
-    """Θ(u) forward, psi(u) backward: the spike of the reference loops."""
-
-    @staticmethod
-    def forward(ctx, u: torch.Tensor, code: int, alpha: float) -> torch.Tensor:
-        ctx.save_for_backward(u)
-        ctx.code, ctx.alpha = code, alpha
-        return (u >= 0).to(u.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (u,) = ctx.saved_tensors
-        return grad * psi(u, ctx.code, ctx.alpha), None, None

@@ -9,7 +9,6 @@ import torch
 
 import spikekern
 
-from .. import _malloc
 from .checkpoint import interrupt_on_sigterm, load_checkpoint
 
 
@@ -34,10 +33,10 @@ def check_backend(cfg) -> torch.device:
 
 
 def prepare(cfg) -> torch.device:
-    """Validate cfg.backend for cfg.device (one clear error), make it the default backend,
-    apply cfg.threads; returns the torch device."""
+    """Validate cfg.backend for cfg.device (one clear error) and apply cfg.threads; returns
+    the torch device. The backend is not made a process default: the trainers hand
+    cfg.backend to their models, so two trainers in one process keep their own."""
     device = check_backend(cfg)
-    spikekern.set_backend(cfg.backend)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     return device
@@ -67,7 +66,6 @@ def run_trainer(trainer_cls, config_cls, cfg, out: Path, resume: bool = False, p
     if resume:  # loaded once: a checkpoint with a full replay buffer is large
         state = load_checkpoint(out)
         cfg = dataclasses.replace(config_from_dict(config_cls, state["config"]), **(overrides or {}))
-    _malloc.keep_freed_memory()
     trainer = trainer_cls(cfg, out, resume=state if resume else False)
     if on_start is not None:
         on_start(trainer)

@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ..rl.checkpoint import has_checkpoint
+from ..rl.checkpoint import has_checkpoint, interrupt_on_sigterm
 from .trials import ALGOS, Trial, finished, trainer_module
 
 ATTEMPTS = "sweep_attempts.jsonl"  # one line per start of a trial: where, when, from which step
@@ -97,7 +97,8 @@ def run(trials: list[Trial], *, address: str | None, cpus_per_trial: int, gpus_p
         log(f"sweep: {len(todo)} trials on Ray ({cpus:g} CPUs{', ' + address if address else ', local'}), "
             f"{cpus_per_trial} CPU(s) each")
         try:
-            return dict(_wait(ray, refs, sweep_id, log, poll_s), skipped=skipped)
+            with interrupt_on_sigterm():  # a scheduler's SIGTERM stops the sweep as Ctrl-C does
+                return dict(_wait(ray, refs, sweep_id, log, poll_s), skipped=skipped)
         except KeyboardInterrupt:
             pending = [r for r in refs if r not in ray.wait(list(refs), num_returns=len(refs), timeout=0)[0]]
             log(f"\nsweep: interrupted; asking {len(pending)} unfinished trials to save a checkpoint ...")

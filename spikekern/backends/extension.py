@@ -14,9 +14,20 @@ except ImportError as exc:  # the package was not built or installed with its ex
     )
 
 
+def _cpu_isa_error() -> str | None:
+    """Why the CPU kernels cannot run (a SPIKEKERN_CPU_ISA this CPU or build lacks), or None."""
+    try:
+        torch.ops.spikekern.cpu_isa()
+    except RuntimeError as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
 def why_unavailable(device_type: str) -> str | None:
     if _load_error is not None:
         return _load_error
+    if device_type == "cpu" and _cpu_isa_error() is not None:
+        return _cpu_isa_error()
     if device_type == "cuda":
         if not torch._C._dispatch_has_kernel_for_dispatch_key("spikekern::lif_forward", "CUDA"):
             return "this build of spikekern._C has no CUDA kernels (torch without CUDA or nvcc missing at build time)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..backends import native as _loader
+from ..backends import extension as _loader
 
 _LIB = "spikekern"
 

@@ -1,0 +1,70 @@
+// The CPU kernels as the torch binding sees them: one table of entry points per
+// instruction set, chosen once at load time (isa_select.cpp).
+//
+// The kernels are compiled three times on x86-64, each build in its own namespace and with
+// its own target flags (isa_baseline.cpp: x86-64-v2, isa_avx2.cpp: x86-64-v3,
+// isa_avx512.cpp: x86-64-v4), so one build of spikekern runs at full speed on every x86
+// machine. The binding (ops_cpu.cpp) checks tensors, allocates outputs and splits the work
+// with at::parallel_for; each entry point runs the kernel on one range of neurons (or of
+// ILC sample tiles). Framework-free: raw pointers, no torch types.
+#pragma once
+
+#include <cstdint>
+
+namespace spikekern {
+namespace cpu_isa {
+
+enum class DType : int { kFloat, kDouble, kHalf, kBFloat16 };
+
+// One call of a sequence op. Pointers are to contiguous [T, ...] data of `dtype`, except
+// h, v_init, w, bias, gv_init and the partial weight gradients, which have the accumulation
+// type (double for double, float otherwise). Unused pointers are null.
+struct SeqArgs {
+  DType dtype = DType::kFloat;
+  int64_t T = 0, N = 0;     // the [T, N] view of LIF and CUBA-LIF
+  int64_t M = 0, A = 0, P = 0;  // ILC: x is [T, M, A*P], the weights [A, P, P]
+  double k0 = 0, k1 = 0, k2 = 0;  // LIF: a, b, c; CUBA-LIF and ILC: c_decay, v_decay
+  double v_th = 0, v_reset = 0, alpha = 0;
+  int surrogate = 0;
+  bool soft = false, detach = false, save_h = false, save_v = false;
+  // forward
+  const void* x = nullptr;
+  const void* v_init = nullptr;
+  const void* w = nullptr;
+  const void* bias = nullptr;
+  void* s = nullptr;
+  void* h = nullptr;
+  void* v = nullptr;
+  // backward (h_saved: the forward's h; gv may be null: zero)
+  const void* gs = nullptr;
+  const void* gv = nullptr;
+  const void* h_saved = nullptr;
+  void* gx = nullptr;
+  void* gv_init = nullptr;
+  void* gw_parts = nullptr;  // ILC: [tiles, A, P, P], one partial gradient per sample tile
+  void* gb_parts = nullptr;  // ILC: [tiles, A, P]
+};
+
+// Runs an op on neurons [begin, end) (ILC: on sample tiles [begin, end)).
+using RangeFn = void (*)(const SeqArgs&, int64_t begin, int64_t end);
+
+// Named as the ops are (torch.ops.spikekern.<name>), so one search finds every backend.
+struct KernelTable {
+  const char* isa;  // "baseline", "avx2" or "avx512"
+  RangeFn lif_forward, lif_backward;
+  RangeFn cuba_lif_forward, cuba_lif_backward;
+  RangeFn ilc_cuba_lif_forward, ilc_cuba_lif_backward;
+  int64_t ilc_tile;  // samples per ILC tile
+};
+
+// The table of each build; null where this platform has no such build.
+const KernelTable* table_baseline();
+const KernelTable* table_avx2();
+const KernelTable* table_avx512();
+
+// The table in use: the best build this CPU runs, or the one SPIKEKERN_CPU_ISA names.
+// Throws std::runtime_error when SPIKEKERN_CPU_ISA names an unknown or unsupported path.
+const KernelTable& kernels();
+
+}  // namespace cpu_isa
+}  // namespace spikekern
