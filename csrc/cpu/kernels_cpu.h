@@ -22,28 +22,25 @@ constexpr int64_t kBlock = 512;
 template <typename scalar_t, typename acc_t>
 SK_HD acc_t load(const scalar_t* p, int64_t i) { return static_cast<acc_t>(p[i]); }
 
-// ---------------------------------------------------------------------------- LIF
-// h[t] = (a*v[t-1] + b*x[t]) + c
-template <typename acc_t>
-struct LifCoeffs {
-  acc_t a, b, c;
-};
-
-template <typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
-void lif_forward(const LifCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* x,
-                 const acc_t* v_init, acc_t v_init_const, int64_t T, int64_t N,
-                 int64_t begin, int64_t end, scalar_t* s_out, acc_t* h_out, scalar_t* v_out) {
-  acc_t v[kBlock];
+// ------------------------------------------------------- the LIF and CUBA-LIF time loops
+// Written once over the neuron type (neuron_math.h: LifNeuron, CubaNeuron).
+template <class Neuron, typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
+void forward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireParams<acc_t> p,
+                   const scalar_t* x, const acc_t* v_init, acc_t v_start, int64_t T, int64_t N,
+                   int64_t begin, int64_t end, scalar_t* s_out, acc_t* h_out, scalar_t* v_out) {
+  acc_t cur[kBlock], v[kBlock];
   for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
     const int64_t len = std::min(kBlock, end - n0);
-    for (int64_t i = 0; i < len; ++i) v[i] = v_init ? v_init[n0 + i] : v_init_const;
+    for (int64_t i = 0; i < len; ++i) {
+      cur[i] = acc_t(0);
+      v[i] = v_init ? v_init[n0 + i] : v_start;
+    }
     for (int64_t t = 0; t < T; ++t) {
       const int64_t off = t * N + n0;
       const scalar_t* xt = x + off;
       scalar_t* st = s_out + off;
       for (int64_t i = 0; i < len; ++i) {
-        acc_t h = k.a * v[i] + k.b * load<scalar_t, acc_t>(xt, i);
-        h = h + k.c;
+        const acc_t h = Neuron::charge(k, cur[i], v[i], load<scalar_t, acc_t>(xt, i));
         const acc_t s = fire(h, p.v_th);
         v[i] = reset<SOFT>(h, s, p.v_th, p.v_reset);
         st[i] = static_cast<scalar_t>(s);
@@ -55,87 +52,62 @@ void lif_forward(const LifCoeffs<acc_t> k, const FireParams<acc_t> p, const scal
 }
 
 // Reverse time. gv (dL/dv[t]) may be null. Writes gx and dL/dv_init (if gv_init != null).
+template <class Neuron, typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
+void backward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireParams<acc_t> p,
+                    const scalar_t* gs, const scalar_t* gv, const acc_t* h, int64_t T, int64_t N,
+                    int64_t begin, int64_t end, scalar_t* gx, acc_t* gv_init) {
+  acc_t gh_next[kBlock], gcur[kBlock];  // dL/dh[t+1], and the neuron's carried gradient
+  const acc_t v_decay = Neuron::v_decay(k);
+  for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
+    const int64_t len = std::min(kBlock, end - n0);
+    for (int64_t i = 0; i < len; ++i) gh_next[i] = gcur[i] = acc_t(0);
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t off = t * N + n0;
+      for (int64_t i = 0; i < len; ++i) {
+        acc_t through_v = v_decay * gh_next[i];
+        if constexpr (HAS_GV) through_v = load<scalar_t, acc_t>(gv + off, i) + through_v;
+        const acc_t gh = grad_h<KIND, SOFT, DETACH>(h[off + i], load<scalar_t, acc_t>(gs + off, i),
+                                                    through_v, p);
+        gh_next[i] = gh;
+        gx[off + i] = static_cast<scalar_t>(Neuron::input_grad(k, gh, gcur[i]));
+      }
+    }
+    if (gv_init)
+      for (int64_t i = 0; i < len; ++i) gv_init[n0 + i] = v_decay * gh_next[i];
+  }
+}
+
+// The kernels behind the ops lif_forward/backward and cuba_lif_forward/backward.
+template <typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
+void lif_forward(const LifCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* x,
+                 const acc_t* v_init, acc_t v_init_const, int64_t T, int64_t N,
+                 int64_t begin, int64_t end, scalar_t* s_out, acc_t* h_out, scalar_t* v_out) {
+  forward_steps<LifNeuron, scalar_t, acc_t, SOFT, SAVE_H, SAVE_V>(k, p, x, v_init, v_init_const, T, N, begin,
+                                                                  end, s_out, h_out, v_out);
+}
+
 template <typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
 void lif_backward(const LifCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* gs,
                   const scalar_t* gv, const acc_t* h, int64_t T, int64_t N, int64_t begin,
                   int64_t end, scalar_t* gx, acc_t* gv_init) {
-  acc_t g[kBlock];  // dL/dh[t+1]
-  for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
-    const int64_t len = std::min(kBlock, end - n0);
-    for (int64_t i = 0; i < len; ++i) g[i] = acc_t(0);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t off = t * N + n0;
-      for (int64_t i = 0; i < len; ++i) {
-        acc_t through_v = k.a * g[i];
-        if constexpr (HAS_GV) through_v = load<scalar_t, acc_t>(gv + off, i) + through_v;
-        const acc_t gh = grad_h<KIND, SOFT, DETACH>(h[off + i], load<scalar_t, acc_t>(gs + off, i),
-                                                    through_v, p);
-        g[i] = gh;
-        gx[off + i] = static_cast<scalar_t>(k.b * gh);
-      }
-    }
-    if (gv_init)
-      for (int64_t i = 0; i < len; ++i) gv_init[n0 + i] = k.a * g[i];
-  }
+  backward_steps<LifNeuron, scalar_t, acc_t, KIND, SOFT, DETACH, HAS_GV>(k, p, gs, gv, h, T, N, begin, end, gx,
+                                                                         gv_init);
 }
-
-// ---------------------------------------------------------------------------- CUBA-LIF
-// cur[t] = c_decay*cur[t-1] + x[t];  h[t] = v_decay*v[t-1] + cur[t]
-template <typename acc_t>
-struct CubaCoeffs {
-  acc_t c_decay, v_decay, v_start;  // v_start: v[-1] (v_reset, or 0 for soft reset)
-};
 
 template <typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
 void cuba_lif_forward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* x,
-                  int64_t T, int64_t N, int64_t begin, int64_t end, scalar_t* s_out,
-                  acc_t* h_out, scalar_t* v_out) {
-  acc_t cur[kBlock], v[kBlock];
-  for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
-    const int64_t len = std::min(kBlock, end - n0);
-    for (int64_t i = 0; i < len; ++i) {
-      cur[i] = acc_t(0);
-      v[i] = k.v_start;
-    }
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t off = t * N + n0;
-      const scalar_t* xt = x + off;
-      scalar_t* st = s_out + off;
-      for (int64_t i = 0; i < len; ++i) {
-        cur[i] = k.c_decay * cur[i] + load<scalar_t, acc_t>(xt, i);
-        const acc_t h = k.v_decay * v[i] + cur[i];
-        const acc_t s = fire(h, p.v_th);
-        v[i] = reset<SOFT>(h, s, p.v_th, p.v_reset);
-        st[i] = static_cast<scalar_t>(s);
-        if constexpr (SAVE_H) h_out[off + i] = h;
-        if constexpr (SAVE_V) v_out[off + i] = static_cast<scalar_t>(v[i]);
-      }
-    }
-  }
+                      int64_t T, int64_t N, int64_t begin, int64_t end, scalar_t* s_out,
+                      acc_t* h_out, scalar_t* v_out) {
+  forward_steps<CubaNeuron, scalar_t, acc_t, SOFT, SAVE_H, SAVE_V>(k, p, x, nullptr, k.v_start, T, N, begin, end,
+                                                                   s_out, h_out, v_out);
 }
 
 template <typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
 void cuba_lif_backward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* gs,
-                   const scalar_t* gv, const acc_t* h, int64_t T, int64_t N, int64_t begin,
-                   int64_t end, scalar_t* gx) {
-  acc_t gh_next[kBlock], gcur_next[kBlock];
-  for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
-    const int64_t len = std::min(kBlock, end - n0);
-    for (int64_t i = 0; i < len; ++i) gh_next[i] = gcur_next[i] = acc_t(0);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t off = t * N + n0;
-      for (int64_t i = 0; i < len; ++i) {
-        acc_t through_v = k.v_decay * gh_next[i];
-        if constexpr (HAS_GV) through_v = load<scalar_t, acc_t>(gv + off, i) + through_v;
-        const acc_t gh = grad_h<KIND, SOFT, DETACH>(h[off + i], load<scalar_t, acc_t>(gs + off, i),
-                                                    through_v, p);
-        const acc_t gcur = gh + k.c_decay * gcur_next[i];
-        gh_next[i] = gh;
-        gcur_next[i] = gcur;
-        gx[off + i] = static_cast<scalar_t>(gcur);
-      }
-    }
-  }
+                       const scalar_t* gv, const acc_t* h, int64_t T, int64_t N, int64_t begin,
+                       int64_t end, scalar_t* gx) {
+  backward_steps<CubaNeuron, scalar_t, acc_t, KIND, SOFT, DETACH, HAS_GV>(k, p, gs, gv, h, T, N, begin, end, gx,
+                                                                          nullptr);
 }
 
 // ---------------------------------------------------------------------------- ILC-CUBA-LIF
@@ -207,8 +179,7 @@ inline void cuba_tile_step(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p,
   for (int64_t e = 0; e < n; ++e) {
     acc_t xe = xin[e];
     if constexpr (LATERAL) xe = xe + lat[e];
-    cur[e] = k.c_decay * cur[e] + xe;
-    const acc_t hh = k.v_decay * v[e] + cur[e];
+    const acc_t hh = cuba_charge(k, cur[e], v[e], xe);
     const acc_t ss = fire(hh, p.v_th);
     v[e] = reset<SOFT>(hh, ss, p.v_th, p.v_reset);
     s[e] = ss;
@@ -265,7 +236,7 @@ inline void cuba_tile_grad_step(const CubaCoeffs<acc_t> k, const FireParams<acc_
   for (int64_t e = 0; e < n; ++e) {
     const acc_t gh = grad_h<KIND, SOFT, DETACH>(h[e], gs[e] + gs_lat[e], k.v_decay * gh_next[e], p);
     gh_next[e] = gh;
-    gcur[e] = gh + k.c_decay * gcur[e];
+    cuba_input_grad(k, gh, gcur[e]);
   }
 }
 

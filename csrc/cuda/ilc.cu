@@ -42,8 +42,7 @@ __global__ void ilc_fwd_kernel(const T* __restrict__ x, const A* __restrict__ W,
       lat = lat + bsh[p];
       xin = xin + lat;
     }
-    cur = cd * cur + xin;
-    const A hh = vd * v + cur;
+    const A hh = cuba_charge(CubaCoeffs<A>{cd, vd, v_start}, cur, v, xin);
     const A sp = fire(hh, fp.v_th);
     v = reset<SOFT>(hh, sp, fp.v_th, fp.v_reset);
     if (active) {
@@ -87,7 +86,7 @@ __global__ void ilc_bwd_kernel(const T* __restrict__ gs, const A* __restrict__ h
     const A hh = active ? h[off] : A(0);
     const A g_in = active ? to_acc<A>(gs[off]) : A(0);
     gh_next = grad_h<KIND, SOFT, DETACH>(hh, g_in + glat, vd * gh_next, fp);
-    gcur = gh_next + cd * gcur;
+    cuba_input_grad(CubaCoeffs<A>{cd, vd, A(0)}, gh_next, gcur);
     if (active) gx[off] = from_acc<T>(gcur);
     const A s_prev = (t >= 1 && active) ? fire(h[off - M * row], fp.v_th) : A(0);
     __syncthreads();  // every thread has read gx'[t+1]
@@ -140,7 +139,7 @@ int64_t ilc_tiles(int64_t M, int64_t P) {
   return (M + BM - 1) / BM;
 }
 
-cudaError_t ilc_forward(DType dt, const void* x, const void* W, const void* bias, double c_decay,
+cudaError_t ilc_cuba_lif_forward(DType dt, const void* x, const void* W, const void* bias, double c_decay,
                         double v_decay, const Fire& f, int64_t T, int64_t M, int64_t A_, int64_t P,
                         void* s, void* h, cudaStream_t stream) {
   if (P < 1 || P > kIlcMaxPop) return cudaErrorInvalidValue;
@@ -158,7 +157,7 @@ cudaError_t ilc_forward(DType dt, const void* x, const void* W, const void* bias
         if (err != cudaSuccess) return;
         kernel<<<grid, static_cast<unsigned>(BM * P), smem, stream>>>(
             static_cast<const Ty*>(x), static_cast<const A*>(W), static_cast<const A*>(bias), A(c_decay),
-            A(v_decay), f.soft ? A(0) : A(f.v_reset), fire_params<A>(f), T, M, A_, static_cast<int>(P), BM,
+            A(v_decay), initial_v(f.soft, A(f.v_reset)), fire_params<A>(f), T, M, A_, static_cast<int>(P), BM,
             static_cast<Ty*>(s), static_cast<A*>(h));
       });
     });
@@ -166,7 +165,7 @@ cudaError_t ilc_forward(DType dt, const void* x, const void* W, const void* bias
   });
 }
 
-cudaError_t ilc_backward(DType dt, const void* gs, const void* h, const void* W, double c_decay,
+cudaError_t ilc_cuba_lif_backward(DType dt, const void* gs, const void* h, const void* W, double c_decay,
                          double v_decay, const Fire& f, int64_t T, int64_t M, int64_t A_,
                          int64_t P, void* gx, void* gW_part, void* gb_part, void* gW, void* gb,
                          cudaStream_t stream) {

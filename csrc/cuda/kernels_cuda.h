@@ -29,9 +29,9 @@ cudaError_t lif_forward(DType dt, const void* x, const void* v_init, double a, d
 cudaError_t lif_backward(DType dt, const void* gs, const void* gv, const void* h, double a,
                          double b, const Fire& f, int64_t T, int64_t N, void* gx, void* gv_init,
                          cudaStream_t stream);
-cudaError_t cuba_forward(DType dt, const void* x, double c_decay, double v_decay, const Fire& f,
+cudaError_t cuba_lif_forward(DType dt, const void* x, double c_decay, double v_decay, const Fire& f,
                          int64_t T, int64_t N, void* s, void* h, void* v, cudaStream_t stream);
-cudaError_t cuba_backward(DType dt, const void* gs, const void* gv, const void* h, double c_decay,
+cudaError_t cuba_lif_backward(DType dt, const void* gs, const void* gv, const void* h, double c_decay,
                           double v_decay, const Fire& f, int64_t T, int64_t N, void* gx,
                           cudaStream_t stream);
 
@@ -40,10 +40,10 @@ cudaError_t cuba_backward(DType dt, const void* gs, const void* gv, const void* 
 // acc dtype) and then sums them in tile order into gW [A, P, P], gb [A, P].
 int64_t ilc_tiles(int64_t M, int64_t P);
 constexpr int64_t kIlcMaxPop = 64;
-cudaError_t ilc_forward(DType dt, const void* x, const void* W, const void* bias, double c_decay,
+cudaError_t ilc_cuba_lif_forward(DType dt, const void* x, const void* W, const void* bias, double c_decay,
                         double v_decay, const Fire& f, int64_t T, int64_t M, int64_t A, int64_t P,
                         void* s, void* h, cudaStream_t stream);
-cudaError_t ilc_backward(DType dt, const void* gs, const void* h, const void* W, double c_decay,
+cudaError_t ilc_cuba_lif_backward(DType dt, const void* gs, const void* h, const void* W, double c_decay,
                          double v_decay, const Fire& f, int64_t T, int64_t M, int64_t A,
                          int64_t P, void* gx, void* gW_part, void* gb_part, void* gW, void* gb,
                          cudaStream_t stream);

@@ -73,7 +73,7 @@ std::tuple<Tensor, Tensor> lif_backward_cuda(
   return {gx, gvi};
 }
 
-std::tuple<Tensor, Tensor, Tensor> cuba_forward_cuda(
+std::tuple<Tensor, Tensor, Tensor> cuba_lif_forward_cuda(
     const Tensor& x_in, double c_decay, double v_decay, double v_th, double v_reset, bool soft,
     bool detach, int64_t surrogate, double alpha, bool save_h, bool return_v) {
   check_seq(x_in, "x", kCUDA);
@@ -83,13 +83,13 @@ std::tuple<Tensor, Tensor, Tensor> cuba_forward_cuda(
   std::tie(T, N) = seq_sizes(x);
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
-  C10_CUDA_CHECK(cuda::cuba_forward(dtype_of(x), x.data_ptr(), c_decay, v_decay,
+  C10_CUDA_CHECK(cuda::cuba_lif_forward(dtype_of(x), x.data_ptr(), c_decay, v_decay,
                                     fire(v_th, v_reset, soft, detach, surrogate, alpha), T, N,
                                     s.data_ptr(), ptr_or_null(h), ptr_or_null(v), stream()));
   return {s, h, v};
 }
 
-Tensor cuba_backward_cuda(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
+Tensor cuba_lif_backward_cuda(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
                           const Tensor& h_in, double c_decay, double v_decay, double v_th,
                           double v_reset, bool soft, bool detach, int64_t surrogate, double alpha) {
   check_backward(grad_s_in, h_in, kCUDA, "cuba_lif_backward");
@@ -99,13 +99,13 @@ Tensor cuba_backward_cuda(const Tensor& grad_s_in, const std::optional<Tensor>& 
   int64_t T, N;
   std::tie(T, N) = seq_sizes(h);
   Tensor gx = at::empty_like(gs);
-  C10_CUDA_CHECK(cuda::cuba_backward(dtype_of(gs), gs.data_ptr(), ptr_or_null(gv), h.data_ptr(),
+  C10_CUDA_CHECK(cuda::cuba_lif_backward(dtype_of(gs), gs.data_ptr(), ptr_or_null(gv), h.data_ptr(),
                                      c_decay, v_decay, fire(v_th, v_reset, soft, detach, surrogate, alpha),
                                      T, N, gx.data_ptr(), stream()));
   return gx;
 }
 
-std::tuple<Tensor, Tensor> ilc_forward_cuda(const Tensor& x_in, const Tensor& weight,
+std::tuple<Tensor, Tensor> ilc_cuba_lif_forward_cuda(const Tensor& x_in, const Tensor& weight,
                                             const Tensor& bias, double c_decay, double v_decay,
                                             double v_th, double v_reset, bool soft, bool detach,
                                             int64_t surrogate, double alpha, bool save_h) {
@@ -118,13 +118,13 @@ std::tuple<Tensor, Tensor> ilc_forward_cuda(const Tensor& x_in, const Tensor& we
   const Tensor W = weight.to(acc_dtype(x)).contiguous(), B = bias.to(acc_dtype(x)).contiguous();
   Tensor s = at::empty_like(x);
   Tensor h = save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x);
-  C10_CUDA_CHECK(cuda::ilc_forward(dtype_of(x), x.data_ptr(), W.data_ptr(), B.data_ptr(), c_decay,
+  C10_CUDA_CHECK(cuda::ilc_cuba_lif_forward(dtype_of(x), x.data_ptr(), W.data_ptr(), B.data_ptr(), c_decay,
                                    v_decay, fire(v_th, v_reset, soft, detach, surrogate, alpha), d.T,
                                    d.M, d.A, d.P, s.data_ptr(), ptr_or_null(h), stream()));
   return {s, h};
 }
 
-std::tuple<Tensor, Tensor, Tensor> ilc_backward_cuda(const Tensor& grad_s_in, const Tensor& h_in,
+std::tuple<Tensor, Tensor, Tensor> ilc_cuba_lif_backward_cuda(const Tensor& grad_s_in, const Tensor& h_in,
                                                      const Tensor& weight, double c_decay,
                                                      double v_decay, double v_th, double v_reset,
                                                      bool soft, bool detach, int64_t surrogate,
@@ -139,7 +139,7 @@ std::tuple<Tensor, Tensor, Tensor> ilc_backward_cuda(const Tensor& grad_s_in, co
   Tensor gW_part = at::empty({tiles, d.A, d.P, d.P}, h.options());
   Tensor gb_part = at::empty({tiles, d.A, d.P}, h.options());
   Tensor gW = at::empty({d.A, d.P, d.P}, h.options()), gb = at::empty({d.A, d.P}, h.options());
-  C10_CUDA_CHECK(cuda::ilc_backward(dtype_of(gs), gs.data_ptr(), h.data_ptr(), W.data_ptr(), c_decay,
+  C10_CUDA_CHECK(cuda::ilc_cuba_lif_backward(dtype_of(gs), gs.data_ptr(), h.data_ptr(), W.data_ptr(), c_decay,
                                     v_decay, fire(v_th, v_reset, soft, detach, surrogate, alpha), d.T,
                                     d.M, d.A, d.P, gx.data_ptr(), gW_part.data_ptr(), gb_part.data_ptr(),
                                     gW.data_ptr(), gb.data_ptr(), stream()));
@@ -151,10 +151,10 @@ std::tuple<Tensor, Tensor, Tensor> ilc_backward_cuda(const Tensor& grad_s_in, co
 TORCH_LIBRARY_IMPL(spikekern, CUDA, m) {
   m.impl("lif_forward", &lif_forward_cuda);
   m.impl("lif_backward", &lif_backward_cuda);
-  m.impl("cuba_lif_forward", &cuba_forward_cuda);
-  m.impl("cuba_lif_backward", &cuba_backward_cuda);
-  m.impl("ilc_cuba_lif_forward", &ilc_forward_cuda);
-  m.impl("ilc_cuba_lif_backward", &ilc_backward_cuda);
+  m.impl("cuba_lif_forward", &cuba_lif_forward_cuda);
+  m.impl("cuba_lif_backward", &cuba_lif_backward_cuda);
+  m.impl("ilc_cuba_lif_forward", &ilc_cuba_lif_forward_cuda);
+  m.impl("ilc_cuba_lif_backward", &ilc_cuba_lif_backward_cuda);
 }
 
 }  // namespace spikekern

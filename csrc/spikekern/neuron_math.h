@@ -136,6 +136,90 @@ SK_HD acc_t dv_dh(acc_t h, acc_t s, acc_t psi, acc_t v_th, acc_t v_reset) {
   }
 }
 
+// v[-1]: the potential before the first step (NEURONS.md: v_reset, or 0 for soft reset).
+template <typename acc_t>
+SK_HD acc_t initial_v(bool soft, acc_t v_reset) {
+  return soft ? acc_t(0) : v_reset;
+}
+
+// ------------------------------------------------------------------ the neurons' own steps
+// Everything that differs between LIF and CUBA-LIF (NEURONS.md §1-2): the charge (h[t] from
+// the state and x[t]) and one reverse step (dL/dx[t] from dL/dh[t]). The time loops are
+// written once over a neuron type with this interface (kernels_cpu.h), so a new neuron is
+// a new pair of functions and a traits struct here.
+
+// LIF: h[t] = (a*v[t-1] + b*x[t]) + c
+template <typename acc_t>
+struct LifCoeffs {
+  acc_t a, b, c;
+};
+
+template <typename acc_t>
+SK_HD acc_t lif_charge(const LifCoeffs<acc_t>& k, acc_t v, acc_t x) {
+  const acc_t h = k.a * v + k.b * x;
+  return h + k.c;
+}
+
+// dL/dx[t] = b * dL/dh[t]
+template <typename acc_t>
+SK_HD acc_t lif_input_grad(const LifCoeffs<acc_t>& k, acc_t gh) {
+  return k.b * gh;
+}
+
+// CUBA-LIF: cur[t] = c_decay*cur[t-1] + x[t];  h[t] = v_decay*v[t-1] + cur[t]
+template <typename acc_t>
+struct CubaCoeffs {
+  acc_t c_decay, v_decay, v_start;  // v_start: v[-1] (initial_v)
+};
+
+template <typename acc_t>
+SK_HD acc_t cuba_charge(const CubaCoeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x) {
+  cur = k.c_decay * cur + x;
+  return k.v_decay * v + cur;
+}
+
+// dL/dx[t] = dL/dcur[t] = dL/dh[t] + c_decay * dL/dcur[t+1]  (gcur carries dL/dcur[t+1] in
+// and dL/dcur[t] out)
+template <typename acc_t>
+SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
+  gcur = gh + k.c_decay * gcur;
+  return gcur;
+}
+
+// The neuron types the time loops are templated on. cur is a second state per neuron (the
+// synaptic current) that LIF does not use; v_decay is dh[t+1]/dv[t].
+struct LifNeuron {
+  template <typename acc_t>
+  using Coeffs = LifCoeffs<acc_t>;
+  template <typename acc_t>
+  SK_HD static acc_t charge(const Coeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x) {
+    (void)cur;
+    return lif_charge(k, v, x);
+  }
+  template <typename acc_t>
+  SK_HD static acc_t v_decay(const Coeffs<acc_t>& k) { return k.a; }
+  template <typename acc_t>
+  SK_HD static acc_t input_grad(const Coeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
+    (void)gcur;
+    return lif_input_grad(k, gh);
+  }
+};
+
+struct CubaNeuron {
+  template <typename acc_t>
+  using Coeffs = CubaCoeffs<acc_t>;
+  template <typename acc_t>
+  SK_HD static acc_t charge(const Coeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x) {
+    return cuba_charge(k, cur, v, x);
+  }
+  template <typename acc_t>
+  SK_HD static acc_t v_decay(const Coeffs<acc_t>& k) { return k.v_decay; }
+  template <typename acc_t>
+  SK_HD static acc_t input_grad(const Coeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
+    return cuba_input_grad(k, gh, gcur);
+  }
+};
+
 // Parameters every spiking neuron shares, already cast to the accumulation type.
 template <typename acc_t>
 struct FireParams {

@@ -1,0 +1,177 @@
+// CUDA kernels for LIF and CUBA-LIF (NEURONS.md §1-2): one time loop written once over the
+// neuron type (neuron_math.h: LifNeuron, CubaNeuron), as in the CPU kernels. One thread
+// walks all T steps for V neurons with the state in registers; V = 16 bytes of the input
+// dtype when N is a multiple of V and every pointer is aligned (vector loads), else V = 1.
+// Loads are coalesced across neurons.
+#include "common.cuh"
+
+namespace spikekern {
+namespace cuda {
+namespace {
+
+template <class Neuron, typename T, typename A, int V, bool SOFT, bool SAVE_H>
+__global__ void __launch_bounds__(kThreads)
+    forward_steps_kernel(const T* __restrict__ x, const A* __restrict__ v_init,
+                         const typename Neuron::template Coeffs<A> k, FireParams<A> p, A v_start,
+                         int64_t T_, int64_t N, T* __restrict__ s, A* __restrict__ h,
+                         T* __restrict__ vout) {
+  const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
+  if (n >= N) return;
+  A cur[V], v[V];
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    cur[j] = A(0);
+    v[j] = v_init ? v_init[n + j] : v_start;
+  }
+  for (int64_t t = 0; t < T_; ++t) {
+    const int64_t off = t * N + n;
+    const Pack<T, V> xs = load_pack<T, V>(x, off);
+    Pack<T, V> ss, vs;
+    Pack<A, V> hs;
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const A hh = Neuron::charge(k, cur[j], v[j], to_acc<A>(xs.v[j]));
+      const A sp = fire(hh, p.v_th);
+      v[j] = reset<SOFT>(hh, sp, p.v_th, p.v_reset);
+      ss.v[j] = from_acc<T>(sp);
+      hs.v[j] = hh;
+      vs.v[j] = from_acc<T>(v[j]);
+    }
+    store_pack<T, V>(s, off, ss);
+    if constexpr (SAVE_H) store_pack<A, V>(h, off, hs);
+    if (vout) store_pack<T, V>(vout, off, vs);
+  }
+}
+
+template <class Neuron, typename T, typename A, int V, int KIND, bool SOFT, bool DETACH>
+__global__ void __launch_bounds__(kThreads)
+    backward_steps_kernel(const T* __restrict__ gs, const T* __restrict__ gv, const A* __restrict__ h,
+                          const typename Neuron::template Coeffs<A> k, FireParams<A> p, int64_t T_,
+                          int64_t N, T* __restrict__ gx, A* __restrict__ gv_init) {
+  const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
+  if (n >= N) return;
+  A gh_next[V], gcur[V];  // dL/dh[t+1], and the neuron's carried gradient
+  const A v_decay = Neuron::v_decay(k);
+#pragma unroll
+  for (int j = 0; j < V; ++j) gh_next[j] = gcur[j] = A(0);
+  for (int64_t t = T_ - 1; t >= 0; --t) {
+    const int64_t off = t * N + n;
+    const Pack<T, V> gsp = load_pack<T, V>(gs, off);
+    const Pack<A, V> hp = load_pack<A, V>(h, off);
+    Pack<T, V> gvp, gxp;
+    if (gv) gvp = load_pack<T, V>(gv, off);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      A through_v = v_decay * gh_next[j];
+      if (gv) through_v = to_acc<A>(gvp.v[j]) + through_v;
+      gh_next[j] = grad_h<KIND, SOFT, DETACH>(hp.v[j], to_acc<A>(gsp.v[j]), through_v, p);
+      gxp.v[j] = from_acc<T>(Neuron::input_grad(k, gh_next[j], gcur[j]));
+    }
+    store_pack<T, V>(gx, off, gxp);
+  }
+  if (gv_init)
+#pragma unroll
+    for (int j = 0; j < V; ++j) gv_init[n + j] = v_decay * gh_next[j];
+}
+
+// make_coeffs(A{}) -> the neuron's Coeffs<A>.
+template <class Neuron, typename MakeCoeffs>
+cudaError_t launch_forward(DType dt, const void* x, const void* v_init, MakeCoeffs make_coeffs,
+                           const Fire& f, int64_t T, int64_t N, void* s, void* h, void* v,
+                           cudaStream_t stream) {
+  return with_dtype(dt, [&](auto tag) -> cudaError_t {
+    using Ty = decltype(tag);
+    using A = typename Acc<Ty>::type;
+    constexpr int VW = vec_width<Ty>();
+    const bool vec = N % VW == 0 && aligned(x, 16) && aligned(s, 16) && aligned(v, 16) &&
+                     aligned(h, sizeof(A) * VW) && aligned(v_init, sizeof(A) * VW);
+    const auto k = make_coeffs(A{});
+    const FireParams<A> p = fire_params<A>(f);
+    const A v_start = initial_v(f.soft, A(f.v_reset));
+    with_bool(vec, [&](auto VEC) {
+      constexpr int V = VEC.value ? VW : 1;
+      with_bool(f.soft, [&](auto SOFT) {
+        with_bool(h != nullptr, [&](auto SAVE_H) {
+          forward_steps_kernel<Neuron, Ty, A, V, SOFT.value, SAVE_H.value>
+              <<<blocks_for((N + V - 1) / V), kThreads, 0, stream>>>(
+                  static_cast<const Ty*>(x), static_cast<const A*>(v_init), k, p, v_start, T, N,
+                  static_cast<Ty*>(s), static_cast<A*>(h), static_cast<Ty*>(v));
+        });
+      });
+    });
+    return cudaGetLastError();
+  });
+}
+
+template <class Neuron, typename MakeCoeffs>
+cudaError_t launch_backward(DType dt, const void* gs, const void* gv, const void* h,
+                            MakeCoeffs make_coeffs, const Fire& f, int64_t T, int64_t N, void* gx,
+                            void* gv_init, cudaStream_t stream) {
+  return with_dtype(dt, [&](auto tag) -> cudaError_t {
+    using Ty = decltype(tag);
+    using A = typename Acc<Ty>::type;
+    constexpr int VW = vec_width<Ty>();
+    const bool vec = N % VW == 0 && aligned(gs, 16) && aligned(gv, 16) && aligned(gx, 16) &&
+                     aligned(h, sizeof(A) * VW) && aligned(gv_init, sizeof(A) * VW);
+    const auto k = make_coeffs(A{});
+    const FireParams<A> p = fire_params<A>(f);
+    with_bool(vec, [&](auto VEC) {
+      constexpr int V = VEC.value ? VW : 1;
+      with_surrogate(f.surrogate, [&](auto KIND) {
+        with_bool(f.soft, [&](auto SOFT) {
+          with_bool(f.detach, [&](auto DETACH) {
+            backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>
+                <<<blocks_for((N + V - 1) / V), kThreads, 0, stream>>>(
+                    static_cast<const Ty*>(gs), static_cast<const Ty*>(gv), static_cast<const A*>(h), k, p,
+                    T, N, static_cast<Ty*>(gx), static_cast<A*>(gv_init));
+          });
+        });
+      });
+    });
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace
+
+cudaError_t lif_forward(DType dt, const void* x, const void* v_init, double a, double b, double c,
+                        const Fire& f, int64_t T, int64_t N, void* s, void* h, void* v,
+                        cudaStream_t stream) {
+  auto coeffs = [&](auto tag) {
+    using A = decltype(tag);
+    return LifCoeffs<A>{A(a), A(b), A(c)};
+  };
+  return launch_forward<LifNeuron>(dt, x, v_init, coeffs, f, T, N, s, h, v, stream);
+}
+
+cudaError_t lif_backward(DType dt, const void* gs, const void* gv, const void* h, double a,
+                         double b, const Fire& f, int64_t T, int64_t N, void* gx, void* gv_init,
+                         cudaStream_t stream) {
+  auto coeffs = [&](auto tag) {
+    using A = decltype(tag);
+    return LifCoeffs<A>{A(a), A(b), A(0)};
+  };
+  return launch_backward<LifNeuron>(dt, gs, gv, h, coeffs, f, T, N, gx, gv_init, stream);
+}
+
+cudaError_t cuba_lif_forward(DType dt, const void* x, double c_decay, double v_decay, const Fire& f,
+                             int64_t T, int64_t N, void* s, void* h, void* v, cudaStream_t stream) {
+  auto coeffs = [&](auto tag) {
+    using A = decltype(tag);
+    return CubaCoeffs<A>{A(c_decay), A(v_decay), initial_v(f.soft, A(f.v_reset))};
+  };
+  return launch_forward<CubaNeuron>(dt, x, nullptr, coeffs, f, T, N, s, h, v, stream);
+}
+
+cudaError_t cuba_lif_backward(DType dt, const void* gs, const void* gv, const void* h, double c_decay,
+                              double v_decay, const Fire& f, int64_t T, int64_t N, void* gx,
+                              cudaStream_t stream) {
+  auto coeffs = [&](auto tag) {
+    using A = decltype(tag);
+    return CubaCoeffs<A>{A(c_decay), A(v_decay), A(0)};
+  };
+  return launch_backward<CubaNeuron>(dt, gs, gv, h, coeffs, f, T, N, gx, nullptr, stream);
+}
+
+}  // namespace cuda
+}  // namespace spikekern
