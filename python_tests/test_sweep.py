@@ -169,3 +169,33 @@ def test_two_node_cluster_survives_losing_a_node(tmp_path):
         steps = progress_steps(r)
         assert steps == sorted(set(steps)) and steps[-1] == 4000, steps  # no step logged twice
     assert "trials 2 done, 0 running, 0 pending, 0 failed" in output
+
+
+@pytest.mark.slow
+def test_sigterm_on_a_background_sweep_checkpoints_every_running_trial(tmp_path):
+    """A sweep started in the background (SIGINT ignored, as `nohup ... &` and batch jobs
+    start it) and stopped with SIGTERM: each running trial saves a checkpoint past step 0,
+    and running the same command again resumes from it."""
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "spikekern.cli", "sweep", "td3", "--env", "Pendulum-v1", *TINY, "--actor", "ann",
+           "--seeds", "0", "1", "--steps", "200000", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    runs = [out / "Pendulum-v1" / "ann" / f"seed{s}" for s in (0, 1)]
+    deadline = time.time() + 300
+    while time.time() < deadline and not all((r / "progress.csv").exists() and progress_steps(r) for r in runs):
+        time.sleep(1)
+    assert all(progress_steps(r) for r in runs), "the trials did not start"
+    proc.send_signal(signal.SIGTERM)
+    log, _ = proc.communicate(timeout=300)
+    assert proc.returncode != 0 and "every running trial is checkpointed" in log, log[-3000:]
+    steps = {}
+    for r in runs:
+        state = __import__("torch").load(r / "checkpoint.pt", weights_only=False)
+        steps[r] = state["step"]
+        assert 100 <= steps[r] < 200000, steps[r]
+    again = sweep(out, "--actor", "ann", "--seeds", "0", "1", "--steps", str(max(steps.values()) + 100))
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    for r in runs:
+        last = attempts(r)[-1]
+        assert last["resumed"] and last["start"] >= steps[r]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -26,6 +27,10 @@ ATTEMPTS = "sweep_attempts.jsonl"  # one line per start of a trial: where, when,
 
 def run_trial(trial: Trial, sweep_id: str) -> dict:
     """The body of a trial's Ray task: train, or resume from the run folder's checkpoint."""
+    # ray.cancel stops a running task with SIGINT. A sweep started in the background (nohup,
+    # `&`, a batch job) passes SIGINT on as ignored, and Python then never raises
+    # KeyboardInterrupt: restore the default handler so a cancelled trial checkpoints.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     run_dir = Path(trial.run_dir)
     resume = has_checkpoint(run_dir)
     counter = ALGOS[trial.algo]["column"]
