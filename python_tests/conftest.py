@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 
 import spikekern  # noqa: E402
+import helpers  # noqa: E402
 
 _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 _NO_GPU = "no CUDA device on this machine; the GPU suite (benchmarks/gpu_suite.sh) runs these on a GPU"
@@ -42,7 +43,17 @@ TARGETS = [pytest.param(("cpu", b), id=f"cpu-{b}") for b in CPU_FUSED] + _gpu_ta
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
+    helpers.DRAWN.clear()
     yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report lists the seeds and shapes of every input it drew."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and helpers.DRAWN:
+        report.sections.append(("inputs drawn (seed, shape, dtype)", "\n".join(helpers.DRAWN)))
 
 
 def pytest_report_header(config):

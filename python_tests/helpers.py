@@ -24,7 +24,13 @@ def assert_grad_close(got: torch.Tensor, ref: torch.Tensor, name: str) -> None:
     torch.testing.assert_close(got, ref, **tol, msg=lambda m: f"grad of {name}: {m}")
 
 
+# Every random draw of the running test (seed, shape, dtype), printed by conftest.py when the
+# test fails, so the failing case can be rebuilt and rerun.
+DRAWN: list[str] = []
+
+
 def fresh_input(device, shape, dtype, seed, scale=1.5, shift=0.4):
+    DRAWN.append(f"fresh_input(shape={tuple(shape)}, dtype={dtype}, seed={seed}, scale={scale}, shift={shift})")
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(shape, generator=g, dtype=torch.float64) * scale + shift).to(device=device, dtype=dtype)
 
@@ -42,6 +48,7 @@ def run_with_grads(fn, inputs: dict, seed: int, **kwargs):
     """Call fn(**inputs, **kwargs); backprop a random weighting of every output.
 
     Returns (outputs, grads of each input that requires grad)."""
+    DRAWN.append(f"output weights: seed={seed + 1} ({kwargs.get('backend', 'default backend')})")
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in inputs.items()}
     out = fn(**leaves, **kwargs)
     outs = out if isinstance(out, tuple) else (out,)

@@ -37,6 +37,47 @@ def params(values: tuple, like: torch.Tensor) -> torch.Tensor:
     return _cached_params(values, dtype, like.device)
 
 
+def neuron_params(k: tuple, v_th, v_reset, soft: bool, alpha, like: torch.Tensor) -> torch.Tensor:
+    """The kernels' parameter vector [k0, k1, k2, v_th, v_reset, v_start, alpha]: the neuron's
+    coefficients k (padded to three), then what load_fire_params reads."""
+    k = tuple(k) + (0.0,) * (3 - len(k))
+    return params(k + (v_th, v_reset, 0.0 if soft else v_reset, alpha), like)
+
+
+@triton.jit
+def load_fire_params(p_ptr):
+    """(v_th, v_reset, v_start, alpha) from a neuron_params vector."""
+    return tl.load(p_ptr + 3), tl.load(p_ptr + 4), tl.load(p_ptr + 5), tl.load(p_ptr + 6)
+
+
+# The neurons' charge and input-gradient steps (neuron_math.h: lif_charge, cuba_charge,
+# lif_input_grad, cuba_input_grad), in the same order of operations.
+@triton.jit
+def lif_charge(a, b, c, v, x):
+    """h = (a v + b x) + c."""
+    h = a * v + b * x
+    return h + c
+
+
+@triton.jit
+def cuba_charge(c_decay, v_decay, cur, v, x):
+    """cur' = c_decay cur + x; h = v_decay v + cur'. Returns (h, cur')."""
+    cur = c_decay * cur + x
+    return v_decay * v + cur, cur
+
+
+@triton.jit
+def lif_input_grad(b, gh):
+    """dL/dx[t] = b dL/dh[t]."""
+    return b * gh
+
+
+@triton.jit
+def cuba_input_grad(c_decay, gh, gcur):
+    """dL/dcur[t] = dL/dh[t] + c_decay dL/dcur[t+1] (= dL/dx[t])."""
+    return gh + c_decay * gcur
+
+
 @triton.jit
 def surrogate_grad(u, alpha, KIND: tl.constexpr):
     """psi(u) of NEURONS.md §5: 0 qgate, 1 rect, 2 sigmoid, 3 atan, 4 pass."""

@@ -19,10 +19,10 @@ from torch import Tensor
 from torch._subclasses.fake_tensor import is_fake
 from torch.library import triton_op, wrap_triton
 
-from .common import BLOCK, acc_dtype, params
-from .cuba import cuba_bwd_kernel, cuba_fwd_kernel
-from .ilc import ilc_bwd_kernel, ilc_fwd_kernel
-from .lif import lif_bwd_kernel, lif_fwd_kernel
+from .common import BLOCK, acc_dtype, neuron_params
+from .ilc import ilc_cuba_lif_backward_kernel, ilc_cuba_lif_forward_kernel
+from .lif_cuba import (cuba_lif_backward_kernel, cuba_lif_forward_kernel, lif_backward_kernel,
+                       lif_forward_kernel)
 
 _state = {"recompute_h": False}
 _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
@@ -60,7 +60,7 @@ def _empty_or(x: Tensor, wanted: bool, dtype: torch.dtype) -> Tensor:
 
 # ------------------------------------------------------------------------------------ LIF
 def _lif_params(a, b, c, v_th, v_reset, soft, alpha, like):
-    return params((a, b, c, v_th, v_reset, 0.0 if soft else v_reset, alpha), like)
+    return neuron_params((a, b, c), v_th, v_reset, soft, alpha, like)
 
 
 @triton_op("spikekern_triton::lif_forward", mutates_args=())
@@ -76,7 +76,7 @@ def _lif_forward(x: Tensor, v_init: Optional[Tensor], a: float, b: float, c: flo
     v = _empty_or(x, return_v, x.dtype)
     vi = v_init.to(acc).contiguous() if v_init is not None else None
     p = _lif_params(a, b, c, v_th, v_reset, soft, alpha, x)
-    _launch(lif_fwd_kernel, _grid(N),
+    _launch(lif_forward_kernel, _grid(N),
         x, vi if vi is not None else p, p, s, h if write_h else s, v if return_v else s, T, N,
         HAS_VINIT=vi is not None, SOFT=soft, SAVE_H=write_h, SAVE_V=return_v, RECOMPUTE_ONLY=False, BLOCK=BLOCK)
     return s, h, v
@@ -99,10 +99,10 @@ def _lif_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, x: Option
     if x is not None:  # recompute mode: rebuild h, in gx itself when it can hold float32
         h = gx if gx.dtype == acc else torch.empty(gs.shape, dtype=acc, device=gs.device)
         vi = v_init.to(acc).contiguous() if v_init is not None else None
-        _launch(lif_fwd_kernel, _grid(N),
+        _launch(lif_forward_kernel, _grid(N),
             x.contiguous(), vi if vi is not None else p, p, h, h, h, T, N, HAS_VINIT=vi is not None,
             SOFT=soft, SAVE_H=True, SAVE_V=False, RECOMPUTE_ONLY=True, BLOCK=BLOCK)
-    _launch(lif_bwd_kernel, _grid(N),
+    _launch(lif_backward_kernel, _grid(N),
         gs, gv if gv is not None else gs, h, p, gx, gvi if need_gvi else gx, T, N, (T - 1) * N,
         KIND=surrogate, SOFT=soft, DETACH=detach, HAS_GV=gv is not None, NEED_GVI=need_gvi, BLOCK=BLOCK)
     return gx, gvi
@@ -137,7 +137,7 @@ _lif_forward.register_autograd(_lif_bwd, setup_context=_lif_setup)
 
 # ------------------------------------------------------------------------------ CUBA-LIF
 def _cuba_params(cd, vd, v_th, v_reset, soft, alpha, like):
-    return params((cd, vd, v_th, v_reset, 0.0 if soft else v_reset, alpha), like)
+    return neuron_params((cd, vd), v_th, v_reset, soft, alpha, like)
 
 
 @triton_op("spikekern_triton::cuba_lif_forward", mutates_args=())
@@ -151,7 +151,7 @@ def _cuba_forward(x: Tensor, c_decay: float, v_decay: float, v_th: float, v_rese
     h = _empty_or(x, write_h, acc_dtype(x.dtype))
     v = _empty_or(x, return_v, x.dtype)
     p = _cuba_params(c_decay, v_decay, v_th, v_reset, soft, alpha, x)
-    _launch(cuba_fwd_kernel, _grid(N),
+    _launch(cuba_lif_forward_kernel, _grid(N),
         x, p, s, h if write_h else s, v if return_v else s, T, N, SOFT=soft, SAVE_H=write_h,
         SAVE_V=return_v, RECOMPUTE_ONLY=False, BLOCK=BLOCK)
     return s, h, v
@@ -169,10 +169,10 @@ def _cuba_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, x: Optio
     p = _cuba_params(c_decay, v_decay, v_th, v_reset, soft, alpha, gs)
     if x is not None:  # recompute mode (see _lif_backward)
         h = gx if gx.dtype == acc else torch.empty(gs.shape, dtype=acc, device=gs.device)
-        _launch(cuba_fwd_kernel, _grid(N),
+        _launch(cuba_lif_forward_kernel, _grid(N),
             x.contiguous(), p, h, h, h, T, N, SOFT=soft, SAVE_H=True, SAVE_V=False,
             RECOMPUTE_ONLY=True, BLOCK=BLOCK)
-    _launch(cuba_bwd_kernel, _grid(N),
+    _launch(cuba_lif_backward_kernel, _grid(N),
         gs, gv if gv is not None else gs, h, p, gx, T, N, (T - 1) * N, KIND=surrogate, SOFT=soft,
         DETACH=detach, HAS_GV=gv is not None, BLOCK=BLOCK)
     return gx
@@ -218,7 +218,7 @@ def _ilc_forward(x: Tensor, weight: Tensor, bias: Tensor, c_decay: float, v_deca
     h = _empty_or(x, save_h, acc_dtype(x.dtype))
     p = _cuba_params(c_decay, v_decay, v_th, v_reset, soft, alpha, x)
     block_m, p_pad = _ilc_tiles(M, P)
-    _launch(ilc_fwd_kernel, (triton.cdiv(M, block_m), A),
+    _launch(ilc_cuba_lif_forward_kernel, (triton.cdiv(M, block_m), A),
         x, weight.contiguous(), bias.contiguous(), p, s, h if save_h else s, T, M, A, P, SOFT=soft,
         SAVE_H=save_h, BLOCK_M=block_m, P_PAD=p_pad)
     return s, h
@@ -239,7 +239,7 @@ def _ilc_backward(grad_s: Tensor, h: Tensor, weight: Tensor, c_decay: float, v_d
     gw_part = torch.empty((n_prog, A, P, P), dtype=acc, device=gs.device)
     gb_part = torch.empty((n_prog, A, P), dtype=acc, device=gs.device)
     p = _cuba_params(c_decay, v_decay, v_th, v_reset, soft, alpha, gs)
-    _launch(ilc_bwd_kernel, (n_prog, A),
+    _launch(ilc_cuba_lif_backward_kernel, (n_prog, A),
         gs, h, weight.contiguous(), p, gx, gw_part, gb_part, T, M, A, P, (T - 1) * M * A * P,
         KIND=surrogate, SOFT=soft, DETACH=detach, BLOCK_M=block_m, P_PAD=p_pad)
     # Across programs: a plain sum over the partials (no atomics: deterministic).

@@ -1,0 +1,123 @@
+"""Triton kernels for LIF and CUBA-LIF (NEURONS.md §1-2): one time loop written once over the
+neuron, as csrc/cuda/lif_cuba.cu does with templates. NEURON (compile time) picks the charge
+and the input gradient from common.py; everything else (fire, reset, surrogate, the loads
+and stores) is shared.
+
+One program walks all T steps for BLOCK neurons with the state in registers; loads and
+stores are coalesced across neurons. Params p = [k0, k1, k2, v_th, v_reset, v_start, alpha]
+(common.neuron_params): LIF k = (a, b, c), CUBA-LIF k = (c_decay, v_decay, unused).
+"""
+import triton
+import triton.language as tl
+
+from .common import (cuba_charge, cuba_input_grad, fire, grad_h, lif_charge, lif_input_grad,
+                     load_fire_params, reset)
+
+# NEURON, a compile-time argument of forward_steps / backward_steps: 0 LIF, 1 CUBA-LIF.
+
+
+@triton.jit
+def forward_steps(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, NEURON: tl.constexpr,
+                  HAS_VINIT: tl.constexpr, SOFT: tl.constexpr, SAVE_H: tl.constexpr,
+                  SAVE_V: tl.constexpr, RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
+    """Forward; with RECOMPUTE_ONLY it writes only h (backward's first pass in recompute mode)."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    k0, k1, k2 = tl.load(p_ptr), tl.load(p_ptr + 1), tl.load(p_ptr + 2)
+    v_th, v_reset, v_start, _alpha = load_fire_params(p_ptr)
+    cur = tl.zeros([BLOCK], k0.dtype)
+    if HAS_VINIT:
+        v = tl.load(vinit_ptr + offs, mask=mask, other=0.0).to(k0.dtype)
+    else:
+        v = cur + v_start
+    xp, sp, hp, vp = x_ptr + offs, s_ptr + offs, h_ptr + offs, v_ptr + offs
+    for _ in range(T):
+        x = tl.load(xp, mask=mask, other=0.0).to(k0.dtype)
+        if NEURON == 0:
+            h = lif_charge(k0, k1, k2, v, x)
+        else:
+            h, cur = cuba_charge(k0, k1, cur, v, x)
+        s = fire(h, v_th)
+        v = reset(h, s, v_th, v_reset, SOFT)
+        if not RECOMPUTE_ONLY:
+            tl.store(sp, s.to(s_ptr.dtype.element_ty), mask=mask)
+        if SAVE_H:
+            tl.store(hp, h.to(h_ptr.dtype.element_ty), mask=mask)
+        if SAVE_V:
+            tl.store(vp, v.to(v_ptr.dtype.element_ty), mask=mask)
+        xp += N
+        sp += N
+        hp += N
+        vp += N
+
+
+@triton.jit
+def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, last, NEURON: tl.constexpr,
+                   KIND: tl.constexpr, SOFT: tl.constexpr, DETACH: tl.constexpr,
+                   HAS_GV: tl.constexpr, NEED_GVI: tl.constexpr, BLOCK: tl.constexpr):
+    """Reverse time from t = T-1 (element offset `last` = (T-1)*N). h may alias gx (recompute
+    mode, float32): each step reads h[t] before it writes gx[t]."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    k0, k1 = tl.load(p_ptr), tl.load(p_ptr + 1)
+    v_th, v_reset, _v_start, alpha = load_fire_params(p_ptr)
+    if NEURON == 0:
+        v_decay = k0
+    else:
+        v_decay = k1
+    gh_next = tl.zeros([BLOCK], k0.dtype)  # dL/dh[t+1]
+    gcur = tl.zeros([BLOCK], k0.dtype)  # CUBA-LIF's carried current gradient
+    gsp, gvp = gs_ptr + last + offs, gv_ptr + last + offs
+    hp, gxp = h_ptr + last + offs, gx_ptr + last + offs
+    for _ in range(T):
+        h = tl.load(hp, mask=mask, other=0.0).to(k0.dtype)
+        gs = tl.load(gsp, mask=mask, other=0.0).to(k0.dtype)
+        through_v = v_decay * gh_next
+        if HAS_GV:
+            through_v = tl.load(gvp, mask=mask, other=0.0).to(k0.dtype) + through_v
+        gh_next = grad_h(h, gs, through_v, v_th, v_reset, alpha, KIND, SOFT, DETACH)
+        if NEURON == 0:
+            gx = lif_input_grad(k1, gh_next)
+        else:
+            gcur = cuba_input_grad(k0, gh_next, gcur)
+            gx = gcur
+        tl.store(gxp, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+        gsp -= N
+        gvp -= N
+        hp -= N
+        gxp -= N
+    if NEED_GVI:
+        tl.store(gvi_ptr + offs, v_decay * gh_next, mask=mask)
+
+
+# The kernels behind each op, named after it (one search from spikekern.ops finds them).
+@triton.jit
+def lif_forward_kernel(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, HAS_VINIT: tl.constexpr,
+                       SOFT: tl.constexpr, SAVE_H: tl.constexpr, SAVE_V: tl.constexpr,
+                       RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
+    forward_steps(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, 0, HAS_VINIT, SOFT, SAVE_H,
+                  SAVE_V, RECOMPUTE_ONLY, BLOCK)
+
+
+@triton.jit
+def lif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, last, KIND: tl.constexpr,
+                        SOFT: tl.constexpr, DETACH: tl.constexpr, HAS_GV: tl.constexpr,
+                        NEED_GVI: tl.constexpr, BLOCK: tl.constexpr):
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, last, 0, KIND, SOFT, DETACH,
+                   HAS_GV, NEED_GVI, BLOCK)
+
+
+@triton.jit
+def cuba_lif_forward_kernel(x_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, SOFT: tl.constexpr,
+                            SAVE_H: tl.constexpr, SAVE_V: tl.constexpr,
+                            RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
+    forward_steps(x_ptr, p_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, 1, False, SOFT, SAVE_H, SAVE_V,
+                  RECOMPUTE_ONLY, BLOCK)
+
+
+@triton.jit
+def cuba_lif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, T, N, last, KIND: tl.constexpr,
+                             SOFT: tl.constexpr, DETACH: tl.constexpr, HAS_GV: tl.constexpr,
+                             BLOCK: tl.constexpr):
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, T, N, last, 1, KIND, SOFT, DETACH,
+                   HAS_GV, False, BLOCK)
