@@ -199,3 +199,85 @@ def test_sigterm_on_a_background_sweep_checkpoints_every_running_trial(tmp_path)
     for r in runs:
         last = attempts(r)[-1]
         assert last["resumed"] and last["start"] >= steps[r]
+
+
+def _trial_pids(run_dir: Path) -> list[int]:
+    return [a["pid"] for a in attempts(run_dir)] if (run_dir / ATTEMPTS).exists() else []
+
+
+@pytest.mark.slow
+def test_a_crashed_trial_is_reported_and_the_others_finish(tmp_path):
+    """Each trial trains in a process of its own: a segfault there fails that trial, with
+    its cause in the sweep's output, and the other trial still finishes."""
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "spikekern.cli", "sweep", "td3", "--env", "Pendulum-v1", *TINY, "--actor", "ann",
+           "--seeds", "0", "1", "--steps", "3000", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runs = [out / "Pendulum-v1" / "ann" / f"seed{s}" for s in (0, 1)]
+    deadline = time.time() + 300
+    while time.time() < deadline and not _trial_pids(runs[0]):
+        time.sleep(0.2)
+    pid = _trial_pids(runs[0])[0]
+    assert pid != proc.pid
+    os.kill(pid, signal.SIGSEGV)
+    log, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 1, log[-3000:]
+    assert "Pendulum-v1/ann/seed0 FAILED: the trial's process was killed by signal 11" in log, log[-3000:]
+    assert "trials 1 done, 0 running, 0 pending, 1 failed" in log
+    assert progress_steps(runs[1])[-1] == 3000 and len(attempts(runs[0])) == 1  # not retried: a crash is a result
+
+
+def test_the_trial_process_dies_with_its_task(tmp_path):
+    """A trial's process never outlives the Ray worker that started it (a retried trial must
+    not race an orphan for its run folder)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux only")
+    from spikekern.sweep import trial_process, trials
+
+    grid = trials.make_trials("td3", ["Pendulum-v1"], ["ann"], [0], dict(steps=10**6, threads=1), tmp_path / "sweep")
+    task = ("import subprocess, sys, time, json\n"
+            "p = subprocess.Popen(json.loads(sys.argv[1]))\n"
+            "print(p.pid, flush=True)\n"
+            "time.sleep(600)\n")
+    # The stand-in task starts the trial process, whose command names the task's own pid.
+    cmd = trial_process.command(grid[0], "s", "", tmp_path / "result.json")
+    parent = subprocess.Popen([sys.executable, "-c",
+                               task.replace("json.loads(sys.argv[1])", "json.loads(sys.argv[1])[:-1] + [str(__import__('os').getpid())]"),
+                               json.dumps(cmd)], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    run_dir = Path(grid[0].run_dir)
+    deadline = time.time() + 120
+    while time.time() < deadline and not _trial_pids(run_dir):
+        time.sleep(0.2)
+    assert _trial_pids(run_dir) == [child], "the trial did not start"
+    parent.kill()
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and os.path.exists(f"/proc/{child}") and "Z" not in _state(child):
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{child}") or "Z" in _state(child), "the trial's process outlived its task"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def test_a_trial_outcome_reads_its_result_file(tmp_path):
+    from spikekern.sweep import trial_process
+
+    path = tmp_path / "result.json"
+    with pytest.raises(RuntimeError, match="killed by signal 9 without a result"):
+        trial_process.outcome(path, -9)
+    with pytest.raises(RuntimeError, match="exited with status 3 without a result"):
+        trial_process.outcome(path, 3)
+    trial_process._write(str(path), dict(error="ValueError: bad"))
+    with pytest.raises(RuntimeError, match="^ValueError: bad$"):
+        trial_process.outcome(path, 1)
+    trial_process._write(str(path), dict(interrupted=True))
+    with pytest.raises(KeyboardInterrupt):
+        trial_process.outcome(path, trial_process.INTERRUPTED)
+    trial_process._write(str(path), dict(result=dict(test_return=-123.5)))
+    assert trial_process.outcome(path, 0) == {"test_return": -123.5}

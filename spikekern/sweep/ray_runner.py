@@ -1,50 +1,52 @@
 """Running a sweep's trials as Ray tasks.
 
-Each trial is one Ray task that runs `spikekern train` in a fresh worker process
-(`max_calls=1`: no state carried between trials) with `cpus_per_trial` CPUs reserved and the
-same number of torch threads, so trials never oversubscribe the cores. Fault tolerance is
-Ray's and the trainer's, nothing of our own: a task whose worker or node dies is retried by
-Ray (`max_retries`), and a retried trial resumes from the checkpoint its run folder holds.
-Ctrl-C cancels the tasks, which raises KeyboardInterrupt inside each running trial: the
-trainer saves its checkpoint before the task ends.
+Each trial is one Ray task with `cpus_per_trial` CPUs reserved; the task runs the trial as
+a `spikekern train` run in a process of its own (trial_process.py says why) with that many
+torch threads, so trials never oversubscribe the cores. Fault tolerance is Ray's and the
+trainer's, nothing of our own: a task whose worker or node dies is retried by Ray
+(`max_retries`), and a retried trial resumes from the checkpoint its run folder holds.
+Ctrl-C cancels the tasks; each running task passes the interrupt on to its trial's process,
+whose trainer saves its checkpoint before the task ends.
 """
 from __future__ import annotations
 
 import json
 import os
 import signal
-import socket
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from ..rl.checkpoint import has_checkpoint, interrupt_on_sigterm
-from .trials import ALGOS, Trial, finished, trainer_module
+from ..rl.checkpoint import interrupt_on_sigterm
+from . import trial_process
+from .trial_process import ATTEMPTS
+from .trials import Trial, finished
 
-ATTEMPTS = "sweep_attempts.jsonl"  # one line per start of a trial: where, when, from which step
+POLL_S = 0.2  # how often a task looks at its trial's process (a sleep, so a cancel interrupts it at once)
 
 
 def run_trial(trial: Trial, sweep_id: str) -> dict:
-    """The body of a trial's Ray task: train, or resume from the run folder's checkpoint."""
-    # ray.cancel stops a running task with SIGINT. A sweep started in the background (nohup,
-    # `&`, a batch job) passes SIGINT on as ignored, and Python then never raises
-    # KeyboardInterrupt: restore the default handler so a cancelled trial checkpoints.
+    """The body of a trial's Ray task: run the trial's process and return its result."""
+    # ray.cancel interrupts a running task with KeyboardInterrupt, the way SIGINT does. A
+    # sweep started in the background (nohup, `&`, a batch job) passes SIGINT on as ignored:
+    # restore the default handler so a cancelled trial still checkpoints.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    run_dir = Path(trial.run_dir)
-    resume = has_checkpoint(run_dir)
-    counter = ALGOS[trial.algo]["column"]
-
-    def record_start(trainer) -> None:
-        line = dict(sweep=sweep_id, node=socket.gethostname(), ip=_node_ip(), pid=os.getpid(), time=time.time(),
-                    resumed=resume, start=getattr(trainer, counter))
-        with open(run_dir / ATTEMPTS, "a") as f:
-            f.write(json.dumps(line) + "\n")
-
-    module = trainer_module(trial.algo)
-    if resume:
-        return module.run(None, run_dir, resume=True, progress=False, overrides=trial.given, on_start=record_start)
-    return module.run(trial.make_config(), run_dir, progress=False, on_start=record_start)
+    with tempfile.TemporaryDirectory(prefix="spikekern-trial-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        proc = subprocess.Popen(trial_process.command(trial, sweep_id, _node_ip(), result_path),
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))  # epoch lines reach the log at once
+        try:
+            while proc.poll() is None:
+                time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second cancel must not orphan the trial
+            proc.send_signal(signal.SIGINT)  # the trainer saves its checkpoint, then exits
+            proc.wait()
+            raise
+        return trial_process.outcome(result_path, proc.returncode)
 
 
 def _node_ip() -> str:
