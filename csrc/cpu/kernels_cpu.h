@@ -1,7 +1,8 @@
 // Fused multi-step CPU kernels for LIF, CUBA-LIF and ILC-CUBA-LIF (NEURONS.md §1-3).
 //
-// Framework-free templates: the torch binding (ops_cpu.cpp) calls them inside
-// at::parallel_for, the C++ tests call them directly. Layout is time-major [T, N]:
+// Framework-free templates: the ops' entry points (kernels_isa.inc, one per op and
+// instruction set) call them on the ranges that the torch binding (ops_cpu.cpp) hands out
+// with at::parallel_for; the C++ tests call them directly. Layout is time-major [T, N]:
 // each call handles neurons [begin, end), walks them in blocks of kBlock with the state
 // in a small local array, and for each t runs a contiguous, vectorisable loop over the
 // block. Memory is read once and written once per neuron-step.
@@ -75,39 +76,6 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireP
     if (gv_init)
       for (int64_t i = 0; i < len; ++i) gv_init[n0 + i] = v_decay * gh_next[i];
   }
-}
-
-// The kernels behind the ops lif_forward/backward and cuba_lif_forward/backward.
-template <typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
-void lif_forward(const LifCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* x,
-                 const acc_t* v_init, acc_t v_init_const, int64_t T, int64_t N,
-                 int64_t begin, int64_t end, scalar_t* s_out, acc_t* h_out, scalar_t* v_out) {
-  forward_steps<LifNeuron, scalar_t, acc_t, SOFT, SAVE_H, SAVE_V>(k, p, x, v_init, v_init_const, T, N, begin,
-                                                                  end, s_out, h_out, v_out);
-}
-
-template <typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
-void lif_backward(const LifCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* gs,
-                  const scalar_t* gv, const acc_t* h, int64_t T, int64_t N, int64_t begin,
-                  int64_t end, scalar_t* gx, acc_t* gv_init) {
-  backward_steps<LifNeuron, scalar_t, acc_t, KIND, SOFT, DETACH, HAS_GV>(k, p, gs, gv, h, T, N, begin, end, gx,
-                                                                         gv_init);
-}
-
-template <typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
-void cuba_lif_forward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* x,
-                      int64_t T, int64_t N, int64_t begin, int64_t end, scalar_t* s_out,
-                      acc_t* h_out, scalar_t* v_out) {
-  forward_steps<CubaNeuron, scalar_t, acc_t, SOFT, SAVE_H, SAVE_V>(k, p, x, nullptr, k.v_start, T, N, begin, end,
-                                                                   s_out, h_out, v_out);
-}
-
-template <typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
-void cuba_lif_backward(const CubaCoeffs<acc_t> k, const FireParams<acc_t> p, const scalar_t* gs,
-                       const scalar_t* gv, const acc_t* h, int64_t T, int64_t N, int64_t begin,
-                       int64_t end, scalar_t* gx) {
-  backward_steps<CubaNeuron, scalar_t, acc_t, KIND, SOFT, DETACH, HAS_GV>(k, p, gs, gv, h, T, N, begin, end, gx,
-                                                                          nullptr);
 }
 
 // ---------------------------------------------------------------------------- ILC-CUBA-LIF

@@ -59,8 +59,8 @@ static void test_lif_by_hand() {
   // tau = 2: h = 0.5 v + 0.5 x; v_th 1; hard reset to 0. (Same case as the Python test.)
   const double x[4] = {1.0, 2.0, 3.0, 0.0};
   double s[4], h[4], v[4];
-  lif_forward<double, double, false, true, true>({0.5, 0.5, 0.0}, {1.0, 0.0, 4.0}, x, nullptr,
-                                                 0.0, 4, 1, 0, 1, s, h, v);
+  forward_steps<LifNeuron, double, double, false, true, true>({0.5, 0.5, 0.0}, {1.0, 0.0, 4.0}, x, nullptr, 0.0, 4, 1,
+                                                              0, 1, s, h, v);
   const double s_ref[4] = {0, 1, 1, 0}, v_ref[4] = {0.5, 0, 0, 0}, h_ref[4] = {0.5, 1.25, 1.5, 0};
   for (int t = 0; t < 4; ++t) {
     CHECK(s[t] == s_ref[t]);
@@ -72,8 +72,8 @@ static void test_lif_by_hand() {
 static void test_cuba_by_hand() {
   const double x[4] = {0.2, 0.2, 0.0, 1.0};
   double s[4], h[4], v[4];
-  cuba_lif_forward<double, double, false, true, true>({0.5, 0.75, 0.0}, {0.5, 0.0, 1.0}, x, 4, 1, 0,
-                                                  1, s, h, v);
+  forward_steps<CubaNeuron, double, double, false, true, true>({0.5, 0.75, 0.0}, {0.5, 0.0, 1.0}, x, nullptr, 0.0, 4,
+                                                               1, 0, 1, s, h, v);
   const double s_ref[4] = {0, 0, 0, 1}, v_ref[4] = {0.2, 0.45, 0.4875, 0};
   for (int t = 0; t < 4; ++t) {
     CHECK(s[t] == s_ref[t]);
@@ -114,18 +114,18 @@ static void test_bptt_finite_differences() {
   const LifCoeffs<double> k{0.6, 0.4, 0.0};
   check_fd("lif", T, N,
            [&](const double* x, double* s, double* h, double* v) {
-             lif_forward<double, double, false, true, true>(k, p, x, nullptr, 0.0, T, N, 0, N, s, h, v);
+             forward_steps<LifNeuron, double, double, false, true, true>(k, p, x, nullptr, 0.0, T, N, 0, N, s, h, v);
            },
            [&](const double* gs, const double* gv, const double* h, double* gx) {
-             lif_backward<double, double, kRect, false, false, true>(k, p, gs, gv, h, T, N, 0, N, gx, nullptr);
+             backward_steps<LifNeuron, double, double, kRect, false, false, true>(k, p, gs, gv, h, T, N, 0, N, gx, nullptr);
            });
   const CubaCoeffs<double> c{0.5, 0.75, 0.0};
   check_fd("cuba", T, N,
            [&](const double* x, double* s, double* h, double* v) {
-             cuba_lif_forward<double, double, false, true, true>(c, p, x, T, N, 0, N, s, h, v);
+             forward_steps<CubaNeuron, double, double, false, true, true>(c, p, x, nullptr, 0.0, T, N, 0, N, s, h, v);
            },
            [&](const double* gs, const double* gv, const double* h, double* gx) {
-             cuba_lif_backward<double, double, kRect, false, false, true>(c, p, gs, gv, h, T, N, 0, N, gx);
+             backward_steps<CubaNeuron, double, double, kRect, false, false, true>(c, p, gs, gv, h, T, N, 0, N, gx, nullptr);
            });
 }
 
@@ -136,9 +136,9 @@ static void test_ranges_compose() {
   std::vector<float> xf(x.begin(), x.end()), s1(T * N), s2(T * N), h1(T * N), h2(T * N);
   const LifCoeffs<float> k{0.5f, 0.5f, 0.0f};
   const FireParams<float> p{1.0f, 0.0f, 4.0f};
-  lif_forward<float, float, false, true, false>(k, p, xf.data(), nullptr, 0.f, T, N, 0, N, s1.data(), h1.data(), nullptr);
-  lif_forward<float, float, false, true, false>(k, p, xf.data(), nullptr, 0.f, T, N, 0, 300, s2.data(), h2.data(), nullptr);
-  lif_forward<float, float, false, true, false>(k, p, xf.data(), nullptr, 0.f, T, N, 300, N, s2.data(), h2.data(), nullptr);
+  forward_steps<LifNeuron, float, float, false, true, false>(k, p, xf.data(), nullptr, 0.f, T, N, 0, N, s1.data(), h1.data(), nullptr);
+  forward_steps<LifNeuron, float, float, false, true, false>(k, p, xf.data(), nullptr, 0.f, T, N, 0, 300, s2.data(), h2.data(), nullptr);
+  forward_steps<LifNeuron, float, float, false, true, false>(k, p, xf.data(), nullptr, 0.f, T, N, 300, N, s2.data(), h2.data(), nullptr);
   CHECK(s1 == s2);
   CHECK(h1 == h2);
 }
@@ -155,7 +155,7 @@ static void test_ilc() {
   std::vector<double> s_ilc(n), h_ilc(n), s_cuba(n), h_cuba(n), gx_ilc(n), gx_cuba(n);
   for (int64_t blk = 0; blk < sh.num_blocks(); ++blk)
     ilc_cuba_lif_forward_tile<double, double, false, true>(k, p, sh, x.data(), W0.data(), b0.data(), blk, s_ilc.data(), h_ilc.data());
-  cuba_lif_forward<double, double, false, true, false>(k, p, x.data(), sh.T, n / sh.T, 0, n / sh.T, s_cuba.data(), h_cuba.data(), nullptr);
+  forward_steps<CubaNeuron, double, double, false, true, false>(k, p, x.data(), nullptr, 0.0, sh.T, n / sh.T, 0, n / sh.T, s_cuba.data(), h_cuba.data(), nullptr);
   CHECK(s_ilc == s_cuba);
   CHECK(h_ilc == h_cuba);
 
