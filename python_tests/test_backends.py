@@ -174,6 +174,27 @@ def test_nan_propagates(target):
 
 
 @pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 7), (4, 3, 37), (16, 1100), (5, 2, 129)])
+@pytest.mark.parametrize("case", ["lif_hard", "lif_soft_v_init", "cuba_hard", "cuba_soft"])
+def test_spikes_only_forward_matches_reference(target, dtype, shape, case):
+    # The no-grad, spikes-only forward (inference) is a loop of its own on the CPU (state in
+    # vector registers, a block loop for the last neurons): spikes equal the reference's.
+    device, backend = target
+    x = fresh_input(device, shape, dtype, seed=zlib.crc32(repr((shape, case)).encode()) % 1000)
+    if case.startswith("lif"):
+        v0 = fresh_input(device, shape[1:], dtype, seed=40, scale=0.3, shift=0.0) if "v_init" in case else None
+        kw = dict(tau=2.0, v_reset=None if "soft" in case else -0.1)
+        run = lambda b: ops.lif(x, v_init=v0, backend=b, **kw)  # noqa: E731
+    else:
+        kw = dict(v_reset=None if "soft" in case else 0.1)
+        run = lambda b: ops.cuba_lif(x, backend=b, **kw)  # noqa: E731
+    with torch.no_grad():
+        got, expected = run(backend), run("reference")
+    assert got.dtype == dtype and torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_no_grad_forward_saves_nothing(target):
     device, backend = target
     x = fresh_input(device, (5, 10), torch.float32, seed=20)

@@ -7,6 +7,7 @@
 #define SK_ISA_NAMESPACE avx2
 #define SK_ISA_NAME "avx2"
 #define SK_ISA_TABLE table_avx2
+#define SK_ISA_VECTOR_BYTES 32
 #define SK_ISA_TARGET_PRAGMA _Pragma("GCC target(\"avx2,fma,bmi,bmi2,f16c,lzcnt,movbe,popcnt\")")
 #include "kernels_isa.inc"
 #else

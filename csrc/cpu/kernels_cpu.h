@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "../spikekern/neuron_math.h"
@@ -25,10 +26,68 @@ SK_HD acc_t load(const scalar_t* p, int64_t i) { return static_cast<acc_t>(p[i])
 
 // ------------------------------------------------------- the LIF and CUBA-LIF time loops
 // Written once over the neuron type (neuron_math.h: LifNeuron, CubaNeuron).
+
+// The widest vector of this build (isa_*.cpp say; 16 bytes elsewhere).
+#ifndef SK_ISA_VECTOR_BYTES
+#define SK_ISA_VECTOR_BYTES 16
+#endif
+
+// A vector of acc_t lanes that may sit at any element boundary and alias acc_t arrays, so
+// loads and stores through it are plain unaligned vector moves.
+template <typename acc_t>
+struct Vec {
+  typedef acc_t type __attribute__((vector_size(SK_ISA_VECTOR_BYTES), aligned(sizeof(acc_t)), may_alias));
+  static constexpr int64_t kLanes = SK_ISA_VECTOR_BYTES / sizeof(acc_t);
+};
+
+template <typename acc_t>
+inline typename Vec<acc_t>::type load_vec(const acc_t* p) {
+  return *reinterpret_cast<const typename Vec<acc_t>::type*>(p);
+}
+
+template <typename acc_t>
+inline void store_vec(acc_t* p, typename Vec<acc_t>::type v) {
+  *reinterpret_cast<typename Vec<acc_t>::type*>(p) = v;
+}
+
+// The spikes-only forward (no h, no v: inference) for float and double, one vector of
+// neurons at a time through all T steps with its state in registers, as inductor's fused
+// loop does. The block loop below re-reads and re-writes each neuron's state from L1 every
+// step; measured (docs/benchmarks.md), this loop is faster when a step writes one output,
+// and slower when it writes two or three (its 2-3 x T output streams at once defeat the
+// prefetchers), so only the spikes-only forward takes it. Returns where it stopped: the
+// last neurons (fewer than a vector) are left to the block loop.
+template <class Neuron, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
+int64_t forward_steps_in_registers(const typename Neuron::template Coeffs<acc_t> k, const FireParams<acc_t> p,
+                                   const acc_t* x, const acc_t* v_init, acc_t v_start, int64_t T, int64_t N,
+                                   int64_t begin, int64_t end, acc_t* s_out, acc_t* h_out, acc_t* v_out) {
+  using V = typename Vec<acc_t>::type;
+  constexpr int64_t L = Vec<acc_t>::kLanes;
+  int64_t n0 = begin;
+  for (; n0 + L <= end; n0 += L) {
+    V cur{}, v = v_init ? load_vec(v_init + n0) : splat<V>(v_start);
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t off = t * N + n0;
+      const V h = Neuron::charge(k, cur, v, load_vec(x + off));
+      const V s = fire(h, p.v_th);
+      v = reset<SOFT>(h, s, p.v_th, p.v_reset);
+      store_vec(s_out + off, s);
+      if constexpr (SAVE_H) store_vec(h_out + off, h);
+      if constexpr (SAVE_V) store_vec(v_out + off, v);
+    }
+  }
+  return n0;
+}
+
+// Any I/O dtype: blocks of kBlock neurons with their state in a local array, each step a
+// contiguous, vectorisable loop over the block.
 template <class Neuron, typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
 void forward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireParams<acc_t> p,
                    const scalar_t* x, const acc_t* v_init, acc_t v_start, int64_t T, int64_t N,
                    int64_t begin, int64_t end, scalar_t* s_out, acc_t* h_out, scalar_t* v_out) {
+  if constexpr (std::is_same_v<scalar_t, acc_t> && !SAVE_H && !SAVE_V)
+    begin = forward_steps_in_registers<Neuron, acc_t, SOFT, SAVE_H, SAVE_V>(k, p, x, v_init, v_start, T, N, begin,
+                                                                            end, s_out, h_out, v_out);
   acc_t cur[kBlock], v[kBlock];
   for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
     const int64_t len = std::min(kBlock, end - n0);
