@@ -1,6 +1,8 @@
 """Does a sweep use the machine's cores? Aggregate env steps/s of N trials with 1 CPU each
 (`spikekern sweep --cpus-per-trial 1`) against one trial alone with N threads
-(`spikekern train --threads N`), same config. Writes JSON.
+(`spikekern train --threads N`), same config. Also one trial alone with 1 thread: N times
+its rate over the N-thread rate is the most the sweep could gain (the ceiling), were its
+trials as fast side by side as alone. Writes JSON.
 
     python benchmarks/sweep_scaling.py --out benchmarks/results/sweep/scaling.json
 """
@@ -45,6 +47,11 @@ def main() -> int:
                   "--out", str(alone), "--no-progress")
         row = last_row(alone)
         alone_rate = float(row["step"]) / float(row["time_s"])
+        one = Path(d) / "one-thread"
+        spikekern("train", "td3", *CONFIG, "--steps", steps, "--epoch-steps", steps, "--threads", "1",
+                  "--out", str(one), "--no-progress")
+        row = last_row(one)
+        one_thread_rate = float(row["step"]) / float(row["time_s"])
         sweep_dir = Path(d) / "sweep"
         seeds = [str(s) for s in range(n)]
         wall = spikekern("sweep", "td3", *CONFIG, "--steps", steps, "--epoch-steps", steps, "--seeds", *seeds,
@@ -54,7 +61,8 @@ def main() -> int:
     result = dict(
         machine=dict(cpu=platform.processor() or platform.machine(), cpus=os.cpu_count()),
         config=" ".join(CONFIG + ["--steps", steps]),
-        alone_threads=n, alone_env_steps_per_s=alone_rate,
+        alone_threads=n, alone_env_steps_per_s=alone_rate, alone_1_thread_env_steps_per_s=one_thread_rate,
+        ceiling=n * one_thread_rate / alone_rate,
         sweep_trials=n, sweep_trial_env_steps_per_s=trial_rates,
         sweep_aggregate_env_steps_per_s=sum(trial_rates),
         sweep_aggregate_incl_ray_start=n * args.steps / wall, sweep_wall_s=wall,
