@@ -49,3 +49,19 @@ def test_peak_memory_of_the_fused_op():
     # spikes (4 B) + saved h (4 B) + grad_x (4 B) per neuron-step, nothing else
     assert peak_fwd_bwd_bytes(lambda t: spikekern.ops.lif(t, backend="cpp"), x, g) == 12 * x.numel()
     assert peak_fwd_bwd_bytes(lambda t: spikekern.ops.lif(t, backend="reference"), x, g) > 24 * x.numel()
+
+
+def test_report_header_names_the_cpu_runtime_in_use():
+    """A report says which kernel build ran, and how outputs were allocated and stored."""
+    import spikekern.cpu
+
+    saved = spikekern.cpu.stream_min_bytes()
+    try:
+        spikekern.cpu.set_stream_min_bytes(3 << 20)
+        info = report.machine_info("cpu")
+    finally:
+        spikekern.cpu.set_stream_min_bytes(saved)
+    assert info["cpu_isa"] == spikekern.cpu.isa()
+    assert info["cpu_stream_min_mb"] == 3
+    assert info["cpu_pool_limit_mb"] == spikekern.cpu.pool_stats()["limit_bytes"] >> 20
+    assert info["malloc_tuned"] in (True, False)

@@ -1,5 +1,6 @@
 """The compiled CPU backend's runtime: the instruction-set dispatch (each build this CPU runs
-equals the reference; a build it cannot run is refused) and the output pool."""
+equals the reference; a build it cannot run is refused), streaming stores and the output
+pool."""
 import os
 import subprocess
 import sys
@@ -56,8 +57,11 @@ def test_backend_suite_per_build(isa):
         pytest.skip(f"{isa} is this process's build: test_backends.py and test_properties.py run on it already")
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
            os.path.join(HERE, "test_backends.py"), os.path.join(HERE, "test_properties.py"), "-k", "cpp"]
-    r = subprocess.run(cmd, env=dict(os.environ, SPIKEKERN_CPU_ISA=isa), capture_output=True, text=True,
-                       timeout=1200)
+    # Every output streamed on these builds (the streaming copy differs per instruction set);
+    # this process's own build runs the suite with the default threshold, and the streaming
+    # tests below compare both ways on it.
+    r = subprocess.run(cmd, env=dict(os.environ, SPIKEKERN_CPU_ISA=isa, SPIKEKERN_CPU_STREAM_MB="0"),
+                       capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, f"SPIKEKERN_CPU_ISA={isa}:\n{r.stdout[-4000:]}\n{r.stderr[-2000:]}"
     assert " passed" in r.stdout
 
@@ -85,6 +89,82 @@ def test_bad_pool_size_is_an_error():
     r = _run_python("import torch, spikekern\nwith spikekern.use_backend('cpp'):\n"
                     "    spikekern.nn.LIF()(torch.randn(4, 1 << 20))", SPIKEKERN_CPU_POOL_MB="lots")
     assert r.returncode != 0 and "SPIKEKERN_CPU_POOL_MB=lots is not a size in MB" in r.stderr
+
+
+# ---------------------------------------------------------------- streaming stores
+
+@pytest.fixture
+def stream_threshold():
+    saved = spikekern.cpu.stream_min_bytes()
+    yield spikekern.cpu.set_stream_min_bytes
+    spikekern.cpu.set_stream_min_bytes(saved)
+
+
+def _cpp_everything(op, x, **kw):
+    """Spikes, potentials and the input gradient of one cpp call (gradients through both)."""
+    x = x.detach().requires_grad_(True)
+    s, v = op(x, return_v=True, backend="cpp", **kw)
+    g_s, g_v = torch.randn_like(s), torch.randn_like(v)
+    torch.autograd.backward([s, v], [g_s, g_v])
+    spikes_only = op(x.detach(), backend="cpp", **kw)  # the no-grad forward: spikes only
+    return s.detach(), v.detach(), x.grad, spikes_only
+
+
+# T=1, odd widths (rows start unaligned, ragged tails), a non-contiguous input, and a
+# width over one block of the kernel's loop.
+STREAM_SHAPES = [(1, 7), (3, 33), (5, 1000 + 3), (4, 517)]
+
+
+@pytest.mark.parametrize("op", [lif, cuba_lif], ids=["lif", "cuba_lif"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("shape", STREAM_SHAPES, ids=str)
+def test_streamed_outputs_equal_plain_ones(stream_threshold, op, dtype, shape):
+    """Streaming changes how outputs are stored, never what: every output bit-equal with the
+    threshold at 0 (everything streamed) and at its maximum (nothing streamed)."""
+    seed = 1000 + STREAM_SHAPES.index(shape)
+    torch.manual_seed(seed)
+    x = torch.randn(shape[1], shape[0], dtype=torch.float64).t().to(dtype)  # non-contiguous
+    if dtype == torch.bfloat16:
+        x = x.contiguous()  # and a contiguous one for this dtype
+    got = {}
+    for name, limit in (("streamed", 0), ("plain", 2 ** 62)):
+        stream_threshold(limit)
+        torch.manual_seed(seed + 1)  # the same upstream gradients both ways
+        got[name] = _cpp_everything(op, x, surrogate="sigmoid", alpha=4.0)
+    for a, b, what in zip(got["streamed"], got["plain"], ["s", "v", "grad x", "no-grad s"]):
+        assert torch.equal(a, b), f"{what} differs streamed vs plain (seed {seed}, shape {shape}, {dtype})"
+    # And both are right: the streamed spikes against the reference loop's.
+    want = op(x.detach(), backend="reference", surrogate="sigmoid", alpha=4.0)
+    assert torch.equal(got["streamed"][3], want), f"spikes differ from the reference (seed {seed}, shape {shape})"
+
+
+def _last_level_cache_bytes() -> int:
+    """The largest-level data or unified cache of CPU 0 in sysfs (32 MiB if none is listed)."""
+    import glob
+    best = (0, 32 << 20)
+    for d in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+        with open(f"{d}/type") as f:
+            if f.read().strip() == "Instruction":
+                continue
+        with open(f"{d}/level") as f, open(f"{d}/size") as g:
+            level, size = int(f.read()), g.read().strip()
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(size[-1], 1)
+        if level > best[0]:
+            best = (level, int(size.rstrip("KMG")) * scale)
+    return best[1]
+
+
+def test_stream_threshold_default_and_settings(stream_threshold):
+    assert spikekern.cpu.stream_min_bytes() == _last_level_cache_bytes() // 2
+    stream_threshold(12345)
+    assert spikekern.cpu.stream_min_bytes() == 12345
+    with pytest.raises(ValueError, match="whole number of bytes"):
+        spikekern.cpu.set_stream_min_bytes(-1)
+    r = _run_python("import spikekern.cpu as c; print(c.stream_min_bytes())", SPIKEKERN_CPU_STREAM_MB="3")
+    assert r.returncode == 0 and r.stdout.strip() == str(3 << 20), r.stderr
+    r = _run_python("import torch, spikekern\nspikekern.ops.lif(torch.randn(3, 4), backend='cpp')",
+                    SPIKEKERN_CPU_STREAM_MB="big")
+    assert r.returncode != 0 and "SPIKEKERN_CPU_STREAM_MB=big is not a size in MB" in r.stderr
 
 
 # ------------------------------------------------------------------------- the pool

@@ -6,7 +6,9 @@ best one the CPU runs is chosen when the extension loads. `SPIKEKERN_CPU_ISA=bas
 avx512` forces one (forcing one the CPU lacks is an error). Outputs of 1 MiB and more
 come from a pool of blocks already mapped, so a large output does not page-fault afresh
 on every call; `SPIKEKERN_CPU_POOL_MB` bounds the idle blocks it keeps (default 1024,
-0 turns it off), `empty_pool()` frees them.
+0 turns it off), `empty_pool()` frees them. LIF and CUBA-LIF outputs of at least
+`stream_min_bytes()` (default: half the last-level cache; `SPIKEKERN_CPU_STREAM_MB` sets it)
+are written with streaming stores, which skip the caches they would not stay in.
 """
 from __future__ import annotations
 
@@ -45,3 +47,15 @@ def set_pool_limit(limit_bytes: int) -> None:
     if not isinstance(limit_bytes, int) or limit_bytes < 0:
         raise ValueError(f"the pool limit must be a whole number of bytes >= 0, got {limit_bytes!r}")
     _ops().cpu_pool_set_limit(limit_bytes)
+
+
+def stream_min_bytes() -> int:
+    """The size from which a LIF or CUBA-LIF output is written with streaming stores."""
+    return int(_ops().cpu_stream_min_bytes())
+
+
+def set_stream_min_bytes(min_bytes: int) -> None:
+    """Stream outputs of at least min_bytes (0: every output; a huge value: none)."""
+    if not isinstance(min_bytes, int) or isinstance(min_bytes, bool) or min_bytes < 0:
+        raise ValueError(f"the streaming threshold must be a whole number of bytes >= 0, got {min_bytes!r}")
+    _ops().cpu_set_stream_min_bytes(min_bytes)

@@ -27,6 +27,7 @@ struct SeqArgs {
   double v_th = 0, v_reset = 0, alpha = 0;
   int surrogate = 0;
   bool soft = false, detach = false, save_h = false, save_v = false;
+  bool stream = false;  // LIF, CUBA-LIF: write the [T, N] outputs with streaming stores
   // forward
   const void* x = nullptr;
   const void* v_init = nullptr;

@@ -7,6 +7,11 @@
 #include <ATen/core/Tensor.h>
 #include <torch/library.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
 #include "../op_common.h"
 
 #include "cpu_kernels.h"
@@ -48,6 +53,59 @@ void set_fire(SeqArgs& a, double v_th, double v_reset, bool soft, bool detach, i
   a.surrogate = static_cast<int>(surrogate), a.alpha = alpha;
 }
 
+// ------------------------------------------------------ when outputs take streaming stores
+// The LIF and CUBA-LIF kernels write an output with streaming stores when it has at least
+// this many bytes (kernels_cpu.h says why). Default: half the last-level cache, so an
+// output that could stay cached for its consumer is written plainly; SPIKEKERN_CPU_STREAM_MB
+// sets it (0: every output), spikekern.cpu.set_stream_min_bytes() changes it at run time.
+// The size of the last-level cache that CPU 0 sees, as the kernel reports it in sysfs
+// (glibc's sysconf(_SC_LEVEL3_CACHE_SIZE) can report the whole package's L3 instead,
+// 320 MiB against a 32 MiB one on the development machine); 0 if unknown.
+int64_t last_level_cache_bytes() {
+  int64_t best_level = 0, bytes = 0;
+  for (int i = 0; i < 16; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    std::ifstream level_file(dir + "level"), size_file(dir + "size"), type_file(dir + "type");
+    int64_t level = 0, size = 0;
+    std::string unit, type;
+    if (!(level_file >> level) || !(size_file >> size) || !(type_file >> type) || type == "Instruction") continue;
+    size_file >> unit;  // "32768K": the number, then its unit (none: bytes)
+    if (size_file.fail()) size_file.clear();
+    const char u = unit.empty() ? ' ' : unit[0];
+    size <<= (u == 'K' ? 10 : u == 'M' ? 20 : u == 'G' ? 30 : 0);
+    if (level > best_level) best_level = level, bytes = size;
+  }
+  return bytes;
+}
+
+int64_t stream_min_bytes_default() {
+  const char* mb = std::getenv("SPIKEKERN_CPU_STREAM_MB");
+  if (mb != nullptr && *mb != '\0') {
+    char* end = nullptr;
+    const long long v = std::strtoll(mb, &end, 10);
+    TORCH_CHECK(end != mb && *end == '\0' && v >= 0, "spikekern: SPIKEKERN_CPU_STREAM_MB=", mb,
+                " is not a size in MB (a whole number >= 0; 0 streams every output)");
+    return int64_t(v) << 20;
+  }
+  int64_t llc = last_level_cache_bytes();
+  if (llc <= 0) llc = int64_t(32) << 20;  // unknown: a common last-level cache size
+  return llc / 2;
+}
+
+std::atomic<int64_t>& stream_min_bytes() {
+  static std::atomic<int64_t> bytes{stream_min_bytes_default()};
+  return bytes;
+}
+
+bool streams(const SeqArgs& a, const Tensor& out) {
+  return a.T * a.N * static_cast<int64_t>(out.element_size()) >= stream_min_bytes().load(std::memory_order_relaxed);
+}
+
+void set_stream_min_bytes(int64_t bytes) {
+  TORCH_CHECK(bytes >= 0, "spikekern: the streaming threshold must be >= 0 bytes, got ", bytes);
+  stream_min_bytes().store(bytes, std::memory_order_relaxed);
+}
+
 // Runs fn over [0, n) in parallel chunks of `grain`.
 void run(cpu_isa::RangeFn fn, const SeqArgs& a, int64_t n, int64_t grain) {
   at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) { fn(a, begin, end); });
@@ -76,6 +134,7 @@ std::tuple<Tensor, Tensor, Tensor> lif_forward_cpu(
   args.save_h = save_h, args.save_v = return_v;
   args.x = x.data_ptr(), args.v_init = v_init.defined() ? v_init.data_ptr() : nullptr;
   args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
+  args.stream = streams(args, s);
   run(kernels().lif_forward, args, args.N, kGrain);
   return {s, h, v};
 }
@@ -97,6 +156,7 @@ std::tuple<Tensor, Tensor> lif_backward_cpu(
   set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
   args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
   args.gx = gx.data_ptr(), args.gv_init = need_grad_v_init ? gvi.data_ptr() : nullptr;
+  args.stream = streams(args, gx);
   run(kernels().lif_backward, args, args.N, kGrain);
   return {gx, gvi};
 }
@@ -117,6 +177,7 @@ std::tuple<Tensor, Tensor, Tensor> cuba_lif_forward_cpu(
   args.save_h = save_h, args.save_v = return_v;
   args.x = x.data_ptr();
   args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
+  args.stream = streams(args, s);
   run(kernels().cuba_lif_forward, args, args.N, kGrain);
   return {s, h, v};
 }
@@ -137,6 +198,7 @@ Tensor cuba_lif_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor
   set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
   args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
   args.gx = gx.data_ptr();
+  args.stream = streams(args, gx);
   run(kernels().cuba_lif_backward, args, args.N, kGrain);
   return gx;
 }
@@ -211,6 +273,8 @@ std::tuple<Tensor, Tensor, Tensor> ilc_cuba_lif_backward_cpu(
 // ------------------------------------------------------- the CPU runtime, for Python
 std::string cpu_isa_name() { return kernels().isa; }
 
+int64_t cpu_stream_min_bytes() { return stream_min_bytes().load(std::memory_order_relaxed); }
+
 std::vector<int64_t> cpu_pool_stats() {
   const cpu_pool::Stats s = cpu_pool::stats();
   return {s.cached_bytes, s.in_use_bytes, s.limit_bytes, s.hits, s.misses, s.returned, s.released};
@@ -228,9 +292,12 @@ TORCH_LIBRARY_IMPL(spikekern, CPU, m) {
 }
 
 // The CPU runtime's own functions (not neuron ops, so not in csrc/ops.cpp): which
-// instruction-set build runs, and the output pool. spikekern/cpu.py wraps them.
+// instruction-set build runs, the output pool, and the streaming-store threshold.
+// spikekern/cpu.py wraps them.
 TORCH_LIBRARY_FRAGMENT(spikekern, m) {
   m.def("cpu_isa() -> str", &cpu_isa_name);
+  m.def("cpu_stream_min_bytes() -> int", &cpu_stream_min_bytes);
+  m.def("cpu_set_stream_min_bytes(int min_bytes) -> ()", &set_stream_min_bytes);
   m.def("cpu_pool_stats() -> int[]", &cpu_pool_stats);
   m.def("cpu_pool_empty_cache() -> ()", &cpu_pool::empty_cache);
   m.def("cpu_pool_set_limit(int limit_bytes) -> ()", &cpu_pool::set_limit);

@@ -107,30 +107,20 @@ SK_HD acc_t surrogate_grad(acc_t u, acc_t alpha) {
   }
 }
 
-// The forward step's functions (fire, reset, the charges) take values of type V: acc_t, or
-// on the CPU a GCC vector of acc_t lanes (kernels_cpu.h keeps a neuron's state in vector
-// registers that way). Lane-wise arithmetic rounds exactly as the scalar code does.
-
-// x as a V (x - 0 is x exactly, -0 included; for a vector, every lane).
-template <typename V, typename acc_t>
-SK_HD V splat(acc_t x) {
-  return x - V{};
-}
-
 // Θ(h - v_th) as 0/1 in the accumulation type.
-template <typename acc_t, typename V>
-SK_HD V fire(V h, acc_t v_th) {
-  return (h - v_th) >= acc_t(0) ? splat<V>(acc_t(1)) : V{};
+template <typename acc_t>
+SK_HD acc_t fire(acc_t h, acc_t v_th) {
+  return (h - v_th) >= acc_t(0) ? acc_t(1) : acc_t(0);
 }
 
 // Potential after reset. Hard: h(1-s) + v_reset s; soft: h - v_th s (s is 0 or 1, so
 // the selects below equal those products exactly for finite h).
-template <bool SOFT, typename acc_t, typename V>
-SK_HD V reset(V h, V s, acc_t v_th, acc_t v_reset) {
+template <bool SOFT, typename acc_t>
+SK_HD acc_t reset(acc_t h, acc_t s, acc_t v_th, acc_t v_reset) {
   if constexpr (SOFT) {
     return s != acc_t(0) ? h - v_th : h;
   } else {
-    return s != acc_t(0) ? splat<V>(v_reset) : h;
+    return s != acc_t(0) ? v_reset : h;
   }
 }
 
@@ -164,9 +154,9 @@ struct LifCoeffs {
   acc_t a, b, c;
 };
 
-template <typename acc_t, typename V>
-SK_HD V lif_charge(const LifCoeffs<acc_t>& k, V v, V x) {
-  const V h = k.a * v + k.b * x;
+template <typename acc_t>
+SK_HD acc_t lif_charge(const LifCoeffs<acc_t>& k, acc_t v, acc_t x) {
+  const acc_t h = k.a * v + k.b * x;
   return h + k.c;
 }
 
@@ -182,8 +172,8 @@ struct CubaCoeffs {
   acc_t c_decay, v_decay, v_start;  // v_start: v[-1] (initial_v)
 };
 
-template <typename acc_t, typename V>
-SK_HD V cuba_charge(const CubaCoeffs<acc_t>& k, V& cur, V v, V x) {
+template <typename acc_t>
+SK_HD acc_t cuba_charge(const CubaCoeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x) {
   cur = k.c_decay * cur + x;
   return k.v_decay * v + cur;
 }
@@ -201,8 +191,8 @@ SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
 struct LifNeuron {
   template <typename acc_t>
   using Coeffs = LifCoeffs<acc_t>;
-  template <typename acc_t, typename V>
-  SK_HD static V charge(const Coeffs<acc_t>& k, V& cur, V v, V x) {
+  template <typename acc_t>
+  SK_HD static acc_t charge(const Coeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x) {
     (void)cur;
     return lif_charge(k, v, x);
   }
@@ -218,8 +208,8 @@ struct LifNeuron {
 struct CubaNeuron {
   template <typename acc_t>
   using Coeffs = CubaCoeffs<acc_t>;
-  template <typename acc_t, typename V>
-  SK_HD static V charge(const Coeffs<acc_t>& k, V& cur, V v, V x) {
+  template <typename acc_t>
+  SK_HD static acc_t charge(const Coeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x) {
     return cuba_charge(k, cur, v, x);
   }
   template <typename acc_t>

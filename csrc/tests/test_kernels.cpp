@@ -143,6 +143,34 @@ static void test_ranges_compose() {
   CHECK(h1 == h2);
 }
 
+// Streaming stores write the same values as plain ones, for ranges that start and end
+// anywhere (unaligned heads, ragged tails), in float and in double.
+template <typename T>
+static void test_streamed_equals_plain() {
+  const int64_t Tn = 3, N = kBlock + 77;
+  auto x64 = randn(Tn * N, 5, 1.0, 0.5);
+  std::vector<T> x(x64.begin(), x64.end()), s1(Tn * N), s2(Tn * N), v1(Tn * N), v2(Tn * N), g1(Tn * N), g2(Tn * N);
+  std::vector<T> h1(Tn * N), h2(Tn * N);
+  const CubaCoeffs<T> k{T(0.5), T(0.75), T(0)};
+  const FireParams<T> p{T(0.5), T(0), T(1)};
+  for (int64_t cut : {int64_t(0), int64_t(1), int64_t(13), kBlock + 3}) {
+    for (bool stream : {false, true}) {
+      auto& s = stream ? s2 : s1;
+      auto& h = stream ? h2 : h1;
+      auto& v = stream ? v2 : v1;
+      auto& g = stream ? g2 : g1;
+      forward_steps<CubaNeuron, T, T, false, true, true>(k, p, x.data(), nullptr, T(0), Tn, N, 0, cut, s.data(), h.data(), v.data(), stream);
+      forward_steps<CubaNeuron, T, T, false, true, true>(k, p, x.data(), nullptr, T(0), Tn, N, cut, N, s.data(), h.data(), v.data(), stream);
+      backward_steps<CubaNeuron, T, T, kRect, false, false, true>(k, p, x.data(), x.data(), h.data(), Tn, N, 0, cut, g.data(), nullptr, stream);
+      backward_steps<CubaNeuron, T, T, kRect, false, false, true>(k, p, x.data(), x.data(), h.data(), Tn, N, cut, N, g.data(), nullptr, stream);
+    }
+    CHECK(s1 == s2);
+    CHECK(h1 == h2);
+    CHECK(v1 == v2);
+    CHECK(g1 == g2);
+  }
+}
+
 // ILC with W = 0, b = 0 is CUBA-LIF; and dW equals sum_{t>=1} gx[t] (outer) s[t-1].
 static void test_ilc() {
   const IlcShape sh{5, 37, 3, 6};
@@ -191,6 +219,8 @@ int main() {
   test_cuba_by_hand();
   test_bptt_finite_differences();
   test_ranges_compose();
+  test_streamed_equals_plain<float>();
+  test_streamed_equals_plain<double>();
   test_ilc();
   std::printf("%d checks, %d failed\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;

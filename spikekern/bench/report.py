@@ -102,6 +102,7 @@ def machine_info(device: str) -> dict:
 
         info["cpu_isa"] = cpu.isa()
         info["cpu_pool_limit_mb"] = cpu.pool_stats()["limit_bytes"] >> 20
+        info["cpu_stream_min_mb"] = cpu.stream_min_bytes() / 2**20
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
     return info
@@ -117,7 +118,8 @@ def main(quick: bool = False, report: str | None = None, device: str = "cpu",
     info = machine_info(device)
     print(f"spikekern bench on {device}: {info['cpu']}, CPU kernels {info.get('cpu_isa', '-')}, "
           f"{info['threads']} threads, torch {info['torch']}; allocator: glibc tuned {info['malloc_tuned']}, "
-          f"output pool {info.get('cpu_pool_limit_mb', '-')} MB; backends: {', '.join(backends)}"
+          f"output pool {info.get('cpu_pool_limit_mb', '-')} MB, streaming stores from "
+          f"{info.get('cpu_stream_min_mb', '-')} MB; backends: {', '.join(backends)}"
           + (f"; peers: {', '.join(peer_names)}" if peer_names else ""))
     print("time: median over interleaved rounds; GB/s counts minimal bytes; %copy: of a plain "
           "tensor copy timed in the same rounds; x ref: speed-up over the reference loop")
