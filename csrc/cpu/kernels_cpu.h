@@ -101,6 +101,8 @@ void forward_steps(const typename Neuron::template Coeffs<acc_t> k, const FirePa
     for (int64_t t = 0; t < T; ++t) {
       const int64_t off = t * N + n0;
       const scalar_t* xt = x + off;
+      // Where this step's outputs go: the local rows when streaming, else the outputs
+      // themselves (an output not saved points at its unused row: h_out may be null).
       scalar_t* st = stream ? s_row : s_out + off;
       acc_t* ht = stream || !SAVE_H ? h_row : h_out + off;
       scalar_t* vt = stream || !SAVE_V ? v_row : v_out + off;
