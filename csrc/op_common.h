@@ -1,4 +1,5 @@
-// Argument checks and output allocation shared by the CPU and CUDA bindings of the ops.
+// Argument checks, output allocation and environment settings shared by the CPU and CUDA
+// bindings of the ops.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -6,12 +7,26 @@
 #include <ATen/ops/empty_like.h>
 #include <c10/util/Exception.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <tuple>
 
 namespace spikekern {
 
 using at::Tensor;
+
+// A size in MB from the environment variable `name`, in bytes; `unset` when it is unset or
+// empty. Anything but a whole number >= 0 is an error naming the variable and what 0 means.
+inline int64_t env_megabytes(const char* name, int64_t unset, const char* zero_means) {
+  const char* mb = std::getenv(name);
+  if (mb == nullptr || *mb == '\0') return unset;
+  char* end = nullptr;
+  const long long v = std::strtoll(mb, &end, 10);
+  TORCH_CHECK(end != mb && *end == '\0' && v >= 0, "spikekern: ", name, "=", mb,
+              " is not a size in MB (a whole number >= 0; 0 ", zero_means, ")");
+  return int64_t(v) << 20;
+}
 
 inline at::ScalarType acc_dtype(const Tensor& t) {
   return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;

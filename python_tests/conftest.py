@@ -47,6 +47,16 @@ def _deterministic():
     yield
 
 
+@pytest.fixture
+def stream_threshold():
+    """spikekern.cpu.set_stream_min_bytes, with the threshold put back after the test."""
+    import spikekern.cpu
+
+    saved = spikekern.cpu.stream_min_bytes()
+    yield spikekern.cpu.set_stream_min_bytes
+    spikekern.cpu.set_stream_min_bytes(saved)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failing test's report lists the seeds and shapes of every input it drew."""

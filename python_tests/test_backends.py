@@ -178,8 +178,8 @@ def test_nan_propagates(target):
 @pytest.mark.parametrize("shape", [(1, 7), (4, 3, 37), (16, 1100), (5, 2, 129)])
 @pytest.mark.parametrize("case", ["lif_hard", "lif_soft_v_init", "cuba_hard", "cuba_soft"])
 def test_spikes_only_forward_matches_reference(target, dtype, shape, case):
-    # The no-grad, spikes-only forward (inference) is a loop of its own on the CPU (state in
-    # vector registers, a block loop for the last neurons): spikes equal the reference's.
+    # The no-grad, spikes-only forward (inference) saves neither h nor v, a template case of
+    # its own in the CPU and CUDA kernels: its spikes equal the reference's.
     device, backend = target
     x = fresh_input(device, shape, dtype, seed=zlib.crc32(repr((shape, case)).encode()) % 1000)
     if case.startswith("lif"):

@@ -51,16 +51,12 @@ def test_peak_memory_of_the_fused_op():
     assert peak_fwd_bwd_bytes(lambda t: spikekern.ops.lif(t, backend="reference"), x, g) > 24 * x.numel()
 
 
-def test_report_header_names_the_cpu_runtime_in_use():
+def test_report_header_names_the_cpu_runtime_in_use(stream_threshold):
     """A report says which kernel build ran, and how outputs were allocated and stored."""
     import spikekern.cpu
 
-    saved = spikekern.cpu.stream_min_bytes()
-    try:
-        spikekern.cpu.set_stream_min_bytes(3 << 20)
-        info = report.machine_info("cpu")
-    finally:
-        spikekern.cpu.set_stream_min_bytes(saved)
+    stream_threshold(3 << 20)
+    info = report.machine_info("cpu")
     assert info["cpu_isa"] == spikekern.cpu.isa()
     assert info["cpu_stream_min_mb"] == 3
     assert info["cpu_pool_limit_mb"] == spikekern.cpu.pool_stats()["limit_bytes"] >> 20

@@ -93,13 +93,6 @@ def test_bad_pool_size_is_an_error():
 
 # ---------------------------------------------------------------- streaming stores
 
-@pytest.fixture
-def stream_threshold():
-    saved = spikekern.cpu.stream_min_bytes()
-    yield spikekern.cpu.set_stream_min_bytes
-    spikekern.cpu.set_stream_min_bytes(saved)
-
-
 def _cpp_everything(op, x, **kw):
     """Spikes, potentials and the input gradient of one cpp call (gradients through both)."""
     x = x.detach().requires_grad_(True)

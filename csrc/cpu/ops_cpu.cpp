@@ -8,7 +8,6 @@
 #include <torch/library.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -58,6 +57,7 @@ void set_fire(SeqArgs& a, double v_th, double v_reset, bool soft, bool detach, i
 // this many bytes (kernels_cpu.h says why). Default: half the last-level cache, so an
 // output that could stay cached for its consumer is written plainly; SPIKEKERN_CPU_STREAM_MB
 // sets it (0: every output), spikekern.cpu.set_stream_min_bytes() changes it at run time.
+
 // The size of the last-level cache that CPU 0 sees, as the kernel reports it in sysfs
 // (glibc's sysconf(_SC_LEVEL3_CACHE_SIZE) can report the whole package's L3 instead,
 // 320 MiB against a 32 MiB one on the development machine); 0 if unknown.
@@ -70,7 +70,6 @@ int64_t last_level_cache_bytes() {
     std::string unit, type;
     if (!(level_file >> level) || !(size_file >> size) || !(type_file >> type) || type == "Instruction") continue;
     size_file >> unit;  // "32768K": the number, then its unit (none: bytes)
-    if (size_file.fail()) size_file.clear();
     const char u = unit.empty() ? ' ' : unit[0];
     size <<= (u == 'K' ? 10 : u == 'M' ? 20 : u == 'G' ? 30 : 0);
     if (level > best_level) best_level = level, bytes = size;
@@ -79,14 +78,8 @@ int64_t last_level_cache_bytes() {
 }
 
 int64_t stream_min_bytes_default() {
-  const char* mb = std::getenv("SPIKEKERN_CPU_STREAM_MB");
-  if (mb != nullptr && *mb != '\0') {
-    char* end = nullptr;
-    const long long v = std::strtoll(mb, &end, 10);
-    TORCH_CHECK(end != mb && *end == '\0' && v >= 0, "spikekern: SPIKEKERN_CPU_STREAM_MB=", mb,
-                " is not a size in MB (a whole number >= 0; 0 streams every output)");
-    return int64_t(v) << 20;
-  }
+  const int64_t set = env_megabytes("SPIKEKERN_CPU_STREAM_MB", -1, "streams every output");
+  if (set >= 0) return set;
   int64_t llc = last_level_cache_bytes();
   if (llc <= 0) llc = int64_t(32) << 20;  // unknown: a common last-level cache size
   return llc / 2;

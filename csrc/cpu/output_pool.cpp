@@ -2,11 +2,12 @@
 // when their tensor dies, reused best-fit, evicted oldest-first above the limit.
 #include "output_pool.h"
 
+#include "../op_common.h"
+
 #include <ATen/EmptyTensor.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 
-#include <cstdlib>
 #include <list>
 #include <map>
 #include <mutex>
@@ -26,13 +27,7 @@ struct Block {
 };
 
 int64_t limit_from_env() {
-  const char* mb = std::getenv("SPIKEKERN_CPU_POOL_MB");
-  if (mb == nullptr || *mb == '\0') return int64_t(1024) << 20;
-  char* end = nullptr;
-  const long long v = std::strtoll(mb, &end, 10);
-  TORCH_CHECK(end != mb && *end == '\0' && v >= 0, "spikekern: SPIKEKERN_CPU_POOL_MB=", mb,
-              " is not a size in MB (a whole number >= 0; 0 turns the pool off)");
-  return int64_t(v) << 20;
+  return env_megabytes("SPIKEKERN_CPU_POOL_MB", int64_t(1024) << 20, "turns the pool off");
 }
 
 class Pool final : public c10::Allocator {
