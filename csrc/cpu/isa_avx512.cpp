@@ -7,6 +7,7 @@
 #define SK_ISA_NAMESPACE avx512
 #define SK_ISA_NAME "avx512"
 #define SK_ISA_TABLE table_avx512
+#define SK_ISA_FMA 1  // the backward's mul_add fuses (neuron_math.h)
 #define SK_ISA_VECTOR_BYTES 64
 #define SK_ISA_TARGET_PRAGMA                                                                  \
   _Pragma("GCC target(\"avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,fma,bmi,bmi2,f16c,lzcnt,movbe,popcnt,prefer-vector-width=512\")")

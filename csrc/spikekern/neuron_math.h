@@ -8,7 +8,9 @@
 // Float32 bit-exactness with the PyTorch reference loop: every expression keeps the
 // reference's order of operations (e.g. `(a*v + b*x) + c`), and the kernels are
 // compiled without floating-point contraction (-ffp-contract=off, nvcc -fmad=false),
-// so potentials, and therefore spikes, are identical to the reference's.
+// so potentials, and therefore spikes, are identical to the reference's. Gradients only
+// need to agree within rounding, so the backward's arithmetic (the surrogates, exp,
+// one reverse step) is written with mul_add, which fuses where the build has FMA.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +56,22 @@ SK_HD To bits_as(From v) {
 #endif
 }
 
+// a*b + c in the backward. The CPU builds with FMA (isa_avx2.cpp, isa_avx512.cpp define
+// SK_ISA_FMA) round it once: the sigmoid surrogate's backward is compute-bound, and fusing
+// makes it about 10% faster (docs/benchmarks.md, "Prefetching and fused multiply-add in
+// the backward").
+// Elsewhere (the baseline build, CUDA) it is a multiply and an add, rounded separately.
+// Never used in a forward, whose potentials must round as the reference's do.
+template <typename T>
+SK_HD T mul_add(T a, T b, T c) {
+#if defined(SK_ISA_FMA) && defined(__GNUC__) && !defined(__CUDACC__)
+  if constexpr (sizeof(T) == sizeof(float)) return __builtin_fmaf(a, b, c);
+  else return __builtin_fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
 // exp(x) for float that the compiler can vectorise (no libm call in the loop).
 // Cephes-style: range reduction by ln2 and a degree-6 polynomial. Its accuracy, stated
 // here only and checked at this bound over [-87, 88] by csrc/tests/test_kernels.cpp:
@@ -67,18 +85,18 @@ SK_HD float fast_expf(float x) {
   x = x < -87.3365447505531f ? -87.3365447505531f : x;
   // Round x/ln2 to nearest with the 1.5*2^23 trick (plain adds, so it vectorises).
   const float shifter = 12582912.0f;
-  float t = x * 1.44269504088896341f + shifter;
+  float t = mul_add(x, 1.44269504088896341f, shifter);
   float n = t - shifter;
   const int32_t ni = bits_as<int32_t>(t) - 0x4B400000;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
+  float r = mul_add(n, -0.693359375f, x);  // x - n*ln2, ln2 in two parts
+  r = mul_add(n, 2.12194440e-4f, r);
   float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  p = mul_add(p, r, 1.3981999507e-3f);
+  p = mul_add(p, r, 8.3334519073e-3f);
+  p = mul_add(p, r, 4.1665795894e-2f);
+  p = mul_add(p, r, 1.6666665459e-1f);
+  p = mul_add(p, r, 5.0000001201e-1f);
+  p = mul_add(p * r, r, r) + 1.0f;
   return p * bits_as<float>((ni + 127) << 23);
 #endif
 }
@@ -91,7 +109,7 @@ template <int KIND, typename acc_t>
 SK_HD acc_t surrogate_grad(acc_t u, acc_t alpha) {
   if constexpr (KIND == kQGate) {
     acc_t au = u < acc_t(0) ? -u : u;
-    return au <= acc_t(1) / alpha ? alpha - alpha * alpha * au : acc_t(0);
+    return au <= acc_t(1) / alpha ? mul_add(-(alpha * alpha), au, alpha) : acc_t(0);
   } else if constexpr (KIND == kRect) {
     acc_t au = u < acc_t(0) ? -u : u;
     return au < acc_t(0.5) / alpha ? alpha : acc_t(0);
@@ -101,7 +119,7 @@ SK_HD acc_t surrogate_grad(acc_t u, acc_t alpha) {
   } else if constexpr (KIND == kATan) {
     const acc_t half_pi = acc_t(1.57079632679489661923);
     acc_t z = half_pi * alpha * u;
-    return (alpha / acc_t(2)) / (acc_t(1) + z * z);
+    return (alpha / acc_t(2)) / mul_add(z, z, acc_t(1));
   } else {
     return acc_t(1);
   }
@@ -129,10 +147,10 @@ template <bool SOFT, bool DETACH, typename acc_t>
 SK_HD acc_t dv_dh(acc_t h, acc_t s, acc_t psi, acc_t v_th, acc_t v_reset) {
   if constexpr (SOFT) {
     if constexpr (DETACH) return acc_t(1);
-    else return acc_t(1) - v_th * psi;
+    else return mul_add(-v_th, psi, acc_t(1));
   } else {
     if constexpr (DETACH) return acc_t(1) - s;
-    else return (acc_t(1) - s) + (v_reset - h) * psi;
+    else return mul_add(v_reset - h, psi, acc_t(1) - s);
   }
 }
 
@@ -182,7 +200,7 @@ SK_HD acc_t cuba_charge(const CubaCoeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x
 // and dL/dcur[t] out)
 template <typename acc_t>
 SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
-  gcur = gh + k.c_decay * gcur;
+  gcur = mul_add(k.c_decay, gcur, gh);
   return gcur;
 }
 
@@ -235,7 +253,7 @@ SK_HD acc_t grad_h(acc_t h, acc_t gs, acc_t g_through_v, const FireParams<acc_t>
   acc_t u = h - p.v_th;
   acc_t psi = surrogate_grad<KIND, acc_t>(u, p.alpha);
   acc_t s = u >= acc_t(0) ? acc_t(1) : acc_t(0);
-  return gs * psi + g_through_v * dv_dh<SOFT, DETACH, acc_t>(h, s, psi, p.v_th, p.v_reset);
+  return mul_add(gs, psi, g_through_v * dv_dh<SOFT, DETACH, acc_t>(h, s, psi, p.v_th, p.v_reset));
 }
 
 }  // inline namespace SK_ISA_NAMESPACE

@@ -42,6 +42,17 @@ static void test_fast_expf() {
   CHECK(fast_expf(-1000.f) >= 0.f && fast_expf(-1000.f) < 1e-37f);
 }
 
+// mul_add fuses exactly where the build says it does (SK_ISA_FMA): (1+2^-13)(1-2^-13) - 1 is
+// -2^-26 with one rounding and 0 with two (the product rounds to 1).
+static void test_mul_add() {
+  volatile float a = 1.0f + 0x1p-13f, b = 1.0f - 0x1p-13f;
+#ifdef SK_ISA_FMA
+  CHECK(mul_add<float>(a, b, -1.0f) == -0x1p-26f);
+#else
+  CHECK(mul_add<float>(a, b, -1.0f) == 0.0f);
+#endif
+}
+
 static void test_surrogates() {
   CHECK_NEAR((surrogate_grad<kQGate, double>(0.0, 2.0)), 2.0, 1e-15);
   CHECK_NEAR((surrogate_grad<kQGate, double>(0.25, 2.0)), 2.0 - 4.0 * 0.25, 1e-15);
@@ -213,6 +224,13 @@ static void test_ilc() {
 }
 
 int main() {
+#if defined(SK_ISA_FMA) && defined(__x86_64__) && defined(__GNUC__)
+  if (!__builtin_cpu_supports("x86-64-v3")) {
+    std::printf("skipped: this CPU has no x86-64-v3 (AVX2, FMA), which this build needs\n");
+    return 77;
+  }
+#endif
+  test_mul_add();
   test_fast_expf();
   test_surrogates();
   test_lif_by_hand();
