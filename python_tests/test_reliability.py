@@ -80,6 +80,15 @@ def test_no_readable_checkpoint_is_one_clear_error(tmp_path, capsys):
     assert "no readable checkpoint" in capsys.readouterr().err
 
 
+def _mtime(path) -> int:
+    """The file's mtime in ns, 0 while it is absent: a checkpoint write moves checkpoint.pt
+    aside (to checkpoint.prev.pt) a moment before renaming the new one into place."""
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_a_run_unresumable(tmp_path):
     # A run that checkpoints every 10 steps is killed with SIGKILL 20 times: every other
@@ -94,11 +103,10 @@ def test_sigkill_at_random_moments_never_leaves_a_run_unresumable(tmp_path):
     last_step, mid_write = 0, 0
     for kill in range(20):
         cmd = args + (["--resume", str(run)] if kill else ["--out", str(run)])
-        before = (run / CHECKPOINT).stat().st_mtime_ns if (run / CHECKPOINT).exists() else 0
+        before = _mtime(run / CHECKPOINT)
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60  # until this process has written a checkpoint of its own
-        while time.time() < deadline and not ((run / CHECKPOINT).exists()
-                                              and (run / CHECKPOINT).stat().st_mtime_ns != before):
+        while time.time() < deadline and _mtime(run / CHECKPOINT) in (0, before):
             time.sleep(0.01)
         if kill % 2:
             time.sleep(rng.uniform(0.0, 1.0))
