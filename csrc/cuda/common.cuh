@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "../spikekern/dispatch.h"
 #include "../spikekern/neuron_math.h"
@@ -80,6 +81,32 @@ inline bool aligned(const void* p, size_t bytes) {
 
 inline unsigned blocks_for(int64_t work) {
   return static_cast<unsigned>((work + kThreads - 1) / kThreads);
+}
+
+// kernel<<<grid, block, smem, stream>>>(args...), returning the launch's error. Written with
+// the runtime's typed cudaLaunchKernelEx (arguments converted to the kernel's parameter
+// types, as <<<>>> does) because it is plain C++: the CPU execution harness
+// (csrc/tests/cuda_sim) compiles these sources with the host compiler and runs the launches.
+// A grid with no blocks (a zero-size batch) launches nothing: CUDA refuses an empty grid as
+// an invalid configuration.
+template <typename... Params, typename... Args>
+cudaError_t launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                   Args&&... args) {
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) return cudaSuccess;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+}
+
+// The block's dynamic shared memory (its size set by the launch), as an array of A. One
+// declaration for every kernel: extern __shared__ arrays of one name must have one type.
+template <typename A>
+__device__ __forceinline__ A* dynamic_shared() {
+  extern __shared__ __align__(16) unsigned char sk_dynamic_shared[];
+  return reinterpret_cast<A*>(sk_dynamic_shared);
 }
 
 // Calls f(T{}) with T the C++ type of dt.

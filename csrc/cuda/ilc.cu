@@ -20,8 +20,7 @@ __global__ void ilc_fwd_kernel(const T* __restrict__ x, const A* __restrict__ W,
                                const A* __restrict__ bias, A cd, A vd, A v_start, FireParams<A> fp,
                                int64_t T_, int64_t M, int64_t groups, int P, int BM,
                                T* __restrict__ s, A* __restrict__ h) {
-  extern __shared__ unsigned char smem_raw[];
-  A* Wsh = reinterpret_cast<A*>(smem_raw);  // [P, P]
+  A* Wsh = dynamic_shared<A>();  // [P, P]
   A* bsh = Wsh + P * P;                      // [P]
   A* ssh = bsh + P;                          // [BM, P] spikes of the previous step
   const int g = blockIdx.y, tid = threadIdx.x, mi = tid / P, p = tid % P;
@@ -60,8 +59,7 @@ __global__ void ilc_bwd_kernel(const T* __restrict__ gs, const A* __restrict__ h
                                const A* __restrict__ W, A cd, A vd, FireParams<A> fp, int64_t T_,
                                int64_t M, int64_t groups, int P, int BM, T* __restrict__ gx,
                                A* __restrict__ gW_part, A* __restrict__ gb_part) {
-  extern __shared__ unsigned char smem_raw[];
-  A* Wsh = reinterpret_cast<A*>(smem_raw);  // [P, P]
+  A* Wsh = dynamic_shared<A>();  // [P, P]
   A* dWsh = Wsh + P * P;                     // [P, P] this tile's weight gradient
   A* dbsh = dWsh + P * P;                    // [P]
   A* gsh = dbsh + P;                         // [BM, P] gx'[t] of the tile
@@ -155,13 +153,13 @@ cudaError_t ilc_cuba_lif_forward(DType dt, const void* x, const void* W, const v
         auto kernel = ilc_fwd_kernel<Ty, A, SOFT.value, SAVE_H.value>;
         err = allow_smem(kernel, smem);
         if (err != cudaSuccess) return;
-        kernel<<<grid, static_cast<unsigned>(BM * P), smem, stream>>>(
-            static_cast<const Ty*>(x), static_cast<const A*>(W), static_cast<const A*>(bias), A(c_decay),
-            A(v_decay), initial_v(f.soft, A(f.v_reset)), fire_params<A>(f), T, M, A_, static_cast<int>(P), BM,
-            static_cast<Ty*>(s), static_cast<A*>(h));
+        err = launch(kernel, grid, static_cast<unsigned>(BM * P), smem, stream, static_cast<const Ty*>(x),
+                     static_cast<const A*>(W), static_cast<const A*>(bias), A(c_decay), A(v_decay),
+                     initial_v(f.soft, A(f.v_reset)), fire_params<A>(f), T, M, A_, static_cast<int>(P), BM,
+                     static_cast<Ty*>(s), static_cast<A*>(h));
       });
     });
-    return err != cudaSuccess ? err : cudaGetLastError();
+    return err;
   });
 }
 
@@ -184,21 +182,20 @@ cudaError_t ilc_cuba_lif_backward(DType dt, const void* gs, const void* h, const
           auto kernel = ilc_bwd_kernel<Ty, A, KIND.value, SOFT.value, DETACH.value>;
           err = allow_smem(kernel, smem);
           if (err != cudaSuccess) return;
-          kernel<<<grid, static_cast<unsigned>(BM * P), smem, stream>>>(
-              static_cast<const Ty*>(gs), static_cast<const A*>(h), static_cast<const A*>(W), A(c_decay),
-              A(v_decay), fire_params<A>(f), T, M, A_, static_cast<int>(P), BM, static_cast<Ty*>(gx),
-              static_cast<A*>(gW_part), static_cast<A*>(gb_part));
+          err = launch(kernel, grid, static_cast<unsigned>(BM * P), smem, stream, static_cast<const Ty*>(gs),
+                       static_cast<const A*>(h), static_cast<const A*>(W), A(c_decay), A(v_decay),
+                       fire_params<A>(f), T, M, A_, static_cast<int>(P), BM, static_cast<Ty*>(gx),
+                       static_cast<A*>(gW_part), static_cast<A*>(gb_part));
         });
       });
     });
-    if (err != cudaSuccess || (err = cudaGetLastError()) != cudaSuccess) return err;
+    if (err != cudaSuccess) return err;
     const int64_t wsize = A_ * P * P, bsize = A_ * P;
-    sum_parts_kernel<A><<<blocks_for(wsize), kThreads, 0, stream>>>(static_cast<const A*>(gW_part), tiles, wsize,
-                                                                    static_cast<A*>(gW));
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
-    sum_parts_kernel<A><<<blocks_for(bsize), kThreads, 0, stream>>>(static_cast<const A*>(gb_part), tiles, bsize,
-                                                                    static_cast<A*>(gb));
-    return cudaGetLastError();
+    err = launch(sum_parts_kernel<A>, blocks_for(wsize), kThreads, 0, stream, static_cast<const A*>(gW_part), tiles,
+                 wsize, static_cast<A*>(gW));
+    if (err != cudaSuccess) return err;
+    return launch(sum_parts_kernel<A>, blocks_for(bsize), kThreads, 0, stream, static_cast<const A*>(gb_part), tiles,
+                  bsize, static_cast<A*>(gb));
   });
 }
 

@@ -88,18 +88,19 @@ cudaError_t launch_forward(DType dt, const void* x, const void* v_init, MakeCoef
     const auto k = make_coeffs(A{});
     const FireParams<A> p = fire_params<A>(f);
     const A v_start = initial_v(f.soft, A(f.v_reset));
+    cudaError_t err = cudaSuccess;
     with_bool(vec, [&](auto VEC) {
       constexpr int V = VEC.value ? VW : 1;
       with_bool(f.soft, [&](auto SOFT) {
         with_bool(h != nullptr, [&](auto SAVE_H) {
-          forward_steps_kernel<Neuron, Ty, A, V, SOFT.value, SAVE_H.value>
-              <<<blocks_for((N + V - 1) / V), kThreads, 0, stream>>>(
-                  static_cast<const Ty*>(x), static_cast<const A*>(v_init), k, p, v_start, T, N,
-                  static_cast<Ty*>(s), static_cast<A*>(h), static_cast<Ty*>(v));
+          err = launch(forward_steps_kernel<Neuron, Ty, A, V, SOFT.value, SAVE_H.value>,
+                       blocks_for((N + V - 1) / V), kThreads, 0, stream, static_cast<const Ty*>(x),
+                       static_cast<const A*>(v_init), k, p, v_start, T, N, static_cast<Ty*>(s),
+                       static_cast<A*>(h), static_cast<Ty*>(v));
         });
       });
     });
-    return cudaGetLastError();
+    return err;
   });
 }
 
@@ -115,20 +116,21 @@ cudaError_t launch_backward(DType dt, const void* gs, const void* gv, const void
                      aligned(h, sizeof(A) * VW) && aligned(gv_init, sizeof(A) * VW);
     const auto k = make_coeffs(A{});
     const FireParams<A> p = fire_params<A>(f);
+    cudaError_t err = cudaSuccess;
     with_bool(vec, [&](auto VEC) {
       constexpr int V = VEC.value ? VW : 1;
       with_surrogate(f.surrogate, [&](auto KIND) {
         with_bool(f.soft, [&](auto SOFT) {
           with_bool(f.detach, [&](auto DETACH) {
-            backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>
-                <<<blocks_for((N + V - 1) / V), kThreads, 0, stream>>>(
-                    static_cast<const Ty*>(gs), static_cast<const Ty*>(gv), static_cast<const A*>(h), k, p,
-                    T, N, static_cast<Ty*>(gx), static_cast<A*>(gv_init));
+            err = launch(backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>,
+                         blocks_for((N + V - 1) / V), kThreads, 0, stream, static_cast<const Ty*>(gs),
+                         static_cast<const Ty*>(gv), static_cast<const A*>(h), k, p, T, N,
+                         static_cast<Ty*>(gx), static_cast<A*>(gv_init));
           });
         });
       });
     });
-    return cudaGetLastError();
+    return err;
   });
 }
 
