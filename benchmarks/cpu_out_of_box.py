@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from spikekern.bench import fresh
 
 PEERS = ["spikingjelly", "torch.compile(ref)"]
 
@@ -35,7 +36,7 @@ def child(malloc: str, threads: int, rounds: int) -> None:
         _malloc.keep_freed_memory()
     cases = [Case("lif", 16, 1 << 20), Case("cuba_lif", 16, 1 << 20)]
     rows = report.run_suite(cases, ["cpp"], rounds=rounds, peer_names=PEERS, log=lambda s: print(s, flush=True))
-    print("RESULT " + json.dumps(dict(machine=report.machine_info("cpu"), rows=rows)), flush=True)
+    fresh.emit(dict(machine=report.machine_info("cpu"), rows=rows))
 
 
 def summarize(runs: list[dict]) -> list[str]:
@@ -77,16 +78,7 @@ def main() -> int:
             print(f"--- fresh process: SPIKEKERN_CPU_ISA={isa or '(unset)'}, allocator {malloc}", flush=True)
             cmd = [sys.executable, __file__, "--out", args.out, "--child", malloc, "--threads", str(args.threads),
                    "--rounds", str(args.rounds)]
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            result = None
-            for line in proc.stdout.splitlines():
-                if line.startswith("RESULT "):
-                    result = json.loads(line[len("RESULT "):])
-                else:
-                    print(line, flush=True)
-            if proc.returncode != 0 or result is None:
-                print(proc.stderr[-3000:], file=sys.stderr)
-                raise SystemExit(f"the run with SPIKEKERN_CPU_ISA={isa!r}, allocator {malloc} failed")
+            result = fresh.run(cmd, f"the run with SPIKEKERN_CPU_ISA={isa!r}, allocator {malloc}", env=env, echo=True)
             runs.append(dict(result, isa_requested=isa or None, malloc=malloc))
     lines = summarize(runs)
     print("\n".join(["", "summary (time of each peer / time of cpp, same process):"] + lines))

@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
+
+from spikekern.bench import fresh
 
 SURROGATES = ("sigmoid", "atan", "qgate", "rect")
 
@@ -68,18 +69,13 @@ def main() -> int:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(child(args.log2_n, args.rounds, args.threads)), flush=True)
+        fresh.emit(child(args.log2_n, args.rounds, args.threads))
         return 0
     runs = []
     for i in range(args.processes):
         cmd = [sys.executable, __file__, "--out", args.out, "--child", "--log2-n", str(args.log2_n),
                "--rounds", str(args.rounds), "--threads", str(args.threads)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            raise SystemExit(f"process {i + 1} failed")
-        run = json.loads(lines[-1][len("RESULT "):])
+        run = fresh.run(cmd, f"process {i + 1}")
         runs.append(run)
         print(f"process {i + 1}/{args.processes} ({run['isa']}): copy {run['copy_ms']:.2f} ms, "
               + ", ".join(f"{k} {v['ms']:.2f} ms ({v['pct_copy']:.0f}%)" for k, v in run["rows"].items()),

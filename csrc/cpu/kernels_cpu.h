@@ -163,8 +163,9 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireP
         if constexpr (HAS_GV) prefetch_row(gv + ahead, len);
       }
       for (int64_t i = 0; i < len; ++i) {
-        acc_t through_v = v_decay * gh_next[i];
-        if constexpr (HAS_GV) through_v = mul_add(v_decay, gh_next[i], load<scalar_t, acc_t>(gv + off, i));
+        // dL/dv[t]: gv[t] (when given) + v_decay * dL/dh[t+1]
+        const acc_t through_v = HAS_GV ? mul_add(v_decay, gh_next[i], load<scalar_t, acc_t>(gv + off, i))
+                                       : v_decay * gh_next[i];
         const acc_t gh = grad_h<KIND, SOFT, DETACH>(h[off + i], load<scalar_t, acc_t>(gs + off, i),
                                                     through_v, p);
         gh_next[i] = gh;
