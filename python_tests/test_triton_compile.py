@@ -1,5 +1,5 @@
 """Every Triton kernel compiles for the GPUs the project targets (sm_90: H100/H200), on this
-machine without a GPU: see triton_ahead.py."""
+machine without a GPU: see spikekern/backends/triton_backend/ahead.py."""
 import importlib.util
 import json
 import os
@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(__file__)
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("triton") is None,
                                 reason="triton is not installed")
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("triton") is None,
 def test_every_triton_kernel_compiles_for_sm90():
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # the default; set to silence its warning
-    r = subprocess.run([sys.executable, os.path.join(HERE, "triton_ahead.py"), "90"], env=env,
+    r = subprocess.run([sys.executable, "-m", "spikekern.backends.triton_backend.ahead", "90"], env=env,
                        capture_output=True, text=True, timeout=900)
     cases = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     failures = [c for c in cases if "error" in c]

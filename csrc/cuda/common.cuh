@@ -69,6 +69,25 @@ __device__ __forceinline__ void store_pack(T* __restrict__ p, int64_t i, const P
   *reinterpret_cast<Pack<T, V>*>(p + i) = v;
 }
 
+// body(t) for t = 0 .. T-1 (REVERSE: T-1 .. 0): the time loop of the LIF and CUBA-LIF
+// kernels. Not unrolled for float64 (A = double), where ptxas spills registers in several
+// unrolled instantiations (benchmarks/gpu_resources.py reports and CI forbids spills);
+// unrolled by ptxas's own choice otherwise, which keeps two steps' loads in flight.
+template <typename A, bool REVERSE, typename Body>
+__device__ __forceinline__ void for_each_step(int64_t T, Body&& body) {
+  if constexpr (sizeof(A) == 8 && REVERSE) {
+#pragma unroll 1
+    for (int64_t t = T - 1; t >= 0; --t) body(t);
+  } else if constexpr (sizeof(A) == 8) {
+#pragma unroll 1
+    for (int64_t t = 0; t < T; ++t) body(t);
+  } else if constexpr (REVERSE) {
+    for (int64_t t = T - 1; t >= 0; --t) body(t);
+  } else {
+    for (int64_t t = 0; t < T; ++t) body(t);
+  }
+}
+
 // Elements per thread for 16-byte loads of T.
 template <typename T>
 constexpr int vec_width() {

@@ -23,7 +23,7 @@ __global__ void __launch_bounds__(kThreads)
     cur[j] = A(0);
     v[j] = v_init ? v_init[n + j] : v_start;
   }
-  for (int64_t t = 0; t < T_; ++t) {
+  for_each_step<A, false>(T_, [&](int64_t t) {
     const int64_t off = t * N + n;
     const Pack<T, V> xs = load_pack<T, V>(x, off);
     Pack<T, V> ss, vs;
@@ -40,7 +40,7 @@ __global__ void __launch_bounds__(kThreads)
     store_pack<T, V>(s, off, ss);
     if constexpr (SAVE_H) store_pack<A, V>(h, off, hs);
     if (vout) store_pack<T, V>(vout, off, vs);
-  }
+  });
 }
 
 template <class Neuron, typename T, typename A, int V, int KIND, bool SOFT, bool DETACH>
@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(kThreads)
   const A v_decay = Neuron::v_decay(k);
 #pragma unroll
   for (int j = 0; j < V; ++j) gh_next[j] = gcur[j] = A(0);
-  for (int64_t t = T_ - 1; t >= 0; --t) {
+  for_each_step<A, true>(T_, [&](int64_t t) {
     const int64_t off = t * N + n;
     const Pack<T, V> gsp = load_pack<T, V>(gs, off);
     const Pack<A, V> hp = load_pack<A, V>(h, off);
@@ -68,7 +68,7 @@ __global__ void __launch_bounds__(kThreads)
       gxp.v[j] = from_acc<T>(Neuron::input_grad(k, gh_next[j], gcur[j]));
     }
     store_pack<T, V>(gx, off, gxp);
-  }
+  });
   if (gv_init)
 #pragma unroll
     for (int j = 0; j < V; ++j) gv_init[n + j] = v_decay * gh_next[j];

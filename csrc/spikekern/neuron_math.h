@@ -72,6 +72,29 @@ SK_HD T mul_add(T a, T b, T c) {
 #endif
 }
 
+// a / b in the surrogates (backward only). On the GPU an IEEE division has a slow path that
+// is a subroutine call, and the registers saved around it are spills in ptxas's report
+// (benchmarks/gpu_resources.py, which fails CI on any): there float takes __fdividef (within
+// 2 ulp; 0 once |b| > 2^126, where every quotient here is below 1e-38 anyway), and double
+// refines __fdividef's reciprocal with two Newton steps (within about 2 ulp, for b in float's
+// normal range: the surrogates' denominators are at least 1, and alpha is a float-sized
+// constant). On the CPU it is the division.
+template <typename T>
+SK_HD T grad_div(T a, T b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == sizeof(float)) {
+    return __fdividef(a, b);
+  } else {
+    T r = static_cast<T>(__fdividef(1.0f, static_cast<float>(b)));
+    r = r * (T(2) - b * r);
+    r = r * (T(2) - b * r);
+    return a * r;
+  }
+#else
+  return a / b;
+#endif
+}
+
 // exp(x) for float that the compiler can vectorise (no libm call in the loop).
 // Cephes-style: range reduction by ln2 and a degree-6 polynomial. Its accuracy, stated
 // here only and checked at this bound over [-87, 88] by csrc/tests/test_kernels.cpp:
@@ -109,17 +132,17 @@ template <int KIND, typename acc_t>
 SK_HD acc_t surrogate_grad(acc_t u, acc_t alpha) {
   if constexpr (KIND == kQGate) {
     acc_t au = u < acc_t(0) ? -u : u;
-    return au <= acc_t(1) / alpha ? mul_add(-(alpha * alpha), au, alpha) : acc_t(0);
+    return au <= grad_div(acc_t(1), alpha) ? mul_add(-(alpha * alpha), au, alpha) : acc_t(0);
   } else if constexpr (KIND == kRect) {
     acc_t au = u < acc_t(0) ? -u : u;
-    return au < acc_t(0.5) / alpha ? alpha : acc_t(0);
+    return au < grad_div(acc_t(0.5), alpha) ? alpha : acc_t(0);
   } else if constexpr (KIND == kSigmoid) {
-    acc_t sg = acc_t(1) / (acc_t(1) + fast_exp(-alpha * u));
+    acc_t sg = grad_div(acc_t(1), acc_t(1) + fast_exp(-alpha * u));
     return alpha * sg * (acc_t(1) - sg);
   } else if constexpr (KIND == kATan) {
     const acc_t half_pi = acc_t(1.57079632679489661923);
     acc_t z = half_pi * alpha * u;
-    return (alpha / acc_t(2)) / mul_add(z, z, acc_t(1));
+    return grad_div(alpha * acc_t(0.5), mul_add(z, z, acc_t(1)));
   } else {
     return acc_t(1);
   }

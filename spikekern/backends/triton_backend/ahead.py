@@ -2,12 +2,16 @@
 compiler runs on any machine; only launching needs the device), so a kernel that the
 interpreter accepts but the compiler rejects fails here, not on the first GPU run.
 
-Run as a script in a process WITHOUT TRITON_INTERPRET (under the interpreter `@triton.jit`
-yields interpreted functions, which cannot be compiled); prints one JSON line per compile.
-test_triton_compile.py runs it.
+    python -m spikekern.backends.triton_backend.ahead [CAPABILITY] [--cubin-dir DIR]
+
+Run in a process WITHOUT TRITON_INTERPRET (under the interpreter `@triton.jit` yields
+interpreted functions, which cannot be compiled); prints one JSON line per compile.
+python_tests/test_triton_compile.py runs it; benchmarks/gpu_resources.py reads the cubins
+that --cubin-dir keeps (registers, spills, shared memory).
 """
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
@@ -57,17 +61,24 @@ def signature(kernel, dtype: str, consts: dict):
     return sig, constexprs
 
 
-def main(capability: int) -> int:
+def main(capability: int, cubin_dir: str | None = None) -> int:
     target = GPUTarget("cuda", capability, 32)
     failed = 0
     for kernel in KERNELS:
-        for dtype, consts in variants(kernel):
+        for i, (dtype, consts) in enumerate(variants(kernel)):
             sig, constexprs = signature(kernel, dtype, consts)
             case = {"kernel": kernel.__name__, "sm": capability, "dtype": dtype, "constexprs": consts}
             try:
                 compiled = triton.compile(ASTSource(fn=kernel, signature=sig, constexprs=constexprs),
                                           target=target)
                 case["cubin_bytes"] = len(compiled.asm["cubin"])
+                case["num_warps"] = compiled.metadata.num_warps
+                case["shared"] = compiled.metadata.shared
+                if cubin_dir:
+                    path = os.path.join(cubin_dir, f"{kernel.__name__}-sm{capability}-{i}.cubin")
+                    with open(path, "wb") as f:
+                        f.write(compiled.asm["cubin"])
+                    case["cubin"] = path
             except Exception as e:  # report every failing case, not only the first
                 case["error"] = f"{type(e).__name__}: {e}"[:2000]
                 failed += 1
@@ -77,4 +88,8 @@ def main(capability: int) -> int:
 
 if __name__ == "__main__":
     assert os.environ.get("TRITON_INTERPRET") != "1", "run without TRITON_INTERPRET (see module doc)"
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 90))
+    ap = argparse.ArgumentParser(description="Compile every Triton kernel for a GPU target, without a GPU.")
+    ap.add_argument("capability", nargs="?", type=int, default=90, help="compute capability, e.g. 80 or 90")
+    ap.add_argument("--cubin-dir", help="keep each compiled kernel's cubin in this folder")
+    args = ap.parse_args()
+    sys.exit(main(args.capability, args.cubin_dir))
