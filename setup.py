@@ -45,7 +45,7 @@ DEFAULT_CUDA_ARCHS = "8.0;8.6;8.9;9.0"
 
 def extension():
     rel = lambda pattern: sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, pattern)))
-    sources = rel("csrc/ops.cpp") + rel("csrc/autograd.cpp") + rel("csrc/cpu/*.cpp")
+    sources = rel("csrc/op_schemas.cpp") + rel("csrc/autograd.cpp") + rel("csrc/cpu/*.cpp")
     cuda_sources = rel("csrc/cuda/*.cu") + rel("csrc/cuda/*.cpp")
     if want_cuda() and cuda_sources:
         import torch

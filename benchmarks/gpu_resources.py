@@ -36,14 +36,14 @@ REG_ALLOC_UNIT = 256      # registers are allocated per warp in units of 256
 SMEM_RESERVED = 1024      # shared memory the system reserves per block (sm_80 and later)
 
 # The ILC size the report evaluates the ILC kernels at (ILC-SAN: A = 6 groups of P = 10), and
-# the launch configuration csrc/cuda/ilc.cu derives from P (tile_samples, the smem sizes).
+# the launch configuration csrc/cuda/ilc_kernels.cu derives from P (tile_samples, the smem sizes).
 ILC_P = 10
 
 
 def threads_per_block_cuda() -> int:
-    m = re.search(r"constexpr int kThreads = (\d+);", (CU_DIR / "common.cuh").read_text())
+    m = re.search(r"constexpr int kThreads = (\d+);", (CU_DIR / "cuda_common.cuh").read_text())
     if not m:
-        raise SystemExit("gpu_resources: kThreads not found in csrc/cuda/common.cuh")
+        raise SystemExit("gpu_resources: kThreads not found in csrc/cuda/cuda_common.cuh")
     return int(m.group(1))
 
 

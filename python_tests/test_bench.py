@@ -60,4 +60,16 @@ def test_report_header_names_the_cpu_runtime_in_use(stream_threshold):
     assert info["cpu_isa"] == spikekern.cpu.isa()
     assert info["cpu_stream_min_mb"] == 3
     assert info["cpu_pool_limit_mb"] == spikekern.cpu.pool_stats()["limit_bytes"] >> 20
-    assert info["malloc_tuned"] in (True, False)
+
+
+def test_report_header_says_whether_glibc_was_tuned():
+    """malloc_tuned is what the process did: False in a fresh process, True once
+    keep_freed_memory() succeeded (glibc accepts it on Linux)."""
+    import subprocess
+    import sys
+
+    code = ("from spikekern import _malloc; from spikekern.bench import report; "
+            "before = report.machine_info('cpu')['malloc_tuned']; ok = _malloc.keep_freed_memory(); "
+            "print(before, ok, report.machine_info('cpu')['malloc_tuned'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "True"], out

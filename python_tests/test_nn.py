@@ -162,3 +162,27 @@ def test_pop_decoder_errors():
 
 def test_nonspiking_if_module():
     assert NonSpikingIF("max_mem").decode == "max-mem"
+
+
+def test_an_explicit_auto_is_not_the_process_default():
+    """A module given backend="auto" (as the trainers build their models) runs the fastest
+    backend whatever spikekern.set_backend says; one given no backend follows the default."""
+    if "cpp" not in spikekern.available_backends("cpu"):
+        pytest.skip("the compiled extension is not built")
+    x = torch.randn(4, 3, requires_grad=True)
+    fused, loop = type(spikekern.ops.lif(x, backend="cpp").grad_fn), type(spikekern.ops.lif(x, backend="reference").grad_fn)
+    assert fused is not loop
+    with spikekern.use_backend("reference"):
+        assert type(LIF(backend="auto")(x).grad_fn) is fused
+        assert type(CUBALIF(backend="auto")(x).grad_fn) is fused
+        assert type(LIF()(x).grad_fn) is loop
+        assert type(spikekern.ops.lif(x).grad_fn) is loop  # an op's own default "auto" is the process default
+
+
+def test_why_unavailable_says_what_is_missing():
+    assert spikekern.why_unavailable("reference") is None
+    assert spikekern.why_unavailable("auto", "cpu") is None
+    assert "CUDA tensors" in spikekern.why_unavailable("cuda", "cpu")
+    assert (spikekern.why_unavailable("cpp") is None) == ("cpp" in spikekern.available_backends("cpu"))
+    with pytest.raises(ValueError, match="unknown backend"):
+        spikekern.why_unavailable("fast")

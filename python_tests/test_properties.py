@@ -89,60 +89,64 @@ def _compare(fn, leaves, views, seed, backend):
         assert_grad_close(got_g[k], ref_g[k], k)
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
-def test_lif_property(backend):
-    @_settings(backend)
-    @given(data=st.data())
-    def check(data):
-        leaf, view, seed = data.draw(inputs(backend))
-        tau = data.draw(st.one_of(st.just(math.inf), st.floats(1.0, 10.0)))
-        decay_input = False if math.isinf(tau) else data.draw(st.booleans())
-        v_th, v_reset = data.draw(thresholds())
-        kw = dict(tau=tau, decay_input=decay_input, v_threshold=v_th, v_reset=v_reset,
-                  return_v=data.draw(st.booleans()), **surrogate_args(data.draw))
-        leaves, views = {"x": leaf}, {"x": view}
-        if data.draw(st.booleans()):  # an initial potential for every neuron
-            shape = view(leaf).shape[1:]
-            leaves["v_init"] = (torch.randn(shape, generator=torch.Generator().manual_seed(seed + 2),
-                                            dtype=torch.float64) * 0.3).to(leaf.dtype)
-        _compare(lambda **k: ops.lif(**k, **kw), leaves, views, seed, backend)
+def cpu_property(body):
+    """A hypothesis property of every fused CPU backend against the reference: body(data,
+    backend) draws its inputs from `data` and compares."""
+    @pytest.mark.parametrize("backend", CPU_FUSED)
+    def test(backend):
+        @_settings(backend)
+        @given(data=st.data())
+        def check(data):
+            body(data, backend)
 
-    check()
+        check()
+
+    test.__doc__ = body.__doc__
+    return test
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
-def test_cuba_lif_property(backend):
-    @_settings(backend)
-    @given(data=st.data())
-    def check(data):
-        leaf, view, seed = data.draw(inputs(backend))
-        v_th, v_reset = data.draw(thresholds())
-        kw = dict(c_decay=data.draw(st.floats(0.0, 1.0)), v_decay=data.draw(st.floats(0.0, 1.0)), v_threshold=v_th,
-                  v_reset=v_reset, return_v=data.draw(st.booleans()), **surrogate_args(data.draw))
-        _compare(lambda **k: ops.cuba_lif(**k, **kw), {"x": leaf}, {"x": view}, seed, backend)
-
-    check()
+def cuba_params(data) -> dict:
+    """Decays, threshold, reset and surrogate of a CUBA-LIF (and ILC) neuron."""
+    v_th, v_reset = data.draw(thresholds())
+    return dict(c_decay=data.draw(st.floats(0.0, 1.0)), v_decay=data.draw(st.floats(0.0, 1.0)), v_threshold=v_th,
+                v_reset=v_reset, **surrogate_args(data.draw))
 
 
-@pytest.mark.parametrize("backend", CPU_FUSED)
-def test_ilc_cuba_lif_property(backend):
-    @_settings(backend)
-    @given(data=st.data())
-    def check(data):
-        A, P = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 12))
-        leaf, view, seed = data.draw(inputs(backend, last=A * P))
-        if view(leaf).dim() < 2:
-            return
-        g = torch.Generator().manual_seed(seed + 3)
-        w = (torch.randn(A, P, P, generator=g, dtype=torch.float64) / math.sqrt(P)).to(leaf.dtype)
-        b = (torch.randn(A, P, generator=g, dtype=torch.float64) * 0.2).to(leaf.dtype)
-        v_th, v_reset = data.draw(thresholds())
-        kw = dict(c_decay=data.draw(st.floats(0.0, 1.0)), v_decay=data.draw(st.floats(0.0, 1.0)), v_threshold=v_th,
-                  v_reset=v_reset, **surrogate_args(data.draw))
-        _compare(lambda x, weight, bias, backend: ops.ilc_cuba_lif(x, weight, bias, backend=backend, **kw),
-                 {"x": leaf, "weight": w, "bias": b}, {"x": view}, seed, backend)
+@cpu_property
+def test_lif_property(data, backend):
+    leaf, view, seed = data.draw(inputs(backend))
+    tau = data.draw(st.one_of(st.just(math.inf), st.floats(1.0, 10.0)))
+    decay_input = False if math.isinf(tau) else data.draw(st.booleans())
+    v_th, v_reset = data.draw(thresholds())
+    kw = dict(tau=tau, decay_input=decay_input, v_threshold=v_th, v_reset=v_reset,
+              return_v=data.draw(st.booleans()), **surrogate_args(data.draw))
+    leaves, views = {"x": leaf}, {"x": view}
+    if data.draw(st.booleans()):  # an initial potential for every neuron
+        shape = view(leaf).shape[1:]
+        leaves["v_init"] = (torch.randn(shape, generator=torch.Generator().manual_seed(seed + 2),
+                                        dtype=torch.float64) * 0.3).to(leaf.dtype)
+    _compare(lambda **k: ops.lif(**k, **kw), leaves, views, seed, backend)
 
-    check()
+
+@cpu_property
+def test_cuba_lif_property(data, backend):
+    leaf, view, seed = data.draw(inputs(backend))
+    kw = dict(cuba_params(data), return_v=data.draw(st.booleans()))
+    _compare(lambda **k: ops.cuba_lif(**k, **kw), {"x": leaf}, {"x": view}, seed, backend)
+
+
+@cpu_property
+def test_ilc_cuba_lif_property(data, backend):
+    A, P = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 12))
+    leaf, view, seed = data.draw(inputs(backend, last=A * P))
+    if view(leaf).dim() < 2:
+        return
+    g = torch.Generator().manual_seed(seed + 3)
+    w = (torch.randn(A, P, P, generator=g, dtype=torch.float64) / math.sqrt(P)).to(leaf.dtype)
+    b = (torch.randn(A, P, generator=g, dtype=torch.float64) * 0.2).to(leaf.dtype)
+    kw = cuba_params(data)
+    _compare(lambda x, weight, bias, backend: ops.ilc_cuba_lif(x, weight, bias, backend=backend, **kw),
+             {"x": leaf, "weight": w, "bias": b}, {"x": view}, seed, backend)
 
 
 BAD = st.sampled_from([-1.0, 0.0, 0.5, math.nan, -math.inf])

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,11 +90,30 @@ def _mtime(path) -> int:
         return 0
 
 
+def _kill_during_a_write(proc, tmp: Path, delay: float, deadline: float) -> bool:
+    """SIGKILL `proc` while it writes a checkpoint: `delay` seconds after the temporary file
+    appears, stop the process (SIGSTOP, waited for), and kill it only if the file still exists
+    while it is stopped; otherwise let it go on to its next write. False at the deadline."""
+    while time.time() < deadline:
+        if tmp.exists():
+            time.sleep(delay)
+            proc.send_signal(signal.SIGSTOP)
+            os.waitpid(proc.pid, os.WUNTRACED)  # returns once the process has stopped
+            if tmp.exists():
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return True
+            proc.send_signal(signal.SIGCONT)
+        time.sleep(0.001)
+    return False
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_a_run_unresumable(tmp_path):
     # A run that checkpoints every 10 steps is killed with SIGKILL 20 times: every other
-    # time at a random moment, otherwise a random few milliseconds into a checkpoint write.
-    # After every kill the run must resume, losing at most its newest checkpoint.
+    # time at a random moment, otherwise a random few milliseconds into a checkpoint write
+    # (made certain by stopping the process first). After every kill the run must resume,
+    # losing at most its newest checkpoint.
     run = tmp_path / "run"
     tmp = run / (CHECKPOINT + ".tmp")
     args = [sys.executable, "-m", "spikekern.cli", "train", "td3", "--steps", "100000", "--start-steps", "100000",
@@ -110,20 +130,20 @@ def test_sigkill_at_random_moments_never_leaves_a_run_unresumable(tmp_path):
             time.sleep(0.01)
         if kill % 2:
             time.sleep(rng.uniform(0.0, 1.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
         else:
-            while time.time() < deadline and not tmp.exists():
-                time.sleep(0.001)
-            time.sleep(rng.uniform(0.0, 0.02))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        mid_write += tmp.exists()
+            assert _kill_during_a_write(proc, tmp, rng.uniform(0.0, 0.02), time.time() + 120), \
+                "no checkpoint write was caught in 120 s"
+            mid_write += 1
+            assert tmp.exists()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a fallback to the previous checkpoint is allowed
             st = load_checkpoint(run)
         assert st["step"] >= last_step, (kill, st["step"], last_step)  # never older than before this attempt
         last_step = st["step"]
     print(f"20 kills, {mid_write} of them during a checkpoint write; resumable after each")
-    assert mid_write >= 5 and last_step > 0
+    assert mid_write == 10 and last_step > 0
     result = td3.run(None, run, resume=True, progress=False, overrides=dict(steps=last_step + 20))
     assert result["step"] == last_step + 20
 

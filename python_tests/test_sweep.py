@@ -18,7 +18,7 @@ pytest.importorskip("gymnasium", reason="the [rl] extra is not installed")
 pytest.importorskip("ray", reason="the [sweep] extra is not installed")
 
 from spikekern import cli  # noqa: E402
-from spikekern.sweep import report  # noqa: E402
+from spikekern.sweep import summary as report  # noqa: E402
 from spikekern.sweep.ray_runner import ATTEMPTS  # noqa: E402
 
 TINY = ["--start-steps", "100", "--update-after", "100", "--epoch-steps", "100", "--test-episodes", "1",
@@ -134,6 +134,13 @@ def _ray_node(*args, env) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _accepts(port: int) -> bool:
+    """Something listens on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.mark.slow
 def test_two_node_cluster_survives_losing_a_node(tmp_path):
     port = _free_port()
@@ -141,7 +148,10 @@ def test_two_node_cluster_survives_losing_a_node(tmp_path):
     # on this throwaway local cluster.
     env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_TMPDIR=tempfile.mkdtemp(prefix="rt", dir="/tmp"))
     head = _ray_node("--head", "--port", str(port), "--include-dashboard=false", env=env)
-    time.sleep(5)
+    deadline = time.time() + 120  # until the head's GCS accepts connections
+    while time.time() < deadline and not _accepts(port):
+        time.sleep(0.1)
+    assert _accepts(port), "the Ray head did not come up in 120 s"
     node2 = _ray_node("--address", f"127.0.0.1:{port}", env=env)
     out = tmp_path / "sweep"
     proc = subprocess.Popen([sys.executable, "-m", "spikekern.cli", "sweep", "td3", "--env", "Pendulum-v1", *TINY,

@@ -115,18 +115,18 @@ def test_sigterm_saves_a_checkpoint(tmp_path):
 
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "spikekern.cli", "train", "td3", "--steps", "100000",
-                             "--start-steps", "100000", "--hidden-sizes", "16", "16", "--epoch-steps", "100000",
-                             "--out", str(out), "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    deadline = time.time() + 120
-    while not (out / "progress.csv").exists() and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(2.0)
+                             "--start-steps", "100000", "--hidden-sizes", "16", "16", "--epoch-steps", "50",
+                             "--test-episodes", "1", "--out", str(out), "--no-progress"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120  # until the first evaluation is logged: the run is under way
+    while time.time() < deadline and not ((out / "progress.csv").exists() and rows(out)):
+        time.sleep(0.05)
+    assert (out / "progress.csv").exists() and rows(out), "no evaluation was logged in 120 s"
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
     assert "checkpoint saved" in output
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] > 0
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] >= 50
 
 
 def test_two_trainers_keep_their_own_backends(tmp_path):

@@ -40,28 +40,21 @@ def _add_config_options(parser: argparse.ArgumentParser, config_cls, skip=()) ->
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .rl.dqn import DQNConfig
-    from .rl.td3 import TD3Config
+    from .rl.algorithms import algorithms
 
+    table = algorithms()
     parser = argparse.ArgumentParser(prog="spikekern", description="Fused spiking neurons for PyTorch")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train an agent").add_subparsers(dest="algo", required=True)
-    td3 = train.add_parser("td3", help="TD3 with an ILC-SAN, PopSAN or ANN actor (continuous control)")
-    _add_config_options(td3, TD3Config)
-    td3.add_argument("--out", help="run directory (default: runs/td3-ENV-ACTOR-sSEED-TIME)")
-    td3.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
-    dqn = train.add_parser("dqn", help="DQN with a spiking (PL-SDQN, SDQN) or ANN Q-network (Atari, MinAtar, CartPole)",
-                           description="The defaults shown are the Atari example's; MinAtar games and state-vector "
-                                       "envs such as CartPole-v1 start from their own presets (see README); options "
-                                       "given override them.")
-    _add_config_options(dqn, DQNConfig)
-    dqn.add_argument("--out", help="run directory (default: runs/dqn-ENV-MODEL-sSEED-TIME)")
-    dqn.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
-    for p in (td3, dqn):
+    for name, algo in table.items():
+        p = train.add_parser(name, help=algo.help, description=algo.description or None)
+        _add_config_options(p, algo.config_cls)
+        p.add_argument("--out", help=f"run directory (default: runs/{name}-ENV-{algo.agent_field.upper()}-sSEED-TIME)")
+        p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    _add_sweep_parsers(sub, TD3Config, DQNConfig)
+    _add_sweep_parsers(sub, table)
     rep = sub.add_parser("report", help="summary.csv, summary.md and curves of the runs under a sweep's folder")
     rep.add_argument("dir", help="a sweep's --out folder (any folder holding run folders)")
 
@@ -89,16 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _sweep_own(algo: str) -> tuple[str, ...]:
     """The config fields a sweep sets itself: lists over the grid (env, agent, seed) and the
     threads (= --cpus-per-trial)."""
-    from .sweep.trials import ALGOS
+    from .rl.algorithms import get
 
-    return ("env", ALGOS[algo]["agent"], "seed", "threads")
+    return ("env", get(algo).agent_field, "seed", "threads")
 
 
-def _add_sweep_parsers(sub, td3_cls, dqn_cls) -> None:
+def _add_sweep_parsers(sub, table: dict) -> None:
     sweep = sub.add_parser("sweep", help="run every env x agent x seed as a `spikekern train` trial on Ray")
     algos = sweep.add_subparsers(dest="algo", required=True)
-    for algo, cls in (("td3", td3_cls), ("dqn", dqn_cls)):
-        agent = _sweep_own(algo)[1]
+    for algo, spec in table.items():
+        cls, agent = spec.config_cls, spec.agent_field
         p = algos.add_parser(algo, help=f"a grid of `spikekern train {algo}` runs; every train option applies to "
                                         "every trial")
         _add_config_options(p, cls, skip=_sweep_own(algo))
@@ -140,19 +133,13 @@ def _stamp() -> str:
 
 def _train(args) -> int:
     from .rl.agents import run_algo
+    from .rl.algorithms import get
     from .rl.checkpoint import has_checkpoint
 
-    if args.algo == "td3":
-        from .rl import td3 as algo
-
-        cfg = _config(args, algo.TD3Config)
-        default_out = f"runs/td3-{cfg.env.replace('/', '_')}-{cfg.actor}-s{cfg.seed}-{_stamp()}"
-    else:
-        from .rl import dqn as algo
-
-        cfg = _config(args, algo.DQNConfig)
-        default_out = f"runs/dqn-{cfg.env.replace('/', '_')}-{cfg.model}-s{cfg.seed}-{_stamp()}"
-    out = Path(args.resume or args.out or default_out)
+    algo = get(args.algo)
+    cfg = _config(args, algo.config_cls)
+    agent = getattr(cfg, algo.agent_field)
+    out = Path(args.resume or args.out or f"runs/{algo.name}-{cfg.env.replace('/', '_')}-{agent}-s{cfg.seed}-{_stamp()}")
     if args.resume:
         saved = run_algo(out)
         if saved != args.algo:
@@ -163,8 +150,8 @@ def _train(args) -> int:
     result = algo.run(None if args.resume else cfg, out, resume=bool(args.resume), progress=not args.no_progress,
                       overrides=overrides)
     if result:
-        where = (f"{result['frames']} frames = {result['step']} agent steps" if "frames" in result
-                 else f"{result['step']} env steps")
+        where = (f"{result['step']} env steps" if algo.column == "step"
+                 else f"{result[algo.column]} {algo.column} = {result['step']} agent steps")
         print(f"final test return: {result['test_return']:.2f} +- {result['test_return_std']:.2f} "
               f"({where}); run saved in {out}")
     return 0
@@ -193,13 +180,14 @@ def _eval(args) -> int:
 
 
 def _sweep(args) -> int:
+    from .rl.algorithms import get
     from .sweep import ray_runner, trials
 
     if args.cpus_per_trial < 1:
         raise ValueError(f"--cpus-per-trial must be at least 1, got {args.cpus_per_trial}")
     if args.gpus_per_trial < 0:
         raise ValueError(f"--gpus-per-trial must be at least 0, got {args.gpus_per_trial}")
-    cls = trials.config_class(args.algo)
+    cls = get(args.algo).config_cls
     given = dict(_given(args, cls), threads=args.cpus_per_trial)
     device = given.get("device", cls.device)
     if (args.gpus_per_trial > 0) != device.startswith("cuda"):
@@ -215,7 +203,7 @@ def _sweep(args) -> int:
 
 
 def _report(root: Path) -> int:
-    from .sweep import report
+    from .sweep import summary as report
 
     paths = report.write(root)
     print((root / "summary.md").read_text())

@@ -284,7 +284,7 @@ TORCH_LIBRARY_IMPL(spikekern, CPU, m) {
   m.impl("ilc_cuba_lif_backward", &ilc_cuba_lif_backward_cpu);
 }
 
-// The CPU runtime's own functions (not neuron ops, so not in csrc/ops.cpp): which
+// The CPU runtime's own functions (not neuron ops, so not in csrc/op_schemas.cpp): which
 // instruction-set build runs, the output pool, and the streaming-store threshold.
 // spikekern/cpu.py wraps them.
 TORCH_LIBRARY_FRAGMENT(spikekern, m) {

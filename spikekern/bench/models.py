@@ -15,7 +15,7 @@ import torch
 from .. import use_backend
 from ..models import MLPQFunction, PopSpikeActor, SpikingDQN
 from ..nn import CUBALIF, LIF
-from .timing import interleaved
+from .timing import interleaved, speedup_text, speedup_vs_reference
 
 NEURON_TYPES = (LIF, CUBALIF)  # ILCCUBALIF and IFEncoderNeuron are subclasses
 
@@ -100,6 +100,14 @@ def _neuron_runner(model: torch.nn.Module, obs: torch.Tensor, backward: bool) ->
     return run
 
 
+HEADER = f"{'model case':<44} {'backend':<10} {'ms':>9} {'neurons ms':>11} {'share':>6} {'x ref':>6}"
+
+
+def format_row(r: dict) -> str:
+    return (f"{r['case']:<44} {r['backend']:<10} {r['ms']:>9.2f} {r['neuron_ms']:>11.2f} "
+            f"{100 * r['neuron_share']:>5.0f}% {speedup_text(r):>6}")
+
+
 def run_models(backends: list[str], rounds: int = 5, log=print) -> list[dict]:
     rows = []
     for make in CASES:
@@ -123,16 +131,7 @@ def run_models(backends: list[str], rounds: int = 5, log=print) -> list[dict]:
         for b in backends:
             row = dict(case=case.name, backend=b, ms=times[b] * 1e3, neuron_ms=times[f"{b}:neurons"] * 1e3,
                        neuron_share=times[f"{b}:neurons"] / times[b],
-                       speedup_vs_reference=times["reference"] / times[b] if "reference" in times else None)
+                       speedup_vs_reference=speedup_vs_reference(times, b))
             rows.append(row)
             log(format_row(row))
     return rows
-
-
-HEADER = f"{'model case':<44} {'backend':<10} {'ms':>9} {'neurons ms':>11} {'share':>6} {'x ref':>6}"
-
-
-def format_row(r: dict) -> str:
-    speed = f"{r['speedup_vs_reference']:.1f}" if r["speedup_vs_reference"] is not None else "-"
-    return (f"{r['case']:<44} {r['backend']:<10} {r['ms']:>9.2f} {r['neuron_ms']:>11.2f} "
-            f"{100 * r['neuron_share']:>5.0f}% {speed:>6}")

@@ -13,7 +13,7 @@ import torch
 from .. import __version__, _malloc, available_backends
 from . import models, peers
 from .cases import MODES, Case, copy_runner, make_inputs, runner
-from .timing import interleaved
+from .timing import interleaved, speedup_text, speedup_vs_reference
 
 FULL_CASES = [
     Case("lif", 16, 1 << 16), Case("lif", 16, 1 << 20), Case("lif", 4, 1 << 20),
@@ -65,7 +65,7 @@ def run_suite(cases, backends, device="cpu", dtype=torch.float32, rounds=15, log
                 row = dict(neuron=case.neuron, size=case.label, T=case.T, neurons=case.neurons, status="ok",
                            mode=mode, backend=b, dtype=str(dtype).replace("torch.", ""),
                            ms=times[b] * 1e3, gbs=gbs, copy_gbs=copy_gbs, pct_copy=100 * gbs / copy_gbs,
-                           speedup_vs_reference=times["reference"] / times[b] if "reference" in times else None)
+                           speedup_vs_reference=speedup_vs_reference(times, b))
                 rows.append(row)
                 log(format_row(row))
     return rows
@@ -75,9 +75,8 @@ HEADER = f"{'neuron':<13} {'size':<22} {'mode':<8} {'backend':<10} {'ms':>9} {'G
 
 
 def format_row(r: dict) -> str:
-    speed = f"{r['speedup_vs_reference']:.1f}" if r["speedup_vs_reference"] is not None else "-"
     return (f"{r['neuron']:<13} {r['size']:<22} {r['mode']:<8} {r['backend']:<10} "
-            f"{r['ms']:>9.3f} {r['gbs']:>7.1f} {r['pct_copy']:>5.0f}% {speed:>7}")
+            f"{r['ms']:>9.3f} {r['gbs']:>7.1f} {r['pct_copy']:>5.0f}% {speedup_text(r):>7}")
 
 
 def cpu_model() -> str:
@@ -166,14 +165,14 @@ def to_markdown(rows: list[dict], model_rows: list[dict], memory_rows: list[dict
         if r.get("status") != "ok":
             lines.append(f"| {r['neuron']} | {r['size']} | - | {r['backend']} | {r['status']} | | | |")
             continue
-        speed = f"{r['speedup_vs_reference']:.1f}" if r["speedup_vs_reference"] is not None else "-"
+        speed = speedup_text(r)
         lines.append(f"| {r['neuron']} | {r['size']} | {r['mode']} | {r['backend']} | {r['ms']:.3f} | "
                      f"{r['gbs']:.1f} | {r['pct_copy']:.0f}% | {speed} |")
     if model_rows:
         lines += ["", "| model case | backend | ms | neurons ms | neuron share | x reference |",
                   "|---|---|---:|---:|---:|---:|"]
         for r in model_rows:
-            speed = f"{r['speedup_vs_reference']:.1f}" if r["speedup_vs_reference"] is not None else "-"
+            speed = speedup_text(r)
             lines.append(f"| {r['case']} | {r['backend']} | {r['ms']:.2f} | {r['neuron_ms']:.2f} | "
                          f"{100 * r['neuron_share']:.0f}% | {speed} |")
     if memory_rows:

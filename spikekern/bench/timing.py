@@ -40,3 +40,13 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int =
             _sync(device)
             samples[name].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def speedup_vs_reference(times: dict, backend: str) -> float | None:
+    """How many times faster than the reference loop `backend` ran (None: not timed)."""
+    return times["reference"] / times[backend] if "reference" in times else None
+
+
+def speedup_text(row: dict) -> str:
+    """A row's speed-up over the reference loop as a table cell ('-' where not timed)."""
+    return f"{row['speedup_vs_reference']:.1f}" if row["speedup_vs_reference"] is not None else "-"

@@ -1,6 +1,6 @@
 """The models of the seed tutorials, built from spikekern.nn."""
 from .actors import MLPActor, MLPQFunction, PopSpikeActor
-from .dqn import AtariQNet, MLPQNet, SpikingDQN, SpikingMLPQNet
+from .spiking_dqn import AtariQNet, MLPQNet, SpikingDQN, SpikingMLPQNet
 from .minatar import MinAtarQNet, SpikingMinAtarQNet
 
 __all__ = ["SpikingDQN", "SpikingMLPQNet", "AtariQNet", "MLPQNet", "PopSpikeActor", "MLPActor", "MLPQFunction",

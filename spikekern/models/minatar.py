@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..nn import PopNorm
-from .dqn import DQN_THRESHOLD, _dqn_neuron
+from .spiking_dqn import DQN_THRESHOLD, _dqn_neuron
 
 GRID = 10                    # MinAtar boards are 10 x 10
 CONV_OUT = GRID - 2          # a 3x3 convolution with stride 1 and no padding

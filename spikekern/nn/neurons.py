@@ -21,6 +21,16 @@ def _check_backend(backend: str | None) -> str | None:
     return backend
 
 
+def _op_backend(backend: str | None, x: torch.Tensor) -> str:
+    """The backend a module hands its op. None: "auto", which the op resolves through the
+    process default (spikekern.set_backend). An explicit "auto": the fastest backend for x's
+    device, whatever the default, so a model built with backend="auto" (as the trainers build
+    theirs) keeps running fused when a user changes the process default."""
+    if backend is None:
+        return "auto"
+    return _backend.fastest(x.device) if backend == "auto" else backend
+
+
 def _check_multistep(x: torch.Tensor, module: nn.Module) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -66,7 +76,7 @@ class LIF(nn.Module):
         _check_multistep(x, self)
         kw = dict(decay_input=self.decay_input, v_threshold=self.v_threshold, v_reset=self.v_reset,
                   detach_reset=self.detach_reset, surrogate=self.surrogate, alpha=self.alpha,
-                  backend=self.backend or "auto")
+                  backend=_op_backend(self.backend, x))
         if not self.stateful:
             return ops.lif(x, self.tau, **kw)
         v_init = self.v if self.v is not None and self.v.shape == x.shape[1:] else None
@@ -104,14 +114,14 @@ class CUBALIF(nn.Module):
         self.alpha = ops.surrogate.resolve(surrogate, alpha)[1]
         self.backend = _check_backend(backend)
 
-    def _kwargs(self) -> dict:
+    def _kwargs(self, x: torch.Tensor) -> dict:
         return dict(c_decay=self.c_decay, v_decay=self.v_decay, v_threshold=self.v_threshold,
                     v_reset=self.v_reset, detach_reset=self.detach_reset, surrogate=self.surrogate,
-                    alpha=self.alpha, backend=self.backend or "auto")
+                    alpha=self.alpha, backend=_op_backend(self.backend, x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_multistep(x, self)
-        return ops.cuba_lif(x, **self._kwargs())
+        return ops.cuba_lif(x, **self._kwargs(x))
 
     def extra_repr(self) -> str:
         reset = "soft" if self.v_reset is None else f"v_reset={self.v_reset}"
@@ -142,7 +152,7 @@ class ILCCUBALIF(CUBALIF):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_multistep(x, self)
-        return ops.ilc_cuba_lif(x, self.weight, self.bias, **self._kwargs())
+        return ops.ilc_cuba_lif(x, self.weight, self.bias, **self._kwargs(x))
 
     def extra_repr(self) -> str:
         return f"act_dim={self.act_dim}, pop_dim={self.pop_dim}, " + super().extra_repr()

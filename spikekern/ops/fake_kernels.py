@@ -1,7 +1,7 @@
 """Fake (meta) kernels for the compiled ops torch.ops.spikekern.*, so torch.compile and
 FakeTensor tracing know their output shapes.
 
-The schemas live in csrc/ops.cpp, the CPU and CUDA implementations in csrc/cpu and
+The schemas live in csrc/op_schemas.cpp, the CPU and CUDA implementations in csrc/cpu and
 csrc/cuda, and autograd in csrc/autograd.cpp. Forward ops return the pre-reset potential h
 (float32, or float64 for float64 input) when save_h is true; that is all backward needs,
 since s = Θ(h - v_th).

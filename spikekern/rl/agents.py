@@ -37,12 +37,14 @@ def load_model_file(run_dir: Path) -> dict:
 
 
 def run_algo(run_dir: Path) -> str:
-    """'td3' or 'dqn', from the run's config.json."""
+    """The run's algorithm ('td3', 'dqn', ...), from its config.json."""
+    from .algorithms import algorithms
+
     cfg_path = Path(run_dir) / "config.json"
     if not cfg_path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
     algo = json.loads(cfg_path.read_text()).get("algo")
-    if algo not in ("td3", "dqn"):
+    if algo not in algorithms():
         raise ValueError(f"{cfg_path}: unknown algo {algo!r}")
     return algo
 
@@ -52,8 +54,10 @@ class Policy:
     torch tensor, and returns the action(s) the same way: TD3 the deterministic actor's
     action, DQN the greedy action (an int for a single numpy observation)."""
 
-    def __init__(self, algo: str, cfg, net: torch.nn.Module, obs_shape: tuple, device):
-        self.algo, self.cfg, self.net, self.obs_shape = algo, cfg, net, tuple(obs_shape)
+    def __init__(self, algo, cfg, net: torch.nn.Module, obs_shape: tuple, device):
+        """algo: the run's algorithms.Algorithm."""
+        self.spec, self.algo = algo, algo.name
+        self.cfg, self.net, self.obs_shape = cfg, net, tuple(obs_shape)
         self.device = torch.device(device)
 
     @torch.no_grad()
@@ -64,27 +68,17 @@ class Policy:
         if tuple(x.shape[1:] if not single else x.shape) != self.obs_shape:
             raise ValueError(f"expected observations of shape {self.obs_shape} (or a batch of them), "
                              f"got {tuple(x.shape)}")
-        x = x.unsqueeze(0) if single else x
-        if self.algo == "td3":
-            out = self.net.actor(self.net.norm(x.to(torch.float32)))
-        else:
-            out = self.net(x).argmax(dim=1)
+        out = self.spec.act(self.net, x.unsqueeze(0) if single else x)
         out = out[0] if single else out
         if is_torch:
             return out
         out = out.cpu().numpy()
-        return int(out) if self.algo == "dqn" and single else out
+        return int(out) if self.spec.discrete and single else out
 
     def evaluate(self, episodes: int, seed: int = 12345, video_dir=None, progress: bool = False) -> list[float]:
         """Returns of `episodes` test episodes, run as the trainer evaluates."""
-        if self.algo == "td3":
-            from . import td3
-
-            return td3.evaluate(self.net, self.cfg.env, episodes, seed, self.cfg.max_ep_len, self.device,
-                                video_dir=video_dir, progress=progress)
-        from . import dqn
-
-        return dqn.evaluate(self.net, self.cfg, episodes, seed, self.device, video_dir=video_dir, progress=progress)
+        return self.spec.evaluate(self.net, self.cfg, episodes, seed, self.device, video_dir=video_dir,
+                                  progress=progress)
 
 
 def load_agent(run_dir, device="cpu", backend: str | None = None) -> Policy:
@@ -92,25 +86,15 @@ def load_agent(run_dir, device="cpu", backend: str | None = None) -> Policy:
 
     backend: the spiking neurons' backend (default: the run's own, e.g. "auto")."""
     from .. import available_backends
+    from .algorithms import get
 
-    algo = run_algo(run_dir)
+    algo = get(run_algo(run_dir))
     st = load_model_file(run_dir)
     device = torch.device(device)
-    if algo == "td3":
-        from . import td3 as module
-    else:
-        from . import dqn as module
-    cfg = module.config_from_dict(st["config"])
+    cfg = algo.config_from_dict(st["config"])
     if backend is not None:
         cfg = dataclasses.replace(cfg, backend=backend)
-    if algo == "td3":
-        net = module.Agent(cfg, st["obs_dim"], st["act_dim"], st["act_limit"])
-        net.load_state_dict(st["agent"])
-        obs_shape = (st["obs_dim"],)
-    else:
-        net = module.build_q(cfg, tuple(st["obs_shape"]), st["n_actions"])
-        net.load_state_dict(st["q"])
-        obs_shape = tuple(st["obs_shape"])
+    net, obs_shape = algo.load_net(cfg, st)
     if cfg.backend != "auto" and cfg.backend not in available_backends(device):
         raise RuntimeError(f"this agent was trained with backend {cfg.backend!r}, which is not available on "
                            f"{device.type} here; pass backend='auto' (or another backend) to load_agent")

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +22,14 @@ import torch
 
 from .._backend import BACKENDS
 from ..models import AtariQNet, MinAtarQNet, MLPQNet, SpikingDQN, SpikingMinAtarQNet, SpikingMLPQNet
-from .checkpoint import (atomic_save, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr,
-                         set_rng_state)
+from .algorithms import Algorithm
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr, set_rng_state
 from .envs import EnvError, is_minatar, make_env, register, run_episodes
 from .frame_replay import FrameReplay
-from .guards import check_loss, check_observation, check_parameters
-from .logger import RunLogger, plot_curve
+from .guards import check_loss, check_observation
+from .loop import Trainer
 from .options import check, option
 from . import runtime
-from .runtime import prepare
 
 MODELS = ("pl-sdqn", "sdqn", "dqn")
 OPTIMIZERS = ("adamw", "rmsprop")
@@ -239,13 +236,12 @@ def validate(cfg: DQNConfig) -> None:
         make_env(cfg.env, continuous=False).close()
 
 
-class DQNTrainer:
+class DQNTrainer(Trainer):
+    algo = "dqn"
+    unit = "frame"
+
     def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool | dict = False):
-        """resume: continue the run in run_dir from its checkpoint (True), or from that checkpoint
-        already loaded (a dict)."""
-        self.cfg, self.run_dir = cfg, Path(run_dir)
-        validate(cfg)
-        self.device = prepare(cfg)
+        self.begin(cfg, run_dir)
         self.env = VecEnv(cfg.env, cfg.num_envs, train=True)
         self.rng = seed_everything(cfg.seed)
         self.q = build_q(cfg, self.env.obs_shape, self.env.n_actions).to(self.device)
@@ -260,18 +256,12 @@ class DQNTrainer:
         self.buffer = FrameReplay(cfg.buffer_size, cfg.num_envs, frame_shape, frame_dtype,
                                   4 if self.env.atari else 1, cfg.n_step, cfg.gamma)
         self.env_steps, self.grad_steps, self.games, self.last_return = 0, 0, 0, float("nan")
-        self.time_s = 0.0  # training wall time before this session (a resumed run adds to it)
-        self.t0 = time.perf_counter()  # start of this session (train() sets it again)
-        self.saved_step = None  # env step of the newest checkpoint on disk
         self._new_episodes(self.env.reset(cfg.seed))
         if resume:
             self._load(resume if isinstance(resume, dict) else load_checkpoint(self.run_dir))
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            (self.run_dir / "config.json").write_text(json.dumps(dict(algo="dqn", **dataclasses.asdict(cfg)), indent=1))
-        self.logger = RunLogger(self.run_dir, ["step", "frames", "test_return", "test_return_std", "train_return",
-                                               "games", "epsilon", "frames_per_s", "time_s"],
-                                resume_step=self.env_steps if resume else None)
+        # Everything is validated: only now is anything written.
+        self.open_run(["step", "frames", "test_return", "test_return_std", "train_return", "games", "epsilon",
+                       "frames_per_s", "time_s"], bool(resume), self.env_steps)
 
     def _new_episodes(self, obs) -> None:
         self.obs = obs
@@ -369,71 +359,59 @@ class DQNTrainer:
         self.obs = obs2
         self.env_steps += self.cfg.num_envs
 
-    def train(self, progress: bool = True) -> dict:
-        from tqdm import tqdm
-
+    def step_once(self) -> None:
         cfg = self.cfg
-        self.t0 = t0 = time.perf_counter()
-        frames0 = self.frames
-        bar = tqdm(total=cfg.frames, initial=self.frames, disable=not progress, unit="frame",
-                   desc=f"DQN {cfg.model} {cfg.env}", dynamic_ncols=True)
-        result, next_epoch = {}, (self.frames // cfg.epoch_frames + 1) * cfg.epoch_frames
-        try:
-            while self.frames < cfg.frames:
-                before = self.frames
-                self.collect()
-                due = (self.env_steps - cfg.learning_starts) // cfg.train_every
-                while self.env_steps >= cfg.learning_starts and self.grad_steps < due and len(self.buffer) >= cfg.batch_size:
-                    loss = self.update()
-                    if self.grad_steps % 100 == 0:
-                        self.logger.scalar("train/loss", loss, self.env_steps)
-                bar.update(self.frames - before)
-                if self.env_steps < cfg.learning_starts:  # no gradient step yet: say so
-                    bar.set_postfix(warm_up=f"until step {cfg.learning_starts}", step=self.env_steps, refresh=False)
-                else:
-                    bar.set_postfix(last_return=f"{self.last_return:.1f}", eps=f"{self.epsilon():.2f}", refresh=False)
-                if self.frames >= next_epoch or self.frames >= cfg.frames:
-                    next_epoch += cfg.epoch_frames
-                    result = self.end_epoch(t0, frames0, progress)
-                    bar.write(f"frames {self.frames}: test return {result['test_return']:.1f} "
-                              f"+- {result['test_return_std']:.1f} ({result['frames_per_s']:.0f} frames/s)")
-        except KeyboardInterrupt:
-            bar.close()
-            self.save()
-            print(f"\ninterrupted at {self.frames} frames: checkpoint saved; continue with "
-                  f"`spikekern train dqn --resume {self.run_dir}`")
-            raise
-        bar.close()
-        self.logger.close()
+        self.collect()
+        due = (self.env_steps - cfg.learning_starts) // cfg.train_every
+        while self.env_steps >= cfg.learning_starts and self.grad_steps < due and len(self.buffer) >= cfg.batch_size:
+            loss = self.update()
+            if self.grad_steps % 100 == 0:
+                self.logger.scalar("train/loss", loss, self.env_steps)
+
+    def postfix(self) -> dict:
+        if self.env_steps < self.cfg.learning_starts:  # no gradient step yet: say so
+            return dict(warm_up=f"until step {self.cfg.learning_starts}", step=self.env_steps)
+        return dict(last_return=f"{self.last_return:.1f}", eps=f"{self.epsilon():.2f}")
+
+    def close(self) -> None:
         self.env.close()
-        return result
 
-    def elapsed(self) -> float:
-        """Training wall time of the whole run, across resumes."""
-        return self.time_s + time.perf_counter() - self.t0
+    # ---------------------------------------------------------------- epochs
+    def agent_step(self) -> int:
+        return self.env_steps
 
-    def end_epoch(self, t0: float, frames0: int, progress: bool = False) -> dict:
+    def guarded(self) -> torch.nn.Module:
+        return self.q
+
+    def evaluate_epoch(self, progress: bool = False) -> list[float]:
         cfg = self.cfg
-        check_parameters(self.q, self.env_steps, self.saved_step)  # before anything is saved
-        returns = evaluate(self.q, cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1), device=self.device,
-                           progress=progress)
-        row = dict(step=self.env_steps, frames=self.frames, test_return=float(np.mean(returns)),
-                   test_return_std=float(np.std(returns)), train_return=self.last_return, games=self.games,
-                   epsilon=self.epsilon(), frames_per_s=(self.frames - frames0) / (time.perf_counter() - t0),
-                   time_s=self.elapsed())
-        self.logger.row(row)
-        self.save()
-        atomic_save(dict(config=dataclasses.asdict(cfg), q=self.q.state_dict(), obs_shape=self.env.obs_shape,
-                         n_actions=self.env.n_actions), self.run_dir / "model.pt")
-        plot_curve(self.run_dir, title=f"DQN {cfg.model} on {cfg.env} (seed {cfg.seed})")
-        return row
+        return evaluate(self.q, cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1), device=self.device,
+                        progress=progress)
+
+    def epoch_row(self, returns: list[float], rate: float) -> dict:
+        return dict(step=self.env_steps, frames=self.frames, **self.test_stats(returns), train_return=self.last_return,
+                    games=self.games, epsilon=self.epsilon(), frames_per_s=rate)
+
+    def model_file(self) -> dict:
+        return dict(q=self.q.state_dict(), obs_shape=self.env.obs_shape, n_actions=self.env.n_actions)
 
 
-def config_from_dict(d: dict) -> DQNConfig:
-    return runtime.config_from_dict(DQNConfig, d)
+def _load_net(cfg: DQNConfig, st: dict):
+    net = build_q(cfg, tuple(st["obs_shape"]), st["n_actions"])
+    net.load_state_dict(st["q"])
+    return net, tuple(st["obs_shape"])
 
 
-def run(cfg: DQNConfig | None, out: Path, resume: bool = False, progress: bool = True,
-        overrides: dict | None = None, on_start=None) -> dict:
-    """Train (or, with resume, continue the run in `out` with its saved config)."""
-    return runtime.run_trainer(DQNTrainer, DQNConfig, cfg, out, resume, progress, overrides, on_start)
+def _act(net: torch.nn.Module, obs: torch.Tensor) -> torch.Tensor:
+    return net(obs).argmax(dim=1)
+
+
+ALGORITHM = Algorithm(
+    name="dqn", help="DQN with a spiking (PL-SDQN, SDQN) or ANN Q-network (Atari, MinAtar, CartPole)",
+    description="The defaults shown are the Atari example's; MinAtar games and state-vector envs such as "
+                "CartPole-v1 start from their own presets (see README); options given override them.",
+    config_cls=DQNConfig, trainer_cls=DQNTrainer, agent_field="model", budget_field="frames",
+    epoch_field="epoch_frames", column="frames", validate=validate, load_net=_load_net, act=_act,
+    evaluate=evaluate, discrete=True)
+run = ALGORITHM.run
+config_from_dict = ALGORITHM.config_from_dict

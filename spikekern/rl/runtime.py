@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 import spikekern
+from spikekern._backend import BACKENDS
 
 from .checkpoint import interrupt_on_sigterm, load_checkpoint
 
@@ -15,8 +16,8 @@ from .checkpoint import interrupt_on_sigterm, load_checkpoint
 def check_backend(cfg) -> torch.device:
     """One clear error if cfg.backend cannot run on cfg.device; changes nothing. Returns the
     torch device."""
-    if cfg.backend not in spikekern._backend.BACKENDS:
-        raise ValueError(f"unknown backend {cfg.backend!r}; choose one of {list(spikekern._backend.BACKENDS)}")
+    if cfg.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {cfg.backend!r}; choose one of {list(BACKENDS)}")
     try:
         device = torch.device(cfg.device)
     except RuntimeError:
@@ -27,7 +28,7 @@ def check_backend(cfg) -> torch.device:
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"--device {cfg.device!r}: the trainers run on cpu or cuda")
     if cfg.backend != "auto" and cfg.backend not in spikekern.available_backends(device):
-        why = spikekern._backend._why_unavailable(cfg.backend, device.type)
+        why = spikekern.why_unavailable(cfg.backend, device)
         raise RuntimeError(f"backend {cfg.backend!r} is not available on {cfg.device}: {why}")
     return device
 

@@ -3,16 +3,15 @@
 Defaults are the ILC-SAN script's (SpikingJelly `hybrid_td3_cuda_norm.py`): twin ANN critics,
 a spiking (or ANN) actor, running observation normalisation clipped to +-3 for actor and
 critics. One epoch = `epoch_steps` env steps followed by `test_episodes` deterministic test
-episodes; every epoch logs a row of progress.csv, writes a checkpoint atomically and redraws
-learning_curve.png. Ctrl-C saves a checkpoint before exiting; `--resume DIR` continues.
+episodes; the shared loop (loop.py) then logs a row of progress.csv, writes a checkpoint
+atomically and redraws learning_curve.png. Ctrl-C saves a checkpoint before exiting;
+`--resume DIR` continues.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import pickle
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,16 +22,15 @@ from torch import nn
 from .._backend import BACKENDS
 from ..models import MLPActor, MLPQFunction, PopSpikeActor
 from ..nn.population import DECODE_MODES, ENCODE_MODES
-from .checkpoint import (atomic_save, env_snapshot, load_checkpoint, rng_state, save_checkpoint, seed_everything,
-                         set_lr, set_rng_state)
+from .algorithms import Algorithm
+from .checkpoint import env_snapshot, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr, set_rng_state
 from .envs import make_env, run_episodes, with_video
-from .guards import check_loss, check_observation, check_parameters
-from .logger import RunLogger, plot_curve
+from .guards import check_loss, check_observation
+from .loop import Trainer
 from .normalize import RunningNorm
 from .options import check, option
 from .replay import ReplayBuffer
 from . import runtime
-from .runtime import prepare
 
 ACTORS = ("ilc-san", "popsan", "ann")
 
@@ -137,13 +135,11 @@ def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, max_ep_len: in
     return run_episodes(env, lambda obs: agent.act(obs, device), episodes, seed, progress)
 
 
-class TD3Trainer:
+class TD3Trainer(Trainer):
+    algo = "td3"
+
     def __init__(self, cfg: TD3Config, run_dir: Path, resume: bool | dict = False):
-        """resume: continue the run in run_dir from its checkpoint (True), or from that checkpoint
-        already loaded (a dict)."""
-        self.cfg, self.run_dir = cfg, Path(run_dir)
-        validate(cfg)
-        self.device = prepare(cfg)
+        self.begin(cfg, run_dir)
         self.env = make_env(cfg.env, continuous=True, max_episode_steps=cfg.max_ep_len)
         space = self.env.action_space
         if not np.allclose(space.high, -space.low):
@@ -161,20 +157,13 @@ class TD3Trainer:
         self.buffer = ReplayBuffer(self.obs_dim, self.act_dim, cfg.replay_size)
         self.step, self.updates, self.episodes = 0, 0, 0
         self.last_return = float("nan")
-        self.time_s = 0.0  # training wall time before this session (a resumed run adds to it)
-        self.t0 = time.perf_counter()  # start of this session (train() sets it again)
-        self.saved_step = None  # step of the newest checkpoint on disk
         self.obs, _ = self.env.reset(seed=cfg.seed)
         self.ep_ret, self.ep_len = 0.0, 0
         if resume:
             self._load(resume if isinstance(resume, dict) else load_checkpoint(self.run_dir))
         # Everything is validated: only now is anything written.
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            (self.run_dir / "config.json").write_text(json.dumps(dict(algo="td3", **dataclasses.asdict(cfg)), indent=1))
-        self.logger = RunLogger(self.run_dir, ["step", "epoch", "test_return", "test_return_std",
-                                               "train_return", "episodes", "steps_per_s", "time_s"],
-                                resume_step=self.step if resume else None)
+        self.open_run(["step", "epoch", "test_return", "test_return_std", "train_return", "episodes", "steps_per_s",
+                       "time_s"], bool(resume), self.step)
 
     # -------------------------------------------------------------------- checkpoints
     def _state(self) -> dict:
@@ -251,78 +240,68 @@ class TD3Trainer:
         a = a + self.cfg.act_noise * self.act_limit * self.rng.standard_normal(self.act_dim)
         return np.clip(a, -self.act_limit, self.act_limit).astype(np.float32)
 
-    def train(self, progress: bool = True) -> dict:
-        from tqdm import tqdm
-
+    def step_once(self) -> None:
         cfg = self.cfg
-        self.t0 = t0 = time.perf_counter()
-        step0 = self.step
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, unit="step",
-                   desc=f"TD3 {cfg.actor} {cfg.env}", dynamic_ncols=True)
-        result = {}
-        try:
-            while self.step < cfg.steps:
-                a = self.explore_action()
-                self.agent.norm.update(self.obs)
-                obs2, r, term, trunc, info = self.env.step(a)
-                check_observation(obs2, self.step + 1, self.saved_step)
-                self.buffer.store(self.obs, a, r, obs2, float(term))
-                self.obs = obs2
-                self.step += 1
-                if term or trunc:
-                    self.episodes += 1
-                    self.last_return = float(info["episode"]["r"])
-                    self.logger.scalar("train/episode_return", self.last_return, self.step)
-                    self.obs, _ = self.env.reset()
-                    check_observation(self.obs, self.step, self.saved_step)
-                if self.step >= cfg.update_after and self.step % cfg.update_every == 0:
-                    for _ in range(cfg.update_every):
-                        losses = self.update()
-                    for k, v in losses.items():
-                        self.logger.scalar(f"train/{k}", v, self.step)
-                bar.update(1)
-                if self.step % 100 == 0:
-                    bar.set_postfix(last_return=f"{self.last_return:.1f}")
-                if self.step % cfg.epoch_steps == 0 or self.step == cfg.steps:
-                    result = self.end_epoch(t0, step0)
-                    bar.write(f"step {self.step}: test return {result['test_return']:.1f} "
-                              f"+- {result['test_return_std']:.1f} ({result['steps_per_s']:.0f} steps/s)")
-        except KeyboardInterrupt:
-            bar.close()
-            self.save()
-            print(f"\ninterrupted at step {self.step}: checkpoint saved; continue with "
-                  f"`spikekern train td3 --resume {self.run_dir}`")
-            raise
-        bar.close()
-        self.logger.close()
-        return result
+        a = self.explore_action()
+        self.agent.norm.update(self.obs)
+        obs2, r, term, trunc, info = self.env.step(a)
+        check_observation(obs2, self.step + 1, self.saved_step)
+        self.buffer.store(self.obs, a, r, obs2, float(term))
+        self.obs = obs2
+        self.step += 1
+        if term or trunc:
+            self.episodes += 1
+            self.last_return = float(info["episode"]["r"])
+            self.logger.scalar("train/episode_return", self.last_return, self.step)
+            self.obs, _ = self.env.reset()
+            check_observation(self.obs, self.step, self.saved_step)
+        if self.step >= cfg.update_after and self.step % cfg.update_every == 0:
+            for _ in range(cfg.update_every):
+                losses = self.update()
+            for k, v in losses.items():
+                self.logger.scalar(f"train/{k}", v, self.step)
 
-    def elapsed(self) -> float:
-        """Training wall time of the whole run, across resumes."""
-        return self.time_s + time.perf_counter() - self.t0
+    def postfix(self) -> dict | None:
+        return dict(last_return=f"{self.last_return:.1f}") if self.step % 100 == 0 else None
 
-    def end_epoch(self, t0: float, step0: int) -> dict:
+    # -------------------------------------------------------------------- epochs
+    def agent_step(self) -> int:
+        return self.step
+
+    def guarded(self) -> nn.Module:
+        return self.agent
+
+    def evaluate_epoch(self, progress: bool = False) -> list[float]:
         cfg = self.cfg
-        check_parameters(self.agent, self.step, self.saved_step)  # before anything is saved
-        returns = evaluate(self.agent, cfg.env, cfg.test_episodes, seed=cfg.seed + 10_000 * (self.step // cfg.epoch_steps + 1),
-                           max_ep_len=cfg.max_ep_len, device=self.device)
-        row = dict(step=self.step, epoch=-(-self.step // cfg.epoch_steps), test_return=float(np.mean(returns)),
-                   test_return_std=float(np.std(returns)), train_return=self.last_return, episodes=self.episodes,
-                   steps_per_s=(self.step - step0) / (time.perf_counter() - t0), time_s=self.elapsed())
-        self.logger.row(row)
-        self.save()
-        atomic_save(dict(config=dataclasses.asdict(cfg), agent=self.agent.state_dict(),
-                         obs_dim=self.obs_dim, act_dim=self.act_dim, act_limit=self.act_limit),
-                    self.run_dir / "model.pt")
-        plot_curve(self.run_dir, title=f"TD3 {cfg.actor} on {cfg.env} (seed {cfg.seed})")
-        return row
+        return evaluate(self.agent, cfg.env, cfg.test_episodes, seed=cfg.seed + 10_000 * (self.step // cfg.epoch_steps + 1),
+                        max_ep_len=cfg.max_ep_len, device=self.device)
+
+    def epoch_row(self, returns: list[float], rate: float) -> dict:
+        return dict(step=self.step, epoch=-(-self.step // self.cfg.epoch_steps), **self.test_stats(returns),
+                    train_return=self.last_return, episodes=self.episodes, steps_per_s=rate)
+
+    def model_file(self) -> dict:
+        return dict(agent=self.agent.state_dict(), obs_dim=self.obs_dim, act_dim=self.act_dim, act_limit=self.act_limit)
 
 
-def config_from_dict(d: dict) -> TD3Config:
-    return runtime.config_from_dict(TD3Config, d)
+def _load_net(cfg: TD3Config, st: dict):
+    net = Agent(cfg, st["obs_dim"], st["act_dim"], st["act_limit"])
+    net.load_state_dict(st["agent"])
+    return net, (st["obs_dim"],)
 
 
-def run(cfg: TD3Config | None, out: Path, resume: bool = False, progress: bool = True,
-        overrides: dict | None = None, on_start=None) -> dict:
-    """Train (or, with resume, continue the run in `out` with its saved config)."""
-    return runtime.run_trainer(TD3Trainer, TD3Config, cfg, out, resume, progress, overrides, on_start)
+def _act(net: Agent, obs: torch.Tensor) -> torch.Tensor:
+    return net.actor(net.norm(obs.to(torch.float32)))
+
+
+def _evaluate(net: Agent, cfg: TD3Config, episodes: int, seed: int, device, video_dir=None,
+              progress: bool = False) -> list[float]:
+    return evaluate(net, cfg.env, episodes, seed, cfg.max_ep_len, device, video_dir=video_dir, progress=progress)
+
+
+ALGORITHM = Algorithm(
+    name="td3", help="TD3 with an ILC-SAN, PopSAN or ANN actor (continuous control)", description="",
+    config_cls=TD3Config, trainer_cls=TD3Trainer, agent_field="actor", budget_field="steps",
+    epoch_field="epoch_steps", column="step", validate=validate, load_net=_load_net, act=_act, evaluate=_evaluate)
+run = ALGORITHM.run
+config_from_dict = ALGORITHM.config_from_dict

@@ -25,7 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from .trials import ALGOS, Trial, trainer_module
+from ..rl.algorithms import get
+from .trials import Trial
 
 ATTEMPTS = "sweep_attempts.jsonl"  # one line per start of a trial: where, when, from which step
 INTERRUPTED = 130  # exit status after SIGINT (128 + 2), once the checkpoint is saved
@@ -37,18 +38,17 @@ def train(trial: Trial, sweep_id: str, node_ip: str = "") -> dict:
 
     run_dir = Path(trial.run_dir)
     resume = has_checkpoint(run_dir)
-    counter = ALGOS[trial.algo]["column"]
+    spec = get(trial.algo)
 
     def record_start(trainer) -> None:
         line = dict(sweep=sweep_id, node=socket.gethostname(), ip=node_ip, pid=os.getpid(), time=time.time(),
-                    resumed=resume, start=getattr(trainer, counter))
+                    resumed=resume, start=getattr(trainer, spec.column))
         with open(run_dir / ATTEMPTS, "a") as f:
             f.write(json.dumps(line) + "\n")
 
-    module = trainer_module(trial.algo)
     if resume:
-        return module.run(None, run_dir, resume=True, progress=False, overrides=trial.given, on_start=record_start)
-    return module.run(trial.make_config(), run_dir, progress=False, on_start=record_start)
+        return spec.run(None, run_dir, resume=True, progress=False, overrides=trial.given, on_start=record_start)
+    return spec.run(trial.make_config(), run_dir, progress=False, on_start=record_start)
 
 
 def command(trial: Trial, sweep_id: str, node_ip: str, result_path: Path) -> list[str]:

@@ -210,7 +210,7 @@ inline thread_local dim3 gridDim;
 
 namespace spikekern {
 namespace cuda {
-// Defines the extern __shared__ array that csrc/cuda/common.cuh (dynamic_shared) declares.
+// Defines the extern __shared__ array that csrc/cuda/cuda_common.cuh (dynamic_shared) declares.
 inline __thread __attribute__((aligned(16))) unsigned char sk_dynamic_shared[sk_sim::kMaxSharedOptIn];
 }  // namespace cuda
 }  // namespace spikekern

@@ -1,5 +1,5 @@
 """Triton kernels for LIF and CUBA-LIF (NEURONS.md §1-2): one time loop written once over the
-neuron, as csrc/cuda/lif_cuba.cu does with templates. NEURON (compile time) picks the charge
+neuron, as csrc/cuda/lif_cuba_kernels.cu does with templates. NEURON (compile time) picks the charge
 and the input gradient from common.py; everything else (fire, reset, surrogate, the loads
 and stores) is shared.
 

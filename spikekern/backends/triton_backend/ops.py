@@ -1,4 +1,4 @@
-"""The Triton ops: the same signatures as the compiled ops (csrc/ops.cpp), registered with
+"""The Triton ops: the same signatures as the compiled ops (csrc/op_schemas.cpp), registered with
 torch.library.triton_op (namespace spikekern_triton) so torch.compile can trace into the
 kernels, with autograd.
 

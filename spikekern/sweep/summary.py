@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .trials import ALGOS, env_dirname
+from ..rl.algorithms import algorithms
+from .trials import env_dirname
 
 FIELDS = ["env", "agent", "algo", "seeds", "final_return_mean", "final_return_std", "best_return_mean",
           "best_return_std", "steps", "wall_time_s", "env_steps_per_s"]
@@ -42,6 +43,7 @@ class Run:
 
 def collect(root: Path) -> list[Run]:
     """Every run folder under root with at least one evaluation."""
+    table = algorithms()
     runs = []
     for cfg_path in sorted(Path(root).rglob("config.json")):
         progress = cfg_path.parent / "progress.csv"
@@ -50,9 +52,9 @@ def collect(root: Path) -> list[Run]:
         cfg = json.loads(cfg_path.read_text())
         with open(progress, newline="") as f:
             rows = list(csv.DictReader(f))
-        if not rows or cfg.get("algo") not in ALGOS:
+        if not rows or cfg.get("algo") not in table:
             continue
-        runs.append(Run(cfg["algo"], cfg["env"], cfg[ALGOS[cfg["algo"]]["agent"]], int(cfg["seed"]),
+        runs.append(Run(cfg["algo"], cfg["env"], cfg[table[cfg["algo"]].agent_field], int(cfg["seed"]),
                         np.array([float(r["step"]) for r in rows]), np.array([float(r["test_return"]) for r in rows]),
                         float(rows[-1]["time_s"])))
     return runs

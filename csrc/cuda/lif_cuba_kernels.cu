@@ -3,7 +3,7 @@
 // walks all T steps for V neurons with the state in registers; V = 16 bytes of the input
 // dtype when N is a multiple of V and every pointer is aligned (vector loads), else V = 1.
 // Loads are coalesced across neurons.
-#include "common.cuh"
+#include "cuda_common.cuh"
 
 namespace spikekern {
 namespace cuda {

@@ -27,30 +27,31 @@ struct Acc<double> {
   using type = double;
 };
 
+// The I/O dtype to and from the accumulation type: a cast for float and double, the
+// conversion intrinsics (round to nearest even) for the 16-bit types.
+template <typename T>
+struct Convert {
+  template <typename A> __device__ __forceinline__ static A to(T v) { return static_cast<A>(v); }
+  template <typename A> __device__ __forceinline__ static T from(A v) { return static_cast<T>(v); }
+};
+template <>
+struct Convert<__half> {
+  template <typename A> __device__ __forceinline__ static A to(__half v) { return __half2float(v); }
+  template <typename A> __device__ __forceinline__ static __half from(A v) { return __float2half_rn(v); }
+};
+template <>
+struct Convert<__nv_bfloat16> {
+  template <typename A> __device__ __forceinline__ static A to(__nv_bfloat16 v) { return __bfloat162float(v); }
+  template <typename A> __device__ __forceinline__ static __nv_bfloat16 from(A v) { return __float2bfloat16_rn(v); }
+};
+
 template <typename A, typename T>
 __device__ __forceinline__ A to_acc(T v) {
-  return static_cast<A>(v);
+  return Convert<T>::template to<A>(v);
 }
-template <>
-__device__ __forceinline__ float to_acc<float, __half>(__half v) {
-  return __half2float(v);
-}
-template <>
-__device__ __forceinline__ float to_acc<float, __nv_bfloat16>(__nv_bfloat16 v) {
-  return __bfloat162float(v);
-}
-
 template <typename T, typename A>
 __device__ __forceinline__ T from_acc(A v) {
-  return static_cast<T>(v);
-}
-template <>
-__device__ __forceinline__ __half from_acc<__half, float>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_acc<__nv_bfloat16, float>(float v) {
-  return __float2bfloat16_rn(v);
+  return Convert<T>::template from<A>(v);
 }
 
 // V consecutive elements, aligned so one pack is one vector load/store (16 bytes for the

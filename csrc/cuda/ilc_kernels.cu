@@ -7,7 +7,7 @@
 // the tile's weight/bias gradient in shared memory (each entry owned by one thread, so no
 // atomics), writes it as the tile's partial, and a second kernel sums the partials in tile
 // order: deterministic.
-#include "common.cuh"
+#include "cuda_common.cuh"
 
 namespace spikekern {
 namespace cuda {
