@@ -162,7 +162,7 @@ def tiny_minatar(**kw) -> dqn.DQNConfig:
     from dataclasses import replace
 
     base = dict(frames=600, learning_starts=100, epoch_frames=300, test_episodes=2, max_test_steps=60, batch_size=8,
-                buffer_size=1000, target_update=20, threads=1, save_buffer=True)
+                buffer_size=1000, target_update=20, threads=1)
     base.update(kw)
     return replace(dqn.DQNConfig.preset(kw.get("env", "MinAtar/Breakout-v1")), **base)
 
@@ -181,6 +181,47 @@ def test_minatar_train_checkpoint_resume_eval(tmp_path, model, capsys):
     assert torch.load(run / "checkpoint.pt", weights_only=False)["grad_steps"] == 800
     assert cli.main(["eval", str(run), "--episodes", "2"]) == 0
     assert "return over 2 episodes" in capsys.readouterr().out
+
+
+def test_minatar_resume_continues_exactly(tmp_path):
+    """The replay buffer, the envs and the episodes under way are in the checkpoint by default
+    for MinAtar: a run stopped at an epoch and resumed ends exactly as one that never stopped."""
+    pytest.importorskip("minatar", reason="the [rl] extra is not installed")
+    from dataclasses import replace
+
+    cfg = tiny_minatar(model="pl-sdqn", frames=600, epoch_frames=200)
+    dqn.run(cfg, tmp_path / "straight", progress=False)
+    dqn.run(replace(cfg, frames=400), tmp_path / "split", progress=False)
+    dqn.run(None, tmp_path / "split", resume=True, progress=False, overrides=dict(frames=600))
+    a, b = (torch.load(tmp_path / r / "checkpoint.pt", weights_only=False) for r in ("straight", "split"))
+    assert a["env"] is not None and a["buffer"] is not None
+    for k in a["q"]:
+        assert torch.equal(a["q"][k], b["q"][k]), k
+    assert (a["games"], a["last_return"], a["grad_steps"]) == (b["games"], b["last_return"], b["grad_steps"])
+    assert np.array_equal(a["buffer"]["frames"], b["buffer"]["frames"])
+    rows = [[(r["step"], r["test_return"], r["games"]) for r in csv_rows(tmp_path / run)] for run in ("straight", "split")]
+    assert rows[0] == rows[1] and len(rows[0]) == 3
+
+
+def test_a_buffer_over_the_bound_stays_out_of_checkpoints(tmp_path, capsys):
+    """Atari's default buffer is over the default bound: its checkpoints leave it out, and the
+    run says so (and how to change it) before it starts."""
+    trainer = dqn.DQNTrainer(tiny_atari(buffer_checkpoint_mb=1), tmp_path / "run")
+    err = capsys.readouterr().err
+    assert "over --buffer-checkpoint-mb 1: checkpoints leave it out" in err and "--save-buffer" in err
+    trainer.save()
+    st = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert st["buffer"] is None and st["env"] is None
+    trainer.env.close()
+    atari = FrameReplay(dqn.DQNConfig().buffer_size, dqn.DQNConfig().num_envs, (84, 84), np.uint8, 4, 3, 0.99)
+    assert atari.nbytes > dqn.DQNConfig().buffer_checkpoint_mb << 20
+
+
+def csv_rows(run_dir):
+    import csv
+
+    with open(run_dir / "progress.csv", newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def test_minatar_preset_is_the_papers_dqn(tmp_path):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import pickle
+import sys
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,8 @@ import torch
 from .._backend import BACKENDS
 from ..models import AtariQNet, MinAtarQNet, MLPQNet, SpikingDQN, SpikingMinAtarQNet, SpikingMLPQNet
 from .algorithms import Algorithm
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr, set_rng_state
+from .checkpoint import (env_snapshot, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr,
+                         set_rng_state)
 from .envs import EnvError, is_minatar, make_env, register, run_episodes
 from .frame_replay import FrameReplay
 from .guards import check_loss, check_observation
@@ -71,7 +74,11 @@ class DQNConfig:
     epoch_frames: int = option(500_000, "frames between evaluations and checkpoints", low=1)
     test_episodes: int = option(10, "test episodes per evaluation (run as parallel envs)", low=1)
     max_test_steps: int = option(27_000, "agent steps cap per test episode", low=1)
-    save_buffer: bool = option(False, "checkpoints include the replay buffer (exact resume; large for Atari)")
+    buffer_checkpoint_mb: int = option(
+        256, "checkpoints hold the replay buffer when it takes at most this many MB (0: never), so a resumed "
+        "run continues exactly: MinAtar's 100k transitions (at most about 115 MB) fit; Atari's (84x84 frames, "
+        "about 760 MB, written at every epoch) do not", low=0)
+    save_buffer: bool = option(False, "checkpoints hold the replay buffer whatever its size")
     threads: int = option(0, "torch threads (0: leave torch's default, all cores)", low=0)
 
     @staticmethod
@@ -143,6 +150,18 @@ class VecEnv:
 
     def close(self):
         self.env.close()
+
+    def snapshot(self) -> bytes | None:
+        """The envs' full state, where it can be pickled (gymnasium's vector env of MinAtar or
+        classic-control envs: everything but the functions that made them), else None (Atari)."""
+        if self.atari:
+            return None
+        return env_snapshot({k: v for k, v in vars(self.env).items() if k != "env_fns"})
+
+    def restore(self, snapshot: bytes) -> None:
+        """Continue from snapshot(): the same episodes, at the same step."""
+        self.env.close()
+        vars(self.env).update(pickle.loads(snapshot))
 
 
 def build_q(cfg: DQNConfig, obs_shape: tuple, n_actions: int) -> torch.nn.Module:
@@ -259,6 +278,10 @@ class DQNTrainer(Trainer):
         self._new_episodes(self.env.reset(cfg.seed))
         if resume:
             self._load(resume if isinstance(resume, dict) else load_checkpoint(self.run_dir))
+        if not self.buffer_in_checkpoint():
+            print(f"dqn: the replay buffer ({self.buffer.nbytes / 2**20:.0f} MB) is over --buffer-checkpoint-mb "
+                  f"{cfg.buffer_checkpoint_mb}: checkpoints leave it out, so a resumed run refills it from empty "
+                  "(raise the bound, or pass --save-buffer, for exact resumes)", file=sys.stderr)
         # Everything is validated: only now is anything written.
         self.open_run(["step", "frames", "test_return", "test_return_std", "train_return", "games", "epsilon",
                        "frames_per_s", "time_s"], bool(resume), self.env_steps)
@@ -280,11 +303,20 @@ class DQNTrainer(Trainer):
         return cfg.eps_start + frac * (cfg.eps_end - cfg.eps_start)
 
     # ---------------------------------------------------------------- checkpoints
+    def buffer_in_checkpoint(self) -> bool:
+        cfg = self.cfg
+        return cfg.save_buffer or (cfg.buffer_checkpoint_mb > 0 and self.buffer.nbytes <= cfg.buffer_checkpoint_mb << 20)
+
     def save(self) -> None:
+        # With the replay buffer, also the envs and the episodes under way: the resumed run
+        # then continues exactly where this one stopped (where the envs can be pickled).
+        exact = self.buffer_in_checkpoint()
         st = dict(config=dataclasses.asdict(self.cfg), q=self.q.state_dict(), q_targ=self.q_targ.state_dict(),
                   opt=self.opt.state_dict(), rng=rng_state(self.rng), env_steps=self.env_steps,
                   grad_steps=self.grad_steps, games=self.games, last_return=self.last_return,
-                  time_s=self.elapsed(), buffer=self.buffer.state_dict() if self.cfg.save_buffer else None)
+                  time_s=self.elapsed(), buffer=self.buffer.state_dict() if exact else None,
+                  env=self.env.snapshot() if exact else None,
+                  episodes=dict(obs=self.obs, ep_ret=self.ep_ret, starting=self.starting) if exact else None)
         save_checkpoint(st, self.run_dir)
         self.saved_step = self.env_steps
 
@@ -298,7 +330,12 @@ class DQNTrainer(Trainer):
         self.saved_step = self.env_steps
         self.games, self.last_return = st["games"], st["last_return"]
         self.time_s = st.get("time_s", 0.0)
-        # The vector envs cannot be saved: a resumed run starts new episodes.
+        if st.get("env") is not None and st["buffer"] is not None:  # the same episodes continue
+            self.env.restore(st["env"])
+            self.obs, self.ep_ret, self.starting = (st["episodes"][k] for k in ("obs", "ep_ret", "starting"))
+            self.buffer.load_state_dict(st["buffer"])
+            return
+        # Without the envs' state (Atari) a resumed run starts new episodes.
         self._new_episodes(self.env.reset(self.cfg.seed + self.env_steps))
         if st["buffer"] is not None:
             self.buffer.load_state_dict(st["buffer"])

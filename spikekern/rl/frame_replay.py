@@ -19,6 +19,9 @@ import torch
 
 
 class FrameReplay:
+    # The arrays that are the buffer's state (a checkpoint saves them).
+    _STATE = ("frames", "frames_written", "act", "rew", "term", "end", "fidx", "trans_written", "newest")
+
     def __init__(self, capacity: int, num_streams: int, frame_shape: tuple, frame_dtype, stack: int,
                  n_step: int, gamma: float):
         self.S, self.stack, self.n, self.gamma = num_streams, stack, n_step, gamma
@@ -33,6 +36,11 @@ class FrameReplay:
         self.fidx = np.zeros((num_streams, self.C), np.int64)        # newest frame of the observation
         self.trans_written = np.zeros(num_streams, np.int64)         # monotonic transition counter
         self.newest = np.full(num_streams, -1, np.int64)             # frame index of each stream's current obs
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of the full buffer (what a checkpoint holding it writes)."""
+        return sum(getattr(self, k).nbytes for k in self._STATE)
 
     def __len__(self) -> int:
         return int(np.minimum(self.trans_written, self.C).sum())
@@ -98,8 +106,7 @@ class FrameReplay:
                     done=as_t(done), next_obs=as_t(next_obs))
 
     def state_dict(self) -> dict:
-        return {k: getattr(self, k).copy() for k in ("frames", "frames_written", "act", "rew", "term", "end", "fidx",
-                                                     "trans_written", "newest")}
+        return {k: getattr(self, k).copy() for k in self._STATE}
 
     def load_state_dict(self, st: dict) -> None:
         for k, v in st.items():
