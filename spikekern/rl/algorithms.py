@@ -38,6 +38,7 @@ class Algorithm:
     act: Callable[[Any, Any], Any]              # (network, batch of observations) -> batch of actions
     evaluate: Callable[..., list]               # (network, config, episodes, seed, device, video_dir, progress)
     discrete: bool = False                      # actions are integers
+    baseline: str = ""                          # the ANN agent spiking agents are reported against
 
     def config_from_dict(self, d: dict):
         return runtime.config_from_dict(self.config_cls, d)

@@ -302,6 +302,7 @@ def _evaluate(net: Agent, cfg: TD3Config, episodes: int, seed: int, device, vide
 ALGORITHM = Algorithm(
     name="td3", help="TD3 with an ILC-SAN, PopSAN or ANN actor (continuous control)", description="",
     config_cls=TD3Config, trainer_cls=TD3Trainer, agent_field="actor", budget_field="steps",
-    epoch_field="epoch_steps", column="step", validate=validate, load_net=_load_net, act=_act, evaluate=_evaluate)
+    epoch_field="epoch_steps", column="step", validate=validate, load_net=_load_net, act=_act, evaluate=_evaluate,
+    baseline="ann")
 run = ALGORITHM.run
 config_from_dict = ALGORITHM.config_from_dict
