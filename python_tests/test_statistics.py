@@ -104,3 +104,25 @@ def test_report_writes_the_statistics_beside_the_table(sweep):
     with open(root / "statistics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 6 and {"final_iqm_lo", "best_mean_hi"} <= set(rows[0])
+
+
+def test_random_to_ann_normalisation(sweep, tmp_path_factory, monkeypatch):
+    """With a random policy's score per task, (score - random) / (ANN - random): defined for
+    negative returns too, so Neg-v0 takes part."""
+    root, finals = sweep
+    table = tmp_path_factory.mktemp("ref") / "random_scores.json"
+    random = {"EnvA-v0": 5.0, "EnvB-v0": -1.0, "Neg-v0": -400.0}
+    table.write_text(json.dumps(dict(how="test", scores={k: dict(mean=v) for k, v in random.items()})))
+    monkeypatch.setattr(statistics, "RANDOM_SCORES", table)
+    assert statistics.random_scores() == random
+    agg = statistics.aggregate(summary.groups(summary.collect(root)), "ann", statistics.random_scores())["final"]
+    assert agg["tasks"] == ["EnvA-v0", "EnvB-v0", "Neg-v0"] and agg["skipped"] == []
+    for agent in ("ann", "ilc-san"):
+        want = np.array([[(finals[(env, agent, s)][0] - random[env])
+                          / (np.mean([finals[(env, "ann", t)][0] for t in SEEDS]) - random[env])
+                          for env in agg["tasks"]] for s in SEEDS])
+        np.testing.assert_allclose(agg["scores"][agent], want)
+    assert agg["mean"]["ann"][0] == pytest.approx(1.0)
+    paths = {p.name for p in summary.write(root)}
+    assert {"random_intervals_final.png", "random_profiles_best.png"} <= paths
+    assert "random-to-ann normalised" in (root / "summary.md").read_text()

@@ -7,7 +7,9 @@ computed with their package, rliable:
 - across tasks: the IQM and mean of scores normalised to the ANN baseline of the same sweep
   (the algorithm table's `baseline` agent: score / the baseline's mean on that task, the
   spiking-RL papers' "% of the ANN"), with intervals, and the probability that each agent
-  improves on the baseline;
+  improves on the baseline; and where random_scores.json has a uniformly random policy's
+  return for every task, the same with random-to-ANN normalised scores, (score - random) /
+  (baseline - random), as CMC-DSQN reports MinAtar (defined for negative returns too);
 - intervals.png (the aggregate intervals) and profiles.png (performance profiles: the share of
   runs above each normalised score).
 
@@ -17,12 +19,15 @@ fixed seed (BOOTSTRAP_SEED), so a report is the same every time it is made.
 """
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 BOOTSTRAP_REPS = 5_000
+# A uniformly random policy's mean return per env (benchmarks/random_scores.py writes it).
+RANDOM_SCORES = Path(__file__).with_name("random_scores.json")
 BOOTSTRAP_SEED = 0
 KINDS = ("final", "best")  # which evaluation of each run is scored
 
@@ -65,16 +70,31 @@ def per_task(groups: dict) -> list[dict]:
     return rows
 
 
-def normalised(groups: dict, baseline: str, kind: str) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
-    """agent -> [seeds, tasks] scores divided by the baseline's mean on each task, the tasks
-    used, and the tasks left out (no baseline, or a baseline mean that is not positive). An
-    agent's runs on each task are taken in seed order, as many as it has on every task."""
+def random_scores() -> dict[str, float]:
+    """env -> a random policy's mean return, from RANDOM_SCORES (empty where it is absent)."""
+    if not RANDOM_SCORES.exists():
+        return {}
+    return {env: v["mean"] for env, v in json.loads(RANDOM_SCORES.read_text())["scores"].items()}
+
+
+def normalised(groups: dict, baseline: str, kind: str, random: dict[str, float] | None = None
+               ) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
+    """agent -> [seeds, tasks] scores normalised per task, the tasks used, and the tasks left
+    out. Without `random`: score / the baseline's mean (tasks whose baseline mean is not
+    positive are left out). With it: (score - random) / (baseline mean - random) (tasks without
+    a random score are left out). An agent's runs on each task are taken in seed order, as many
+    as it has on every task."""
     envs = sorted({env for env, _ in groups})
-    used, skipped = [], []
+    used, skipped, zero = [], [], {}
     for env in envs:
         base = groups.get((env, baseline))
-        if base and np.mean([getattr(r, kind) for r in base]) > 0:
+        ref = np.mean([getattr(r, kind) for r in base]) if base else None
+        if ref is not None and random is None and ref > 0:
             used.append(env)
+            zero[env] = 0.0
+        elif ref is not None and random is not None and env in random and ref != random[env]:
+            used.append(env)
+            zero[env] = random[env]
         else:
             skipped.append(env)
     scores = {}
@@ -84,18 +104,19 @@ def normalised(groups: dict, baseline: str, kind: str) -> tuple[dict[str, np.nda
             cols = []
             for env in used:
                 ref = np.mean([getattr(r, kind) for r in groups[(env, baseline)]])
-                cols.append([getattr(r, kind) / ref for r in groups[(env, agent)][:n]])
+                cols.append([(getattr(r, kind) - zero[env]) / (ref - zero[env]) for r in groups[(env, agent)][:n]])
             scores[agent] = np.array(cols).T
     return scores, used, skipped
 
 
-def aggregate(groups: dict, baseline: str) -> dict:
+def aggregate(groups: dict, baseline: str, random: dict[str, float] | None = None) -> dict:
     """Per kind (final, best): the normalised aggregate IQM and mean of each agent with
-    intervals, each agent's probability of improving on the baseline, and the tasks used."""
+    intervals, each agent's probability of improving on the baseline, and the tasks used
+    (random: random-to-ANN normalised, see normalised())."""
     _, metrics = _rliable()
     out = {}
     for kind in KINDS:
-        scores, used, skipped = normalised(groups, baseline, kind)
+        scores, used, skipped = normalised(groups, baseline, kind, random)
         entry = dict(tasks=used, skipped=skipped, scores=scores, iqm={}, mean={}, improvement={})
         if scores:
             entry["iqm"] = intervals(scores, metrics.aggregate_iqm)
@@ -107,7 +128,7 @@ def aggregate(groups: dict, baseline: str) -> dict:
     return out
 
 
-def markdown(task_rows: list[dict], agg: dict | None, baseline: str) -> str:
+def task_markdown(task_rows: list[dict]) -> str:
     lines = ["## IQM and mean with 95% stratified-bootstrap intervals over seeds", "",
              "| env | agent | seeds | final: IQM [95% CI] | final: mean [95% CI] | best: IQM [95% CI] | best: mean [95% CI] |",
              "|---|---|---:|---|---|---|---|"]
@@ -115,16 +136,26 @@ def markdown(task_rows: list[dict], agg: dict | None, baseline: str) -> str:
     for r in task_rows:
         lines.append(f"| {r['env']} | {r['agent']} | {r['seeds']} | {cell(r, 'final_iqm')} | {cell(r, 'final_mean')} | "
                      f"{cell(r, 'best_iqm')} | {cell(r, 'best_mean')} |")
-    for kind in KINDS if agg else ():
+    return "\n".join(lines) + "\n"
+
+
+def aggregate_markdown(agg: dict, baseline: str, random: bool = False) -> str:
+    """The across-task sections of one normalisation (ratio to the baseline, or random-to-ANN)."""
+    how = (f"random-to-{baseline} normalised: (score - random) / ({baseline} - random)" if random
+           else f"as a fraction of the {baseline} baseline (score / the baseline's mean on the task)")
+    lines = []
+    for kind in KINDS:
         a = agg[kind]
-        lines += ["", f"## Across tasks, {kind} evaluation, as a fraction of the {baseline} baseline "
-                      f"(score / the baseline's mean on the task)", ""]
+        lines += ["", f"## Across tasks, {kind} evaluation, {how}", ""]
         if not a["scores"]:
-            lines.append(f"No task has a positive mean return for the {baseline} baseline, so none is aggregated "
-                         "(a ratio to a negative return has no meaning).")
+            lines.append("No task can be normalised this way (" + (
+                "no random score for it in random_scores.json" if random else
+                f"no positive mean return for the {baseline} baseline: a ratio to a negative return has no meaning")
+                + ").")
             continue
-        lines.append(f"Tasks: {', '.join(a['tasks'])}" + (f"; left out (no positive {baseline} mean): "
-                                                          f"{', '.join(a['skipped'])}" if a["skipped"] else "") + ".")
+        why = "no random score" if random else f"no positive {baseline} mean"
+        lines.append(f"Tasks: {', '.join(a['tasks'])}" + (f"; left out ({why}): {', '.join(a['skipped'])}"
+                                                          if a["skipped"] else "") + ".")
         lines += ["", f"| agent | IQM [95% CI] | mean [95% CI] | P(improves on {baseline}) [95% CI] |",
                   "|---|---|---|---|"]
         for agent in a["scores"]:
@@ -135,7 +166,7 @@ def markdown(task_rows: list[dict], agg: dict | None, baseline: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plots(agg: dict, out_dir: Path, prefix: str = "") -> list[Path]:
+def plots(agg: dict, out_dir: Path, prefix: str = "", label: str = "fraction of the baseline mean") -> list[Path]:
     """intervals_<kind>.png and profiles_<kind>.png of the normalised scores (final, best)."""
     import matplotlib
 
@@ -155,7 +186,7 @@ def plots(agg: dict, out_dir: Path, prefix: str = "") -> list[Path]:
         points = {k: np.array([a["iqm"][k][0], a["mean"][k][0]]) for k in agents}
         cis = {k: np.array([[a["iqm"][k][1], a["mean"][k][1]], [a["iqm"][k][2], a["mean"][k][2]]]) for k in agents}
         fig, _ = plot_utils.plot_interval_estimates(points, cis, metric_names=["IQM", "Mean"], algorithms=agents,
-                                                    colors=colors, xlabel=f"{kind} return / baseline mean",
+                                                    colors=colors, xlabel=f"{kind} return, {label}",
                                                     xlabel_y_coordinate=-1.0 / len(agents))  # below the ticks
         paths.append(save_figure(fig, Path(out_dir) / f"{prefix}intervals_{kind}.png", bbox_inches="tight"))
         hi = max(float(s.max()) for s in a["scores"].values())
@@ -165,7 +196,7 @@ def plots(agg: dict, out_dir: Path, prefix: str = "") -> list[Path]:
             profiles, profile_cis = rly.create_performance_profile(a["scores"], taus, reps=BOOTSTRAP_REPS // 10)
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=profile_cis, ax=ax, colors=colors,
-                                             xlabel=fr"{kind} return / baseline mean ($\tau$)")
+                                             xlabel=fr"{kind} return, {label} ($\tau$)")
         ax.legend([Line2D([], [], color=colors[k]) for k in agents], agents, loc="upper right")
         fig.tight_layout()
         paths.append(save_figure(fig, Path(out_dir) / f"{prefix}profiles_{kind}.png"))

@@ -164,10 +164,18 @@ def write_statistics(runs: list[Run], root: Path) -> tuple[str, list[Path]]:
         task_rows = statistics.per_task(g)
         csv_rows += [dict(algo=algo, **r) for r in task_rows]
         baseline = table[algo].baseline
-        agg = statistics.aggregate(g, baseline) if baseline else None
-        text += statistics.markdown(task_rows, agg, baseline)
-        if agg:
-            paths += statistics.plots(agg, root, prefix="" if len(by_algo) == 1 else f"{algo}_")
+        text += statistics.task_markdown(task_rows)
+        if not baseline:
+            continue
+        prefix = "" if len(by_algo) == 1 else f"{algo}_"
+        agg = statistics.aggregate(g, baseline)
+        text += statistics.aggregate_markdown(agg, baseline)
+        paths += statistics.plots(agg, root, prefix=prefix)
+        random = statistics.random_scores()
+        if any(env in random for env, _ in g):
+            agg = statistics.aggregate(g, baseline, random)
+            text += statistics.aggregate_markdown(agg, baseline, random=True)
+            paths += statistics.plots(agg, root, prefix=prefix + "random_", label=f"random-to-{baseline}")
     with open(root / "statistics.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
         w.writeheader()
