@@ -49,9 +49,14 @@ _available: set[tuple[str, str]] = set()  # (backend, device type) pairs found a
 def why_unavailable(name: str, device: str | torch.device = "cpu") -> str | None:
     """None if backend `name` can run on tensors of `device` ("cpu", "cuda", a torch.device),
     else a sentence saying what is missing."""
-    device_type = device if isinstance(device, str) and ":" not in device else torch.device(device).type
     if _check_name(name) == "auto":  # always runs: the fastest backend, else the reference loop
         return None
+    return _why_unavailable(name, torch.device(device).type)
+
+
+def _why_unavailable(name: str, device_type: str) -> str | None:
+    """why_unavailable for a concrete, already checked name and a device type: what every op
+    call asks (through resolve), cached once a backend is found available."""
     if (name, device_type) in _available:  # availability, once found, does not go away
         return None
     why = _check_available(name, device_type)
@@ -92,7 +97,7 @@ def resolve(name: str | None, device: torch.device) -> str:
     if name == "auto":  # a per-call "auto" defers to the process-wide default
         name = _default
     if name != "auto":
-        why = why_unavailable(name, device.type)
+        why = _why_unavailable(name, device.type)
         if why is not None:
             raise RuntimeError(f"spikekern backend {name!r} is not available: {why}")
         return name
@@ -103,12 +108,12 @@ def fastest(device: torch.device) -> str:
     """"auto" itself: the fastest backend available for tensors on `device`, whatever the
     process-wide default is (the reference loop, with one warning, where none is fused)."""
     for candidate in _AUTO_ORDER.get(device.type, ()):
-        if why_unavailable(candidate, device.type) is None:
+        if _why_unavailable(candidate, device.type) is None:
             return candidate
     if device.type not in _warned:
         _warned.add(device.type)
         reasons = "; ".join(
-            f"{c}: {why_unavailable(c, device.type)}" for c in _AUTO_ORDER.get(device.type, ())
+            f"{c}: {_why_unavailable(c, device.type)}" for c in _AUTO_ORDER.get(device.type, ())
         )
         warnings.warn(
             f"spikekern: no fused backend for {device.type} tensors ({reasons or 'none exists'}); "
@@ -122,4 +127,4 @@ def fastest(device: torch.device) -> str:
 def available_backends(device: str | torch.device = "cpu") -> list[str]:
     """Backends that can run on tensors of `device`, e.g. ["reference", "cpp"]."""
     device_type = torch.device(device).type
-    return [n for n in BACKENDS[1:] if why_unavailable(n, device_type) is None]
+    return [n for n in BACKENDS[1:] if _why_unavailable(n, device_type) is None]

@@ -8,6 +8,7 @@ keeps each algorithm in one file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -29,7 +30,8 @@ class Trainer:
         agent_step() -> int            the env step the guards and checkpoints speak of
         guarded() -> nn.Module         checked for non-finite parameters before each save
         evaluate_epoch(progress)       the test returns of an evaluation
-        epoch_row(returns, rate)       progress.csv's row (the loop adds time_s)
+        epoch_row(returns, rate)       progress.csv's row, with the rate under "<unit>s_per_s"
+                                       (the loop adds time_s)
         model_file() -> dict           model.pt: tensors and plain values only
         save()                         the checkpoint
     """
@@ -38,8 +40,10 @@ class Trainer:
     unit = "step"
 
     # ---------------------------------------------------------------- what the table says
-    @property
+    @functools.cached_property
     def spec(self):
+        """This trainer's row of the algorithm table, looked up once (progress() reads it at
+        every step)."""
         from .algorithms import get
 
         return get(self.algo)
@@ -110,9 +114,8 @@ class Trainer:
                 if self.progress() >= next_epoch or self.progress() >= budget:
                     next_epoch += every
                     result = self.end_epoch(t0, count0, progress)
-                    rate = (self.progress() - count0) / (time.perf_counter() - t0)
                     bar.write(f"{self.position()}: test return {result['test_return']:.1f} "
-                              f"+- {result['test_return_std']:.1f} ({rate:.0f} {self.unit}s/s)")
+                              f"+- {result['test_return_std']:.1f} ({result[f'{self.unit}s_per_s']:.0f} {self.unit}s/s)")
         except KeyboardInterrupt:
             bar.close()
             self.save()
