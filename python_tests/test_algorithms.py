@@ -42,9 +42,9 @@ class ToyNet(torch.nn.Module):
 class ToyTrainer(Trainer):
     algo = "toy"
 
-    def __init__(self, cfg: ToyConfig, run_dir: Path, resume=False):
-        self.cfg, self.run_dir = cfg, Path(run_dir)
-        self.step, self.saved_step, self.time_s = 0, None, 0.0
+    def __init__(self, cfg: ToyConfig, run_dir: Path, resume=False, seeds=None):
+        self.init_runs(cfg, run_dir, seeds)
+        self.step = 0
         self.net = ToyNet(cfg.value * (2 if cfg.agent == "twice" else 1))
         if resume:
             st = resume if isinstance(resume, dict) else load_checkpoint(self.run_dir)
@@ -64,13 +64,13 @@ class ToyTrainer(Trainer):
     def guarded(self):
         return self.net
 
-    def evaluate_epoch(self, progress=False):
+    def evaluate_epoch(self, k=0, progress=False):
         return [float(self.net.value.detach())] * 3
 
-    def epoch_row(self, returns, rate):
+    def epoch_row(self, k, returns, rate):
         return dict(step=self.step, **self.test_stats(returns), steps_per_s=rate)
 
-    def model_file(self):
+    def model_file(self, k=0):
         return dict(net=self.net.state_dict())
 
     def save(self):

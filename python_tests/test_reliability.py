@@ -164,7 +164,7 @@ def test_exploding_critic_stops_before_saving_and_resumes(tmp_path, capsys):
 
 def test_non_finite_observation_is_reported_not_normalised(tmp_path):
     trainer = td3.TD3Trainer(tiny(steps=300), tmp_path / "run")
-    real_step = trainer.env.step
+    real_step = trainer.envs[0].step
 
     def once_nan(action):
         obs, r, term, trunc, info = real_step(action)
@@ -173,7 +173,7 @@ def test_non_finite_observation_is_reported_not_normalised(tmp_path):
             obs[1] = np.nan
         return obs, r, term, trunc, info
 
-    trainer.env.step = once_nan
+    trainer.envs[0].step = once_nan
     with pytest.raises(DivergedError, match=r"non-finite observation at step 120 .*last good checkpoint \(step 100\)"):
         trainer.train(progress=False)
     assert torch.isfinite(trainer.agent.norm.mean).all() and torch.isfinite(trainer.agent.norm.var).all()

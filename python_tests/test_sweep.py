@@ -291,3 +291,34 @@ def test_a_trial_outcome_reads_its_result_file(tmp_path):
         trial_process.outcome(path, trial_process.INTERRUPTED)
     trial_process._write(str(path), dict(result=dict(test_return=-123.5)))
     assert trial_process.outcome(path, 0) == {"test_return": -123.5}
+
+
+def test_seeds_per_trial_groups_each_agents_seeds():
+    from spikekern.sweep import trials
+
+    grid = trials.make_trials("td3", ["Pendulum-v1"], ["ann", "popsan"], [0, 1, 2], dict(steps=100), Path("/s"),
+                              seeds_per_trial=2)
+    assert [(t.name, t.run_dir, t.seeds) for t in grid] == [
+        ("Pendulum-v1/ann/seeds 0 1", "/s/Pendulum-v1/ann/seeds-0-1", [0, 1]),
+        ("Pendulum-v1/ann/seed2", "/s/Pendulum-v1/ann/seed2", None),
+        ("Pendulum-v1/popsan/seeds 0 1", "/s/Pendulum-v1/popsan/seeds-0-1", [0, 1]),
+        ("Pendulum-v1/popsan/seed2", "/s/Pendulum-v1/popsan/seed2", None)]
+    assert [str(p) for p in grid[0].run_dirs()] == ["/s/Pendulum-v1/ann/seeds-0-1/seed0",
+                                                     "/s/Pendulum-v1/ann/seeds-0-1/seed1"]
+    with pytest.raises(ValueError, match="dqn does not train several seeds"):
+        trials.make_trials("dqn", ["CartPole-v1"], ["dqn"], [0, 1], {}, Path("/s"), seeds_per_trial=2)
+
+
+@pytest.mark.slow
+def test_sweep_with_seeds_per_trial_then_rerun_starts_nothing(tmp_path):
+    out = tmp_path / "sweep"
+    args = ["--actor", "ilc-san", "--seeds", "0", "1", "2", "--seeds-per-trial", "2", "--steps", "200"]
+    done = sweep(out, *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "trials 2 done, 0 running, 0 pending, 0 failed" in done.stdout
+    for run in [out / "Pendulum-v1" / "ilc-san" / "seeds-0-1" / "seed0", out / "Pendulum-v1" / "ilc-san" / "seeds-0-1" / "seed1",
+                out / "Pendulum-v1" / "ilc-san" / "seed2"]:
+        assert progress_steps(run) == [100, 200]
+    assert "| Pendulum-v1 | ilc-san | 0 1 2 |" in (out / "summary.md").read_text()
+    again = sweep(out, *args)
+    assert again.returncode == 0 and "2 of 2 trials already finished" in again.stdout, again.stdout + again.stderr

@@ -58,14 +58,14 @@ def test_resume_equals_uninterrupted(tmp_path):
 def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, monkeypatch):
     cfg = tiny(steps=300)
     trainer = td3.TD3Trainer(cfg, tmp_path / "run")
-    real_step = trainer.env.step
+    real_step = trainer.envs[0].step
 
     def interrupted(action):
         if trainer.step == 150:
             raise KeyboardInterrupt
         return real_step(action)
 
-    monkeypatch.setattr(trainer.env, "step", interrupted)
+    monkeypatch.setattr(trainer.envs[0], "step", interrupted)
     with pytest.raises(KeyboardInterrupt):
         trainer.train(progress=False)
     saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
@@ -144,7 +144,7 @@ def test_two_trainers_keep_their_own_backends(tmp_path):
                 isinstance(m, torch.nn.Module) and m.__class__.__module__.startswith("spikekern.nn")}
 
     assert backends(fused) == {"cpp"} and backends(loop) == {"reference"}
-    obs = torch.randn(4, 3)
+    obs = torch.randn(4, 1, 3)  # [B, K, obs]: the trainer holds its seeds (here one) stacked
     with spikekern.use_backend("reference"):  # a user's scoped default does not override an explicit backend
         with torch.autograd.profiler.profile() as prof:
             fused.agent.actor(obs)

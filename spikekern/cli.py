@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, algo in table.items():
         p = train.add_parser(name, help=algo.help, description=algo.description or None)
         _add_config_options(p, algo.config_cls)
+        p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                       help="train these seeds in one process as one batched computation, each in its own "
+                            "folder OUT/seed<k>/ (one seed: as --seed)")
         p.add_argument("--out", help=f"run directory (default: runs/{name}-ENV-{algo.agent_field.upper()}-sSEED-TIME)")
         p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings; options given override)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -100,6 +103,9 @@ def _add_sweep_parsers(sub, table: dict) -> None:
         p.add_argument(f"--{agent}", nargs="+", default=[getattr(cls, agent)], metavar="{" + ",".join(choices) + "}",
                        help=f"agents to compare (default: {getattr(cls, agent)})")
         p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+        p.add_argument("--seeds-per-trial", type=int, default=1, metavar="K",
+                       help="train the seeds of each env and agent K at a time in one process (one trial), as one "
+                            "batched computation; see docs/sweep.md for when it pays (default: 1)")
         p.add_argument("--out", required=True, help="sweep folder: each trial runs in OUT/<env>/<agent>/seed<k>/")
         p.add_argument("--address", help="join this Ray cluster (default: $RAY_ADDRESS, else start a local Ray "
                                          "with this machine's CPUs)")
@@ -135,25 +141,40 @@ def _train(args) -> int:
     from .rl.agents import run_algo
     from .rl.algorithms import get
     from .rl.checkpoint import has_checkpoint
+    from .rl.runtime import read_group, seed_dir
 
     algo = get(args.algo)
     cfg = _config(args, algo.config_cls)
+    seeds = args.seeds
+    if seeds is not None and args.seed is not None:
+        raise ValueError("give --seed S or --seeds S1 S2 ..., not both")
+    if seeds is not None and args.resume:
+        raise ValueError("--resume continues the seeds saved in its folder; --seeds goes with a new run")
+    if seeds is not None and len(seeds) == 1:  # one seed: a single run, exactly as --seed
+        cfg, seeds = dataclasses.replace(cfg, seed=seeds[0]), None
     agent = getattr(cfg, algo.agent_field)
-    out = Path(args.resume or args.out or f"runs/{algo.name}-{cfg.env.replace('/', '_')}-{agent}-s{cfg.seed}-{_stamp()}")
+    tag = "-".join(map(str, seeds)) if seeds else cfg.seed
+    out = Path(args.resume or args.out or f"runs/{algo.name}-{cfg.env.replace('/', '_')}-{agent}-s{tag}-{_stamp()}")
     if args.resume:
-        saved = run_algo(out)
+        group = read_group(out)
+        saved = run_algo(seed_dir(out, group[0]) if group else out)
         if saved != args.algo:
             raise ValueError(f"{out} holds a {saved} run; continue it with `spikekern train {saved} --resume {out}`")
-    elif has_checkpoint(out):
+    elif has_checkpoint(out) or read_group(out) is not None:
         raise ValueError(f"{out} already holds a run; use --resume {out} or another --out")
     overrides = {k: v for k, v in dataclasses.asdict(cfg).items() if getattr(args, k, None) is not None}
     result = algo.run(None if args.resume else cfg, out, resume=bool(args.resume), progress=not args.no_progress,
-                      overrides=overrides)
-    if result:
-        where = (f"{result['step']} env steps" if algo.column == "step"
-                 else f"{result[algo.column]} {algo.column} = {result['step']} agent steps")
-        print(f"final test return: {result['test_return']:.2f} +- {result['test_return_std']:.2f} "
-              f"({where}); run saved in {out}")
+                      overrides=overrides, seeds=seeds)
+    rows = result.get("seeds", {0: result}) if result else {}
+    names = seeds or read_group(out) or []
+    for k, row in rows.items():
+        where = (f"{row['step']} env steps" if algo.column == "step"
+                 else f"{row[algo.column]} {algo.column} = {row['step']} agent steps")
+        print(("" if len(rows) == 1 else f"seed {names[k]}: ") +
+              f"final test return: {row['test_return']:.2f} +- {row['test_return_std']:.2f} ({where})"
+              + ("" if len(rows) > 1 else f"; run saved in {out}"))
+    if len(rows) > 1:
+        print(f"runs saved in {out}/seed<k>/")
     return 0
 
 
@@ -193,7 +214,7 @@ def _sweep(args) -> int:
     if (args.gpus_per_trial > 0) != device.startswith("cuda"):
         raise ValueError("--gpus-per-trial > 0 goes with --device cuda (and --device cuda needs --gpus-per-trial)")
     agents = getattr(args, _sweep_own(args.algo)[1])
-    grid = trials.make_trials(args.algo, args.env, agents, args.seeds, given, Path(args.out))
+    grid = trials.make_trials(args.algo, args.env, agents, args.seeds, given, Path(args.out), args.seeds_per_trial)
     trials.validate(grid)  # a bad entry fails here, before any trial starts
     ray_runner.import_ray()
     counts = ray_runner.run(grid, address=args.address, cpus_per_trial=args.cpus_per_trial,

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..nn import CUBALIF, ILCCUBALIF, PopDecoder, PopSpikeEncoder
+from ..nn.seeds import check_seeds, linear, seed_shape
 
 
 class PopSpikeActor(nn.Module):
@@ -16,19 +17,25 @@ class PopSpikeActor(nn.Module):
     Population encoder -> [Linear-CUBALIF] x hidden -> Linear -> ILC-CUBA-LIF (CUBA-LIF when
     ilc=False) -> population decoder -> act_limit * tanh. ILC-SAN is the default;
     ilc=False, decode="fr-mlp" is PopSAN.
+
+    seeds=K: K independent actors in one module (spikekern.nn.seeds), obs [B, K, obs_dim] ->
+    [B, K, act_dim].
     """
 
     def __init__(self, obs_dim, act_dim, enc_pop_dim, dec_pop_dim, hidden_sizes, mean_range, std,
-                 spike_ts, encode="pop-det", decode="last-mem", act_limit=1.0, ilc=True, backend=None):
+                 spike_ts, encode="pop-det", decode="last-mem", act_limit=1.0, ilc=True, backend=None, seeds=None):
         super().__init__()
         self.obs_dim, self.act_dim, self.act_limit = int(obs_dim), int(act_dim), float(act_limit)
-        self.encoder = PopSpikeEncoder(obs_dim, enc_pop_dim, spike_ts, mean_range, std, mode=encode, backend=backend)
+        self.seeds = check_seeds(seeds)
+        self.encoder = PopSpikeEncoder(obs_dim, enc_pop_dim, spike_ts, mean_range, std, mode=encode, backend=backend,
+                                       seeds=seeds)
         sizes = [obs_dim * enc_pop_dim, *hidden_sizes]
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.hidden = nn.ModuleList(linear(a, b, seeds) for a, b in zip(sizes[:-1], sizes[1:]))
         self.hidden_neurons = nn.ModuleList(CUBALIF(backend=backend) for _ in hidden_sizes)
-        self.out = nn.Linear(sizes[-1], act_dim * dec_pop_dim)
-        self.out_neurons = ILCCUBALIF(act_dim, dec_pop_dim, backend=backend) if ilc else CUBALIF(backend=backend)
-        self.decoder = PopDecoder(act_dim, dec_pop_dim, spike_ts, decode)
+        self.out = linear(sizes[-1], act_dim * dec_pop_dim, seeds)
+        self.out_neurons = (ILCCUBALIF(act_dim, dec_pop_dim, backend=backend, seeds=seeds) if ilc
+                            else CUBALIF(backend=backend))
+        self.decoder = PopDecoder(act_dim, dec_pop_dim, spike_ts, decode, seeds=seeds)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         s = self.encoder(obs)
@@ -38,35 +45,38 @@ class PopSpikeActor(nn.Module):
         return self.act_limit * torch.tanh(self.decoder(s))
 
 
-def mlp(sizes: Sequence[int], activation=nn.ReLU, output_activation=nn.Identity) -> nn.Sequential:
+def mlp(sizes: Sequence[int], activation=nn.ReLU, output_activation=nn.Identity, seeds=None) -> nn.Sequential:
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers += [nn.Linear(a, b), activation() if i < len(sizes) - 2 else output_activation()]
+        layers += [linear(a, b, seeds), activation() if i < len(sizes) - 2 else output_activation()]
     return nn.Sequential(*layers)
 
 
 class MLPActor(nn.Module):
-    """The ANN actor of TD3: obs -> act_limit * tanh(MLP(obs))."""
+    """The ANN actor of TD3: obs -> act_limit * tanh(MLP(obs)). seeds=K: K actors,
+    [B, K, obs_dim] -> [B, K, act_dim]."""
 
-    def __init__(self, obs_dim, act_dim, hidden_sizes, act_limit):
+    def __init__(self, obs_dim, act_dim, hidden_sizes, act_limit, seeds=None):
         super().__init__()
-        self.obs_dim = int(obs_dim)
-        self.pi = mlp([obs_dim, *hidden_sizes, act_dim], nn.ReLU, nn.Tanh)
+        self.obs_dim, self.seeds = int(obs_dim), check_seeds(seeds)
+        self.pi = mlp([obs_dim, *hidden_sizes, act_dim], nn.ReLU, nn.Tanh, seeds=seeds)
         self.act_limit = float(act_limit)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
-            raise ValueError(f"MLPActor expects observations [B, {self.obs_dim}], got {tuple(obs.shape)}")
+        seeds = seed_shape(self.seeds)
+        if obs.dim() != 2 + len(seeds) or tuple(obs.shape[1:]) != (*seeds, self.obs_dim):
+            raise ValueError(f"MLPActor expects observations [B, {''.join(f'{k}, ' for k in seeds)}{self.obs_dim}], "
+                             f"got {tuple(obs.shape)}")
         return self.act_limit * self.pi(obs)
 
 
 class MLPQFunction(nn.Module):
-    """A TD3 critic: Q(obs, act) -> [B]."""
+    """A TD3 critic: Q(obs, act) -> [B]. seeds=K: K critics, [B, K, *] -> [B, K]."""
 
-    def __init__(self, obs_dim, act_dim, hidden_sizes):
+    def __init__(self, obs_dim, act_dim, hidden_sizes, seeds=None):
         super().__init__()
-        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
-        self.q = mlp([obs_dim + act_dim, *hidden_sizes, 1])
+        self.obs_dim, self.act_dim, self.seeds = int(obs_dim), int(act_dim), check_seeds(seeds)
+        self.q = mlp([obs_dim + act_dim, *hidden_sizes, 1], seeds=seeds)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         if obs.shape[-1] != self.obs_dim or act.shape[-1] != self.act_dim:

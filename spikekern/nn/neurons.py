@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .. import _backend, ops
+from .seeds import check_seeds, seed_shape
 
 
 def _check_backend(backend: str | None) -> str | None:
@@ -133,14 +134,18 @@ class CUBALIF(nn.Module):
 class ILCCUBALIF(CUBALIF):
     """CUBA-LIF with intra-layer connections (NEURONS.md §3): act_dim groups of pop_dim
     neurons; input [T, B, act_dim * pop_dim]. Owns the group matrices `weight` [A, P, P] and
-    biases `bias` [A, P], initialised as the peer's grouped Conv1d(A, A*P, P, groups=A)."""
+    biases `bias` [A, P], initialised as the peer's grouped Conv1d(A, A*P, P, groups=A).
+
+    seeds=K (spikekern.nn.seeds): K seeds' matrices, weight [K, A, P, P] and bias [K, A, P];
+    input [T, B, K, A*P], run as one op over K*A groups."""
 
     def __init__(self, act_dim, pop_dim, c_decay=0.5, v_decay=0.75, v_threshold=0.5, v_reset=0.0,
-                 detach_reset=False, surrogate="rect", alpha=None, backend=None):
+                 detach_reset=False, surrogate="rect", alpha=None, backend=None, seeds=None):
         super().__init__(c_decay, v_decay, v_threshold, v_reset, detach_reset, surrogate, alpha, backend)
-        self.act_dim, self.pop_dim = int(act_dim), int(pop_dim)
-        self.weight = nn.Parameter(torch.empty(self.act_dim, self.pop_dim, self.pop_dim))
-        self.bias = nn.Parameter(torch.empty(self.act_dim, self.pop_dim))
+        self.act_dim, self.pop_dim, self.seeds = int(act_dim), int(pop_dim), check_seeds(seeds)
+        lead = seed_shape(self.seeds)
+        self.weight = nn.Parameter(torch.empty(*lead, self.act_dim, self.pop_dim, self.pop_dim))
+        self.bias = nn.Parameter(torch.empty(*lead, self.act_dim, self.pop_dim))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -152,10 +157,18 @@ class ILCCUBALIF(CUBALIF):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_multistep(x, self)
-        return ops.ilc_cuba_lif(x, self.weight, self.bias, **self._kwargs(x))
+        if self.seeds is None:
+            return ops.ilc_cuba_lif(x, self.weight, self.bias, **self._kwargs(x))
+        K, A, P = self.seeds, self.act_dim, self.pop_dim
+        if x.dim() < 3 or x.shape[-2:] != (K, A * P):
+            raise ValueError(f"ILCCUBALIF(seeds={K}) expects [T, B, {K}, {A * P}], got {tuple(x.shape)}")
+        s = ops.ilc_cuba_lif(x.flatten(-2), self.weight.view(K * A, P, P), self.bias.view(K * A, P),
+                             **self._kwargs(x))
+        return s.view(x.shape)
 
     def extra_repr(self) -> str:
-        return f"act_dim={self.act_dim}, pop_dim={self.pop_dim}, " + super().extra_repr()
+        seeds = "" if self.seeds is None else f"seeds={self.seeds}, "
+        return f"act_dim={self.act_dim}, pop_dim={self.pop_dim}, {seeds}" + super().extra_repr()
 
 
 class NonSpikingIF(nn.Module):

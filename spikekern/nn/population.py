@@ -7,6 +7,7 @@ from torch import nn
 
 from ..ops import DECODES
 from .neurons import IFEncoderNeuron, NonSpikingIF
+from .seeds import check_seeds, seed_shape
 
 ENCODE_MODES = ("pop-det", "pop-ran", "pop-raw")
 DECODE_MODES = DECODES + ("fr-mlp",)
@@ -21,26 +22,35 @@ class PopSpikeEncoder(nn.Module):
     mode "pop-det": A repeated T times drives IF neurons (deterministic spike trains);
     "pop-ran": Bernoulli(A) spikes each step (straight-through gradient);
     "pop-raw": A repeated T times as analog input.
+
+    seeds=K (spikekern.nn.seeds): K seeds' fields, mean and std [K, 1, obs_dim, pop_dim];
+    [B, K, obs_dim] -> [T, B, K, obs_dim * pop_dim].
     """
 
-    def __init__(self, obs_dim, pop_dim, spike_ts, mean_range, std, mode="pop-det", backend=None):
+    def __init__(self, obs_dim, pop_dim, spike_ts, mean_range, std, mode="pop-det", backend=None, seeds=None):
         super().__init__()
         if mode not in ENCODE_MODES:
             raise ValueError(f"unknown encoder mode {mode!r}; choose one of {list(ENCODE_MODES)}")
         if pop_dim < 2:
             raise ValueError(f"pop_dim must be >= 2 to space the means over mean_range, got {pop_dim}")
         self.obs_dim, self.pop_dim, self.spike_ts, self.mode = int(obs_dim), int(pop_dim), int(spike_ts), mode
+        self.seeds = check_seeds(seeds)
         lo, hi = float(mean_range[0]), float(mean_range[1])
         means = lo + (hi - lo) / (pop_dim - 1) * torch.arange(pop_dim, dtype=torch.float32)
-        self.mean = nn.Parameter(means.expand(1, obs_dim, pop_dim).clone())
-        self.std = nn.Parameter(torch.full((1, obs_dim, pop_dim), float(std)))
+        shape = (*seed_shape(self.seeds), 1, obs_dim, pop_dim)
+        self.mean = nn.Parameter(means.expand(shape).clone())
+        self.std = nn.Parameter(torch.full(shape, float(std)))
         self.neurons = IFEncoderNeuron(backend=backend) if mode == "pop-det" else None
 
     def receptive_fields(self, obs: torch.Tensor) -> torch.Tensor:
-        if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
-            raise ValueError(f"observations must be [B, obs_dim={self.obs_dim}], got {tuple(obs.shape)}")
+        seeds = seed_shape(self.seeds)
+        if obs.dim() != 2 + len(seeds) or tuple(obs.shape[1:]) != (*seeds, self.obs_dim):
+            raise ValueError(f"observations must be [B, {''.join(f'{k}, ' for k in seeds)}obs_dim={self.obs_dim}], "
+                             f"got {tuple(obs.shape)}")
         o = obs.unsqueeze(-1)
-        return torch.exp(-0.5 * (o - self.mean).pow(2) / self.std.pow(2)).view(obs.shape[0], -1)
+        # A seed's fields [1, obs, pop] broadcast over the batch; K seeds' [K, obs, pop] over it too.
+        mean, std = (p.view(*seeds, self.obs_dim, self.pop_dim) for p in (self.mean, self.std))
+        return torch.exp(-0.5 * (o - mean).pow(2) / std.pow(2)).view(*obs.shape[:-1], -1)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         a = self.receptive_fields(obs)
@@ -53,7 +63,8 @@ class PopSpikeEncoder(nn.Module):
         return spikes + (seq - seq.detach())  # forward: the sample; backward: straight through
 
     def extra_repr(self) -> str:
-        return f"obs_dim={self.obs_dim}, pop_dim={self.pop_dim}, spike_ts={self.spike_ts}, mode={self.mode}"
+        seeds = "" if self.seeds is None else f", seeds={self.seeds}"
+        return f"obs_dim={self.obs_dim}, pop_dim={self.pop_dim}, spike_ts={self.spike_ts}, mode={self.mode}{seeds}"
 
 
 class PopDecoder(nn.Module):
@@ -63,11 +74,15 @@ class PopDecoder(nn.Module):
     neurons) applied to each step's spikes, then the non-spiking IF decode (`decode`:
     last-mem, max-mem, max-abs-mem, mean-mem). decode="fr-mlp" applies the conv to the mean
     firing rate instead (PopSAN).
+
+    seeds=K (spikekern.nn.seeds): K seeds' weightings, conv.weight [K, A, 1, P] and conv.bias
+    [K, A]; [T, B, K, A*P] -> [B, K, A].
     """
 
-    def __init__(self, act_dim, pop_dim, spike_ts, decode="last-mem"):
+    def __init__(self, act_dim, pop_dim, spike_ts, decode="last-mem", seeds=None):
         super().__init__()
         self.act_dim, self.pop_dim, self.spike_ts = int(act_dim), int(pop_dim), int(spike_ts)
+        self.seeds = check_seeds(seeds)
         mode = decode.replace("_", "-") if isinstance(decode, str) else decode
         if mode not in DECODE_MODES:
             raise ValueError(f"unknown decode {decode!r}; choose one of {list(DECODE_MODES)}")
@@ -75,20 +90,38 @@ class PopDecoder(nn.Module):
         self.integrator = None if mode == "fr-mlp" else NonSpikingIF(mode)
         # A Conv1d holds the parameters (and its initialisation, as the peer's); the grouped
         # kernel-size-P convolution is a per-group dot product, computed below directly.
-        self.conv = nn.Conv1d(self.act_dim, self.act_dim, self.pop_dim, groups=self.act_dim)
+        convs = [nn.Conv1d(self.act_dim, self.act_dim, self.pop_dim, groups=self.act_dim)
+                 for _ in range(self.seeds or 1)]
+        # K seeds: each seed's copy initialised as the conv initialises itself, under the conv's names.
+        self.conv = convs[0] if self.seeds is None else _Params(
+            weight=torch.stack([c.weight.detach() for c in convs]), bias=torch.stack([c.bias.detach() for c in convs]))
 
     def _group_dot(self, s: torch.Tensor) -> torch.Tensor:
-        w = self.conv.weight.view(self.act_dim, self.pop_dim)
+        seeds = seed_shape(self.seeds)
+        w = self.conv.weight.view(*seeds, self.act_dim, self.pop_dim)
         return (s * w).sum(dim=-1) + self.conv.bias
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        if spikes.dim() != 3 or spikes.shape[2] != self.act_dim * self.pop_dim:
-            raise ValueError(f"PopDecoder expects [T, B, act_dim*pop_dim={self.act_dim * self.pop_dim}], "
+        seeds = seed_shape(self.seeds)
+        width = self.act_dim * self.pop_dim
+        if spikes.dim() != 3 + len(seeds) or tuple(spikes.shape[2:]) != (*seeds, width):
+            raise ValueError(f"PopDecoder expects [T, B, {''.join(f'{k}, ' for k in seeds)}act_dim*pop_dim={width}], "
                              f"got {tuple(spikes.shape)}")
-        groups = spikes.view(spikes.shape[0], spikes.shape[1], self.act_dim, self.pop_dim)
+        groups = spikes.view(*spikes.shape[:-1], self.act_dim, self.pop_dim)
         if self.integrator is None:
             return self._group_dot(groups.mean(dim=0))
         return self.integrator(self._group_dot(groups))
 
     def extra_repr(self) -> str:
-        return f"act_dim={self.act_dim}, pop_dim={self.pop_dim}, spike_ts={self.spike_ts}, decode={self.decode}"
+        seeds = "" if self.seeds is None else f", seeds={self.seeds}"
+        return f"act_dim={self.act_dim}, pop_dim={self.pop_dim}, spike_ts={self.spike_ts}, decode={self.decode}{seeds}"
+
+
+class _Params(nn.Module):
+    """Named parameters and nothing else: K seeds' copies of a layer's parameters under the
+    layer's own names (conv.weight, conv.bias), so a seed's state dict is the single model's."""
+
+    def __init__(self, **params: torch.Tensor):
+        super().__init__()
+        for name, value in params.items():
+            setattr(self, name, nn.Parameter(value.clone()))

@@ -28,7 +28,7 @@ class Algorithm:
     help: str                # one line in `spikekern train --help`
     description: str         # the top of `spikekern train NAME --help`
     config_cls: type         # the dataclass of every option (rl/options.py)
-    trainer_cls: type        # a loop.Trainer subclass: Trainer(cfg, run_dir, resume)
+    trainer_cls: type        # a loop.Trainer subclass: Trainer(cfg, run_dir, resume, seeds)
     agent_field: str         # the config field choosing the agent (a sweep's agent axis)
     budget_field: str        # the config field of the run's length
     epoch_field: str         # the config field of the interval between evaluations
@@ -47,9 +47,11 @@ class Algorithm:
         return runtime.make_config(self.config_cls, given)
 
     def run(self, cfg, out: Path, resume: bool = False, progress: bool = True, overrides: dict | None = None,
-            on_start=None) -> dict:
-        """Train (or, with resume, continue the run in `out` with its saved config)."""
-        return runtime.run_trainer(self.trainer_cls, self.config_cls, cfg, out, resume, progress, overrides, on_start)
+            on_start=None, seeds=None) -> dict:
+        """Train (or, with resume, continue the run in `out` with its saved config). seeds: several
+        seeds in one process, one folder each under `out` (trainers with several_seeds)."""
+        return runtime.run_trainer(self.trainer_cls, self.config_cls, cfg, out, resume, progress, overrides, on_start,
+                                   seeds)
 
 
 def register(algorithm: Algorithm) -> None:

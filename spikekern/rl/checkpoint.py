@@ -13,6 +13,7 @@ would run their code. What is shared and evaluated is model.pt (see agents.py).
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import pickle
 import random
@@ -51,14 +52,52 @@ def atomic_save(obj, path: Path, previous: Path | None = None) -> None:
     _fsync_dir(path.parent)
 
 
-def rng_state(gen: np.random.Generator) -> dict:
-    return dict(torch=torch.get_rng_state(), numpy=gen.bit_generator.state, python=random.getstate())
+def rng_state(gen: np.random.Generator, torch_gen: torch.Generator | None = None) -> dict:
+    """The run's random streams: numpy's `gen`, torch's (`torch_gen`, or the global
+    generator), Python's."""
+    torch_state = torch.get_rng_state() if torch_gen is None else torch_gen.get_state()
+    return dict(torch=torch_state, numpy=gen.bit_generator.state, python=random.getstate())
 
 
-def set_rng_state(state: dict, gen: np.random.Generator) -> None:
-    torch.set_rng_state(state["torch"])
+def set_rng_state(state: dict, gen: np.random.Generator, torch_gen: torch.Generator | None = None) -> None:
+    if torch_gen is None:
+        torch.set_rng_state(state["torch"])
+    else:
+        torch_gen.set_state(state["torch"])
     gen.bit_generator.state = state["numpy"]
     random.setstate(state["python"])
+
+
+def unstack_optimizer(state: dict, k: int) -> dict:
+    """Seed k's part of the state dict of an optimiser over stacked parameters
+    (spikekern.nn.seeds): what the same optimiser over seed k's single parameters holds.
+    Per-parameter tensors are indexed by seed; 0-dim ones (Adam's step count, the same for
+    every seed of a lockstep run) are shared."""
+    def part(v):
+        if isinstance(v, torch.Tensor) and v.dim() > 0:
+            return v[k].clone()
+        return v.clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+
+    return dict(state={i: {name: part(v) for name, v in st.items()} for i, st in state["state"].items()},
+                param_groups=copy.deepcopy(state["param_groups"]))
+
+
+def stack_optimizer(states: list[dict]) -> dict:
+    """The inverse of unstack_optimizer: K single optimiser state dicts -> the stacked one."""
+    first = states[0]
+    stacked = {}
+    for i, st in first["state"].items():
+        stacked[i] = {}
+        for name, v in st.items():
+            values = [s["state"][i][name] for s in states]
+            if isinstance(v, torch.Tensor) and v.dim() > 0:
+                stacked[i][name] = torch.stack(values)
+            else:
+                if any(not torch.equal(torch.as_tensor(x), torch.as_tensor(v)) for x in values):
+                    raise ValueError(f"the seeds' optimiser states differ in {name!r} ({values}): they were not "
+                                     "trained in lockstep")
+                stacked[i][name] = v
+    return dict(state=stacked, param_groups=copy.deepcopy(first["param_groups"]))
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -259,8 +259,8 @@ class DQNTrainer(Trainer):
     algo = "dqn"
     unit = "frame"
 
-    def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool | dict = False):
-        self.begin(cfg, run_dir)
+    def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool | dict = False, seeds=None):
+        self.begin(cfg, run_dir, seeds)
         self.env = VecEnv(cfg.env, cfg.num_envs, train=True)
         self.rng = seed_everything(cfg.seed)
         self.q = build_q(cfg, self.env.obs_shape, self.env.n_actions).to(self.device)
@@ -420,16 +420,16 @@ class DQNTrainer(Trainer):
     def guarded(self) -> torch.nn.Module:
         return self.q
 
-    def evaluate_epoch(self, progress: bool = False) -> list[float]:
+    def evaluate_epoch(self, k: int = 0, progress: bool = False) -> list[float]:
         cfg = self.cfg
         return evaluate(self.q, cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1), device=self.device,
                         progress=progress)
 
-    def epoch_row(self, returns: list[float], rate: float) -> dict:
+    def epoch_row(self, k: int, returns: list[float], rate: float) -> dict:
         return dict(step=self.env_steps, frames=self.frames, **self.test_stats(returns), train_return=self.last_return,
                     games=self.games, epsilon=self.epsilon(), frames_per_s=rate)
 
-    def model_file(self) -> dict:
+    def model_file(self, k: int = 0) -> dict:
         return dict(q=self.q.state_dict(), obs_shape=self.env.obs_shape, n_actions=self.env.n_actions)
 
 

@@ -4,6 +4,13 @@ model.pt, learning curve), Ctrl-C/SIGTERM (a checkpoint, then the resume command
 wall time across resumes. Each algorithm's trainer (td3.py, dqn.py) subclasses Trainer and
 keeps only its own step, update, evaluation and files readable in its module, as CleanRL
 keeps each algorithm in one file.
+
+A trainer may run several seeds in one process (`--seeds 0 1 2`, where the algorithm
+supports it): each seed is a SeedRun with its own folder (OUT/seed<k>/), exactly what a
+single run of that seed writes, so eval, load_agent, report and --resume of that folder work
+as for any run. OUT/seeds.json names the group, and --resume OUT continues every seed. A seed
+whose training diverges stops alone: its folder keeps its last good checkpoint and gains
+diverged.txt saying why, and the others go on.
 """
 from __future__ import annotations
 
@@ -11,33 +18,51 @@ import dataclasses
 import functools
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .checkpoint import atomic_save
-from .guards import check_parameters
+from .guards import DivergedError, check_parameters
 from .logger import RunLogger, plot_curve
-from .runtime import prepare
+from .runtime import GROUP, prepare, seed_dir
+
+DIVERGED = "diverged.txt"  # in a seed's folder: why that seed stopped while the others went on
+
+
+@dataclass
+class SeedRun:
+    """One seed's run: its config (with its seed), its folder and log, its newest checkpoint."""
+    seed: int
+    cfg: object
+    run_dir: Path
+    logger: RunLogger | None = None
+    saved_step: int | None = None  # agent step of the newest checkpoint on disk
+    diverged: str | None = None    # why it stopped, if it did
 
 
 class Trainer:
     """Base of the trainers. A subclass names its algorithm (`algo`, its name in
-    algorithms.py) and what its budget counts (`unit`: "step" or "frame"), and implements:
+    algorithms.py), what its budget counts (`unit`: "step" or "frame") and whether it trains
+    several seeds in one process (`several_seeds`), and implements (k: a seed's index in
+    self.runs, 0 for a single run):
 
         step_once()                    act in the env(s), store, run the updates that are due
         postfix() -> dict | None       the progress bar's postfix after a step (None: keep it)
         agent_step() -> int            the env step the guards and checkpoints speak of
-        guarded() -> nn.Module         checked for non-finite parameters before each save
-        evaluate_epoch(progress)       the test returns of an evaluation
-        epoch_row(returns, rate)       progress.csv's row, with the rate under "<unit>s_per_s"
+        guard_epoch()                  check the parameters before anything is saved (default:
+                                       check_parameters(guarded()) for a single run)
+        evaluate_epoch(k, progress)    the test returns of an evaluation
+        epoch_row(k, returns, rate)    progress.csv's row, with the rate under "<unit>s_per_s"
                                        (the loop adds time_s)
-        model_file() -> dict           model.pt: tensors and plain values only
-        save()                         the checkpoint
+        model_file(k) -> dict          model.pt: tensors and plain values only
+        save()                         the checkpoints of the seeds still training
     """
 
     algo = ""
     unit = "step"
+    several_seeds = False
 
     # ---------------------------------------------------------------- what the table says
     @functools.cached_property
@@ -55,35 +80,85 @@ class Trainer:
     def budget(self) -> int:
         return int(getattr(self.cfg, self.spec.budget_field))
 
-    def label(self, between: str = " ") -> str:
-        """'TD3 ilc-san Pendulum-v1' (between=" on ": 'TD3 ilc-san on Pendulum-v1')."""
-        return f"{self.algo.upper()} {getattr(self.cfg, self.spec.agent_field)}{between}{self.cfg.env}"
+    def label(self, between: str = " ", group: bool = True) -> str:
+        """'TD3 ilc-san Pendulum-v1' (between=" on ": 'TD3 ilc-san on Pendulum-v1'; several seeds,
+        unless group=False: '... (8 seeds)')."""
+        several = f" ({len(self.runs)} seeds)" if group and len(self.runs) > 1 else ""
+        return f"{self.algo.upper()} {getattr(self.cfg, self.spec.agent_field)}{between}{self.cfg.env}{several}"
 
     def position(self) -> str:
         """Where the run is, for messages: 'step 1200' (DQN: '4800 frames')."""
         return f"{self.unit} {self.progress()}" if self.unit == "step" else f"{self.progress()} {self.unit}s"
 
-    # ---------------------------------------------------------------- the run folder
-    def begin(self, cfg, run_dir) -> None:
-        """The start of every trainer's __init__(cfg, run_dir, resume), where resume continues the
-        run in run_dir from its checkpoint (True) or from that checkpoint already loaded (a dict):
-        every check of the config (nothing is written before open_run), the device and threads."""
-        self.cfg, self.run_dir = cfg, Path(run_dir)
+    # ---------------------------------------------------------------- the run folder(s)
+    def begin(self, cfg, run_dir, seeds=None) -> None:
+        """The start of every trainer's __init__(cfg, run_dir, resume, seeds), where resume
+        continues the run in run_dir from its checkpoint (True) or from that checkpoint already
+        loaded (a dict; several seeds: a list of them, in the order of seeds): every check of
+        the config (nothing is written before open_run), the device and threads. seeds: train
+        these seeds in one process (None or one seed: cfg.seed, or that seed, in run_dir itself)."""
+        self.init_runs(cfg, run_dir, seeds)
         self.spec.validate(cfg)
         self.device = prepare(cfg)
+
+    def init_runs(self, cfg, run_dir, seeds=None) -> None:
+        """self.runs, one SeedRun per seed (no checks of the config: begin() makes them)."""
+        seeds = [cfg.seed] if seeds is None else [int(s) for s in seeds]
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ValueError(f"--seeds must be distinct non-negative integers, got {seeds}")
+        if len(seeds) > 1 and not self.several_seeds:
+            raise ValueError(f"{self.algo} does not train several seeds in one process yet: run one "
+                             f"`spikekern train {self.algo} --seed S` per seed (or `spikekern sweep`)")
+        self.cfg = dataclasses.replace(cfg, seed=seeds[0])
+        self.group_dir = Path(run_dir)
+        self.runs = [SeedRun(s, dataclasses.replace(cfg, seed=s),
+                             self.group_dir if len(seeds) == 1 else seed_dir(self.group_dir, s)) for s in seeds]
         self.time_s = 0.0  # training wall time before this session (a resumed run adds to it)
-        self.saved_step = None  # agent step of the newest checkpoint on disk
+
+    # A single run's folder, log and newest checkpoint (the only SeedRun).
+    run_dir = property(lambda self: self.runs[0].run_dir)
+    logger = property(lambda self: self.runs[0].logger)
+    saved_step = property(lambda self: self.runs[0].saved_step,
+                          lambda self, step: setattr(self.runs[0], "saved_step", step))
+
+    def alive(self) -> list[tuple[int, SeedRun]]:
+        """(index, run) of the seeds still training."""
+        return [(k, run) for k, run in enumerate(self.runs) if run.diverged is None]
 
     def open_run(self, fields: list[str], resumed: bool, resume_step: int) -> None:
-        """Create the run folder (only once every check has passed), write config.json for a new
-        run, and open progress.csv and TensorBoard (a resumed run keeps its rows up to the
+        """Create the run folder(s) (only once every check has passed), write config.json for a
+        new run, and open progress.csv and TensorBoard (a resumed run keeps its rows up to the
         checkpoint)."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if not resumed:
-            config = dict(algo=self.algo, **dataclasses.asdict(self.cfg))
-            (self.run_dir / "config.json").write_text(json.dumps(config, indent=1))
-        self.logger = RunLogger(self.run_dir, fields, resume_step=resume_step if resumed else None)
+        if len(self.runs) > 1:
+            self.group_dir.mkdir(parents=True, exist_ok=True)
+            (self.group_dir / GROUP).write_text(json.dumps(
+                dict(algo=self.algo, seeds=[r.seed for r in self.runs],
+                     folders=[r.run_dir.name for r in self.runs]), indent=1))
+        for run in self.runs:
+            run.run_dir.mkdir(parents=True, exist_ok=True)
+            if not resumed:
+                config = dict(algo=self.algo, **dataclasses.asdict(run.cfg))
+                (run.run_dir / "config.json").write_text(json.dumps(config, indent=1))
+            (run.run_dir / DIVERGED).unlink(missing_ok=True)  # a resumed seed trains again
+            run.logger = RunLogger(run.run_dir, fields, resume_step=resume_step if resumed else None)
         self.t0 = time.perf_counter()
+
+    def diverge(self, k: int, error: DivergedError) -> None:
+        """Seed k's training diverged: a single run stops with the error; of several seeds, that
+        one stops (its folder says why) and the others go on."""
+        run = self.runs[k]
+        if len(self.runs) == 1:
+            raise error
+        run.diverged = str(error)
+        (run.run_dir / DIVERGED).write_text(f"seed {run.seed}: {error}\n")
+        from tqdm import tqdm
+
+        tqdm.write(f"seed {run.seed} stopped: {error}; the other seeds go on")
+        if not self.alive():
+            raise DivergedError(f"every seed diverged: {self._diverged_list()}")
+
+    def _diverged_list(self) -> str:
+        return "; ".join(f"seed {r.seed}: {r.diverged}" for r in self.runs if r.diverged)
 
     def elapsed(self) -> float:
         """Training wall time of the whole run, across resumes."""
@@ -104,7 +179,7 @@ class Trainer:
                    dynamic_ncols=True)
         result = {}
         try:
-            while self.progress() < budget:
+            while self.progress() < budget and self.alive():
                 before = self.progress()
                 self.step_once()
                 bar.update(self.progress() - before)
@@ -113,32 +188,52 @@ class Trainer:
                     bar.set_postfix(**postfix, refresh=False)
                 if self.progress() >= next_epoch or self.progress() >= budget:
                     next_epoch += every
-                    result = self.end_epoch(t0, count0, progress)
-                    bar.write(f"{self.position()}: test return {result['test_return']:.1f} "
-                              f"+- {result['test_return_std']:.1f} ({result[f'{self.unit}s_per_s']:.0f} {self.unit}s/s)")
+                    rows = self.end_epoch(t0, count0, progress)
+                    result = rows[0] if len(self.runs) == 1 else dict(seeds=rows)
+                    bar.write(self._epoch_line(rows))
         except KeyboardInterrupt:
             bar.close()
             self.save()
             print(f"\ninterrupted at {self.position()}: checkpoint saved; continue with "
-                  f"`spikekern train {self.algo} --resume {self.run_dir}`")
+                  f"`spikekern train {self.algo} --resume {self.group_dir}`")
             raise
         bar.close()
-        self.logger.close()
+        for run in self.runs:
+            run.logger.close()
         self.close()
+        if any(run.diverged for run in self.runs):
+            raise DivergedError(f"{self._diverged_list()} (the other seeds finished)")
         return result
 
-    def end_epoch(self, t0: float, count0: int, progress: bool = False) -> dict:
-        """Evaluate, log a row, save the checkpoint and model.pt, redraw the curve. Parameters
-        are checked first, so a diverged agent is never saved."""
+    def _epoch_line(self, rows: dict) -> str:
+        rate = f"{next(iter(rows.values()))[f'{self.unit}s_per_s']:.0f} {self.unit}s/s"
+        if len(self.runs) == 1:
+            r = rows[0]
+            return f"{self.position()}: test return {r['test_return']:.1f} +- {r['test_return_std']:.1f} ({rate})"
+        means = [r["test_return"] for r in rows.values()]
+        return (f"{self.position()}: test return over {len(means)} seeds {np.mean(means):.1f} "
+                f"(min {min(means):.1f}, max {max(means):.1f}; {rate} per seed)")
+
+    def guard_epoch(self) -> None:
+        """Check the parameters before anything is saved, so a diverged agent never is."""
         check_parameters(self.guarded(), self.agent_step(), self.saved_step)
-        returns = self.evaluate_epoch(progress)
+
+    def end_epoch(self, t0: float, count0: int, progress: bool = False) -> dict:
+        """Per seed still training: evaluate, log a row, save the checkpoint and model.pt, redraw
+        the curve. Parameters are checked first, so a diverged agent is never saved. Returns the
+        rows by seed index."""
+        self.guard_epoch()
+        returns = {k: self.evaluate_epoch(k, progress) for k, _ in self.alive()}
         rate = (self.progress() - count0) / (time.perf_counter() - t0)
-        row = dict(self.epoch_row(returns, rate), time_s=self.elapsed())
-        self.logger.row(row)
+        rows = {}
+        for k, run in self.alive():
+            rows[k] = dict(self.epoch_row(k, returns[k], rate), time_s=self.elapsed())
+            run.logger.row(rows[k])
         self.save()
-        atomic_save(dict(config=dataclasses.asdict(self.cfg), **self.model_file()), Path(self.run_dir) / "model.pt")
-        plot_curve(self.run_dir, title=f"{self.label(' on ')} (seed {self.cfg.seed})")
-        return row
+        for k, run in self.alive():
+            atomic_save(dict(config=dataclasses.asdict(run.cfg), **self.model_file(k)), run.run_dir / "model.pt")
+            plot_curve(run.run_dir, title=f"{self.label(' on ', group=False)} (seed {run.seed})")
+        return rows
 
     @staticmethod
     def test_stats(returns) -> dict:

@@ -3,6 +3,7 @@ rebuilding a saved config; running (or resuming) a training run."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import torch
@@ -11,6 +12,20 @@ import spikekern
 from spikekern._backend import BACKENDS
 
 from .checkpoint import interrupt_on_sigterm, load_checkpoint
+
+
+GROUP = "seeds.json"  # in the folder of a run of several seeds: which seeds, in which folders
+
+
+def seed_dir(out: Path, seed: int) -> Path:
+    """The folder of one seed of a run of several seeds in `out`."""
+    return Path(out) / f"seed{seed}"
+
+
+def read_group(out: Path) -> list[int] | None:
+    """The seeds of the run of several seeds in `out`, or None when `out` holds no such run."""
+    path = Path(out) / GROUP
+    return [int(s) for s in json.loads(path.read_text())["seeds"]] if path.exists() else None
 
 
 def check_backend(cfg) -> torch.device:
@@ -58,16 +73,23 @@ def config_from_dict(config_cls, d: dict):
 
 
 def run_trainer(trainer_cls, config_cls, cfg, out: Path, resume: bool = False, progress: bool = True,
-                overrides: dict | None = None, on_start=None) -> dict:
-    """Train with cfg into `out`, or with resume continue the run saved there (its own settings,
-    explicit overrides such as more steps on top). SIGTERM saves a checkpoint as Ctrl-C does.
+                overrides: dict | None = None, on_start=None, seeds=None) -> dict:
+    """Train with cfg into `out` (seeds: several seeds in one process, one folder each under
+    `out`), or with resume continue the run saved there (its own settings and seeds, explicit
+    overrides such as more steps on top). SIGTERM saves a checkpoint as Ctrl-C does.
     on_start(trainer), if given, is called once the trainer is built (and resumed)."""
     out = Path(out)
     state = None
     if resume:  # loaded once: a checkpoint with a full replay buffer is large
-        state = load_checkpoint(out)
-        cfg = dataclasses.replace(config_from_dict(config_cls, state["config"]), **(overrides or {}))
-    trainer = trainer_cls(cfg, out, resume=state if resume else False)
+        group = read_group(out)
+        if group is not None:
+            seeds = group
+            state = [load_checkpoint(seed_dir(out, s)) for s in group]
+        else:
+            state = load_checkpoint(out)
+        first = state[0] if isinstance(state, list) else state
+        cfg = dataclasses.replace(config_from_dict(config_cls, first["config"]), **(overrides or {}))
+    trainer = trainer_cls(cfg, out, resume=state if resume else False, seeds=seeds)
     if on_start is not None:
         on_start(trainer)
     with interrupt_on_sigterm():

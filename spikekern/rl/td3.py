@@ -22,10 +22,12 @@ from torch import nn
 from .._backend import BACKENDS
 from ..models import MLPActor, MLPQFunction, PopSpikeActor
 from ..nn.population import DECODE_MODES, ENCODE_MODES
+from ..nn.seeds import stack_states, unstack_state
 from .algorithms import Algorithm
-from .checkpoint import env_snapshot, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr, set_rng_state
+from .checkpoint import (env_snapshot, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr,
+                         set_rng_state, stack_optimizer, unstack_optimizer)
 from .envs import make_env, run_episodes, with_video
-from .guards import check_loss, check_observation
+from .guards import DivergedError, check_loss, check_observation, check_parameters
 from .loop import Trainer
 from .normalize import RunningNorm
 from .options import check, option
@@ -89,26 +91,27 @@ def validate(cfg: TD3Config) -> None:
     make_env(cfg.env, continuous=True, max_episode_steps=cfg.max_ep_len).close()
 
 
-def build_actor(cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float) -> nn.Module:
+def build_actor(cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float, seeds: int | None = None) -> nn.Module:
     if cfg.actor == "ann":
-        return MLPActor(obs_dim, act_dim, cfg.hidden_sizes, act_limit)
+        return MLPActor(obs_dim, act_dim, cfg.hidden_sizes, act_limit, seeds=seeds)
     if cfg.actor not in ACTORS:
         raise ValueError(f"unknown actor {cfg.actor!r}; choose one of {list(ACTORS)}")
     return PopSpikeActor(obs_dim, act_dim, cfg.encoder_pop_dim, cfg.decoder_pop_dim, list(cfg.hidden_sizes),
                          cfg.mean_range, cfg.encoder_var, cfg.spike_ts, encode=cfg.encode,
                          decode=cfg.decode_mode(), act_limit=act_limit, ilc=cfg.actor == "ilc-san",
-                         backend=cfg.backend)
+                         backend=cfg.backend, seeds=seeds)
 
 
 class Agent(nn.Module):
-    """Actor, twin critics, their targets and the observation normaliser."""
+    """Actor, twin critics, their targets and the observation normaliser. seeds=K: K seeds'
+    agents in one (spikekern.nn.seeds): observations [B, K, obs_dim], actions [B, K, act_dim]."""
 
-    def __init__(self, cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float):
+    def __init__(self, cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float, seeds: int | None = None):
         super().__init__()
-        self.norm = RunningNorm(obs_dim, clip=cfg.obs_clip)
-        self.actor = build_actor(cfg, obs_dim, act_dim, act_limit)
-        self.q1 = MLPQFunction(obs_dim, act_dim, cfg.hidden_sizes)
-        self.q2 = MLPQFunction(obs_dim, act_dim, cfg.hidden_sizes)
+        self.norm = RunningNorm(obs_dim, clip=cfg.obs_clip, seeds=seeds)
+        self.actor = build_actor(cfg, obs_dim, act_dim, act_limit, seeds)
+        self.q1 = MLPQFunction(obs_dim, act_dim, cfg.hidden_sizes, seeds=seeds)
+        self.q2 = MLPQFunction(obs_dim, act_dim, cfg.hidden_sizes, seeds=seeds)
         self.actor_targ, self.q1_targ, self.q2_targ = (copy.deepcopy(m) for m in (self.actor, self.q1, self.q2))
         for p in self.targets_parameters():
             p.requires_grad_(False)
@@ -121,6 +124,7 @@ class Agent(nn.Module):
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, device) -> np.ndarray:
+        """One observation [obs_dim] (K seeds: one per seed, [K, obs_dim]) -> its action."""
         o = torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0)
         return self.actor(self.norm(o))[0].cpu().numpy()
 
@@ -136,95 +140,161 @@ def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, max_ep_len: in
 
 
 class TD3Trainer(Trainer):
-    algo = "td3"
+    """TD3 for one seed or several in one process. Several seeds are one stacked Agent
+    (seeds=K) updated by one batched computation, each seed with its own env, replay part,
+    random streams, optimiser state and normaliser; its checkpoint and model.pt are a single
+    run's. A single run is the same code with K = 1, whose arithmetic is the single model's."""
 
-    def __init__(self, cfg: TD3Config, run_dir: Path, resume: bool | dict = False):
-        self.begin(cfg, run_dir)
-        self.env = make_env(cfg.env, continuous=True, max_episode_steps=cfg.max_ep_len)
-        space = self.env.action_space
+    algo = "td3"
+    several_seeds = True
+
+    def __init__(self, cfg: TD3Config, run_dir: Path, resume: bool | dict | list = False, seeds=None):
+        self.begin(cfg, run_dir, seeds)
+        cfg, K = self.cfg, len(self.runs)
+        self.envs = [make_env(cfg.env, continuous=True, max_episode_steps=cfg.max_ep_len) for _ in self.runs]
+        space = self.envs[0].action_space
         if not np.allclose(space.high, -space.low):
             raise ValueError(f"{cfg.env}: TD3 here needs symmetric action bounds, got {space.low}..{space.high}")
-        self.obs_dim, self.act_dim = self.env.observation_space.shape[0], space.shape[0]
+        self.obs_dim, self.act_dim = self.envs[0].observation_space.shape[0], space.shape[0]
         self.act_limit = float(space.high[0])
-        self.rng = seed_everything(cfg.seed)
-        self.agent = Agent(cfg, self.obs_dim, self.act_dim, self.act_limit).to(self.device)
+        # Each seed starts as its single run does: its seed, then its networks from the global
+        # torch generator; what that generator holds next is the seed's own noise stream (a
+        # single run keeps using the global one, so K = 1 draws exactly as ever).
+        self.agent = Agent(cfg, self.obs_dim, self.act_dim, self.act_limit, seeds=K)  # its weights: below
+        self.rngs, self.gens, singles = [], [], []
+        for run in self.runs:
+            self.rngs.append(seed_everything(run.seed))
+            singles.append(Agent(cfg, self.obs_dim, self.act_dim, self.act_limit))
+            self.gens.append(None if K == 1 else self._generator(run.seed))
+        self.agent.load_state_dict(stack_states([a.state_dict() for a in singles]))
+        self.agent.to(self.device)
+        self.single = singles[0].to(self.device)  # one seed's agent at a time, for evaluations
         fused = dict(fused=True) if self.device.type in ("cpu", "cuda") else {}
         self.pi_opt = torch.optim.Adam(self.agent.actor.parameters(), lr=cfg.actor_lr, **fused)
         self.q_opt = torch.optim.Adam(list(self.agent.q1.parameters()) + list(self.agent.q2.parameters()),
                                       lr=cfg.critic_lr, **fused)
         # Full capacity even for short runs (np.zeros commits no memory until used), so a
         # resumed run extended to more steps samples exactly as an uninterrupted one.
-        self.buffer = ReplayBuffer(self.obs_dim, self.act_dim, cfg.replay_size)
-        self.step, self.updates, self.episodes = 0, 0, 0
-        self.last_return = float("nan")
-        self.obs, _ = self.env.reset(seed=cfg.seed)
-        self.ep_ret, self.ep_len = 0.0, 0
+        self.buffer = ReplayBuffer(self.obs_dim, self.act_dim, cfg.replay_size, seeds=K)
+        self.step, self.updates = 0, 0
+        self.episodes, self.last_return = [0] * K, [float("nan")] * K
+        self.obs = [env.reset(seed=run.seed)[0] for env, run in zip(self.envs, self.runs)]
+        self.ep_ret, self.ep_len = [0.0] * K, [0] * K
         if resume:
-            self._load(resume if isinstance(resume, dict) else load_checkpoint(self.run_dir))
+            states = resume if isinstance(resume, (dict, list)) else load_checkpoint(self.run_dir)
+            self._load(states if isinstance(states, list) else [states])
         # Everything is validated: only now is anything written.
         self.open_run(["step", "epoch", "test_return", "test_return_std", "train_return", "episodes", "steps_per_s",
                        "time_s"], bool(resume), self.step)
 
-    # -------------------------------------------------------------------- checkpoints
-    def _state(self) -> dict:
-        return dict(config=dataclasses.asdict(self.cfg), agent=self.agent.state_dict(),
-                    pi_opt=self.pi_opt.state_dict(), q_opt=self.q_opt.state_dict(),
-                    buffer=self.buffer.state_dict(), rng=rng_state(self.rng), step=self.step,
-                    updates=self.updates, episodes=self.episodes, last_return=self.last_return,
-                    time_s=self.elapsed(), env=env_snapshot(self.env), obs=self.obs, ep_ret=self.ep_ret, ep_len=self.ep_len)
+    def _generator(self, seed: int) -> torch.Generator:
+        """Seed k's own torch stream, continuing where its single run's global generator is now
+        (CPU; on a GPU, the stream a single run's CUDA generator starts with)."""
+        gen = torch.Generator(self.device)
+        if self.device.type == "cpu":
+            gen.set_state(torch.get_rng_state())
+        else:
+            gen.manual_seed(seed)
+        return gen
 
-    def _load(self, st: dict) -> None:
-        self.agent.load_state_dict(st["agent"])
-        self.pi_opt.load_state_dict(st["pi_opt"])
-        self.q_opt.load_state_dict(st["q_opt"])
+    # -------------------------------------------------------------------- checkpoints
+    def _state(self, k: int) -> dict:
+        """Seed k's checkpoint, exactly a single run's."""
+        gen = self.gens[k]
+        return dict(config=dataclasses.asdict(self.runs[k].cfg), agent=unstack_state(self.agent.state_dict(), k),
+                    pi_opt=unstack_optimizer(self.pi_opt.state_dict(), k),
+                    q_opt=unstack_optimizer(self.q_opt.state_dict(), k),
+                    buffer=self.buffer.state_dict(k), rng=rng_state(self.rngs[k], gen), step=self.step,
+                    updates=self.updates, episodes=self.episodes[k], last_return=self.last_return[k],
+                    time_s=self.elapsed(), env=env_snapshot(self.envs[k]), obs=self.obs[k], ep_ret=self.ep_ret[k],
+                    ep_len=self.ep_len[k])
+
+    def _load(self, states: list[dict]) -> None:
+        at = {(st["step"], st["updates"]) for st in states}
+        if len(at) != 1:
+            raise ValueError(f"the seeds' checkpoints are at different steps ({sorted(at)}): resume each seed's "
+                             f"folder on its own (spikekern train {self.algo} --resume {self.runs[0].run_dir})")
+        self.agent.load_state_dict(stack_states([st["agent"] for st in states]))
+        self.pi_opt.load_state_dict(stack_optimizer([st["pi_opt"] for st in states]))
+        self.q_opt.load_state_dict(stack_optimizer([st["q_opt"] for st in states]))
         # An optimiser's state dict carries its learning rate: the config's (which a resume
         # may override, e.g. after a divergence) is the one to use.
         set_lr(self.pi_opt, self.cfg.actor_lr)
         set_lr(self.q_opt, self.cfg.critic_lr)
-        self.buffer.load_state_dict(st["buffer"])
-        set_rng_state(st["rng"], self.rng)
-        self.step, self.updates, self.episodes = st["step"], st["updates"], st["episodes"]
-        self.saved_step = self.step
-        self.last_return = st["last_return"]
-        self.time_s = st.get("time_s", 0.0)
-        if st["env"] is not None:  # continue the same episode in the same env state
-            self.env.close()
-            self.env = pickle.loads(st["env"])
-            self.obs, self.ep_ret, self.ep_len = st["obs"], st["ep_ret"], st["ep_len"]
-        else:
-            self.obs, _ = self.env.reset(seed=self.cfg.seed + self.step)
-            self.ep_ret, self.ep_len = 0.0, 0
+        self.step, self.updates = states[0]["step"], states[0]["updates"]
+        self.time_s = states[0].get("time_s", 0.0)
+        for k, (st, run) in enumerate(zip(states, self.runs)):
+            self.buffer.load_state_dict(st["buffer"], k)
+            set_rng_state(st["rng"], self.rngs[k], self.gens[k])
+            run.saved_step = self.step
+            self.episodes[k], self.last_return[k] = st["episodes"], st["last_return"]
+            if st["env"] is not None:  # continue the same episode in the same env state
+                self.envs[k].close()
+                self.envs[k] = pickle.loads(st["env"])
+                self.obs[k], self.ep_ret[k], self.ep_len[k] = st["obs"], st["ep_ret"], st["ep_len"]
+            else:
+                self.obs[k], _ = self.envs[k].reset(seed=run.seed + self.step)
+                self.ep_ret[k], self.ep_len[k] = 0.0, 0
 
     def save(self) -> None:
-        save_checkpoint(self._state(), self.run_dir)
-        self.saved_step = self.step
+        for k, run in self.alive():
+            save_checkpoint(self._state(k), run.run_dir)
+            run.saved_step = self.step
 
     # -------------------------------------------------------------------- TD3 update
+    def noise(self, like: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise shaped like [B, K, A], seed k's from seed k's own stream."""
+        if self.gens[0] is None:
+            return torch.randn_like(like)
+        B, _, A = like.shape
+        return torch.stack([torch.randn(B, A, generator=g, device=like.device, dtype=like.dtype)
+                            for g in self.gens], dim=1)
+
+    def checked(self, name: str, losses: torch.Tensor) -> torch.Tensor:
+        """The sum of the seeds' losses [K] to step on, after one look at their values: a seed
+        whose loss is not finite stops (diverge) and adds nothing from then on."""
+        values = losses.detach().cpu().tolist()
+        for k, run in self.alive():
+            try:
+                check_loss(name, values[k], self.step, run.saved_step)
+            except DivergedError as exc:
+                self.diverge(k, exc)
+        if len(self.alive()) == len(self.runs):
+            return losses.sum()
+        mask = torch.tensor([run.diverged is None for run in self.runs], device=losses.device)
+        return torch.where(mask, losses, torch.zeros_like(losses)).sum()
+
     def update(self) -> dict:
+        """One TD3 update of every seed on a batch from its replay; returns each loss per seed."""
+        return self.learn(self.buffer.sample(self.cfg.batch_size, self.rngs, self.device))
+
+    def learn(self, b: dict) -> dict:
+        """One TD3 update of every seed on the batch b (tensors [B, K, ...])."""
         cfg, ag = self.cfg, self.agent
-        b = self.buffer.sample(cfg.batch_size, self.rng, self.device)
         o, o2 = ag.norm(b["obs"]), ag.norm(b["obs2"])
         with torch.no_grad():
             a2 = ag.actor_targ(o2)
-            noise = (torch.randn_like(a2) * cfg.target_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
+            noise = (self.noise(a2) * cfg.target_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
             a2 = (a2 + noise).clamp(-self.act_limit, self.act_limit)
             q_targ = torch.min(ag.q1_targ(o2, a2), ag.q2_targ(o2, a2))
             backup = b["rew"] + cfg.gamma * (1 - b["done"]) * q_targ
-        q_loss = ((ag.q1(o, b["act"]) - backup) ** 2).mean() + ((ag.q2(o, b["act"]) - backup) ** 2).mean()
-        info = dict(q_loss=q_loss.item())
-        check_loss("critic loss", info["q_loss"], self.step, self.saved_step)
+        # Per seed: the mean over its batch (dim 0); the seeds' losses are summed, and as each
+        # seed's parameters enter only its own loss, each gets its single-run gradient.
+        q_loss = ((ag.q1(o, b["act"]) - backup) ** 2).mean(0) + ((ag.q2(o, b["act"]) - backup) ** 2).mean(0)
+        info = dict(q_loss=q_loss.detach())
+        total = self.checked("critic loss", q_loss)
         self.q_opt.zero_grad(set_to_none=True)
-        q_loss.backward()
+        total.backward()
         self.q_opt.step()
         self.updates += 1
         if self.updates % cfg.policy_delay == 0:
             for p in ag.q1.parameters():
                 p.requires_grad_(False)
-            pi_loss = -ag.q1(o, ag.actor(o)).mean()
-            info["pi_loss"] = pi_loss.item()
-            check_loss("actor loss", info["pi_loss"], self.step, self.saved_step)
+            pi_loss = -ag.q1(o, ag.actor(o)).mean(0)
+            info["pi_loss"] = pi_loss.detach()
+            total = self.checked("actor loss", pi_loss)
             self.pi_opt.zero_grad(set_to_none=True)
-            pi_loss.backward()
+            total.backward()
             self.pi_opt.step()
             for p in ag.q1.parameters():
                 p.requires_grad_(True)
@@ -233,55 +303,99 @@ class TD3Trainer(Trainer):
         return info
 
     # -------------------------------------------------------------------- loop
-    def explore_action(self) -> np.ndarray:
-        if self.step < self.cfg.start_steps:
-            return self.rng.uniform(-self.act_limit, self.act_limit, self.act_dim).astype(np.float32)
-        a = self.agent.act(self.obs, self.device)
-        a = a + self.cfg.act_noise * self.act_limit * self.rng.standard_normal(self.act_dim)
-        return np.clip(a, -self.act_limit, self.act_limit).astype(np.float32)
+    def explore_actions(self) -> np.ndarray:
+        """Each seed's action [K, act_dim]: uniform before start_steps, then the actor's (one
+        batched call for every seed) plus that seed's Gaussian noise."""
+        cfg, lim = self.cfg, self.act_limit
+        if self.step < cfg.start_steps:
+            return np.stack([rng.uniform(-lim, lim, self.act_dim).astype(np.float32) for rng in self.rngs])
+        a = self.agent.act(np.stack(self.obs), self.device)
+        return np.stack([np.clip(a[k] + cfg.act_noise * lim * rng.standard_normal(self.act_dim), -lim, lim)
+                         for k, rng in enumerate(self.rngs)]).astype(np.float32)
 
     def step_once(self) -> None:
-        cfg = self.cfg
-        a = self.explore_action()
-        self.agent.norm.update(self.obs)
-        obs2, r, term, trunc, info = self.env.step(a)
-        check_observation(obs2, self.step + 1, self.saved_step)
-        self.buffer.store(self.obs, a, r, obs2, float(term))
-        self.obs = obs2
+        cfg, K = self.cfg, len(self.runs)
+        acts = self.explore_actions()
+        self.agent.norm.update(np.stack(self.obs))
+        obs2s, rews, dones, ended = list(self.obs), np.zeros(K, np.float32), np.zeros(K, np.float32), []
+        for k, run in self.alive():
+            obs2, r, term, trunc, info = self.envs[k].step(acts[k])
+            try:
+                check_observation(obs2, self.step + 1, run.saved_step)
+            except DivergedError as exc:
+                self.diverge(k, exc)  # a single run stops here, before storing anything
+                continue
+            obs2s[k], rews[k], dones[k] = obs2, r, float(term)
+            if term or trunc:
+                ended.append((k, float(info["episode"]["r"])))
+        # Seeds step in lockstep, so their transitions share a slot (a stopped seed's is unused).
+        self.buffer.store(np.stack(self.obs), acts, rews, np.stack(obs2s), dones)
+        self.obs = obs2s
         self.step += 1
-        if term or trunc:
-            self.episodes += 1
-            self.last_return = float(info["episode"]["r"])
-            self.logger.scalar("train/episode_return", self.last_return, self.step)
-            self.obs, _ = self.env.reset()
-            check_observation(self.obs, self.step, self.saved_step)
+        for k, episode_return in ended:
+            run = self.runs[k]
+            self.episodes[k] += 1
+            self.last_return[k] = episode_return
+            run.logger.scalar("train/episode_return", episode_return, self.step)
+            self.obs[k], _ = self.envs[k].reset()
+            try:
+                check_observation(self.obs[k], self.step, run.saved_step)
+            except DivergedError as exc:
+                self.diverge(k, exc)
         if self.step >= cfg.update_after and self.step % cfg.update_every == 0:
             for _ in range(cfg.update_every):
                 losses = self.update()
-            for k, v in losses.items():
-                self.logger.scalar(f"train/{k}", v, self.step)
+            values = {name: v.cpu().tolist() for name, v in losses.items()}
+            for k, run in self.alive():
+                for name, v in values.items():
+                    run.logger.scalar(f"train/{name}", v[k], self.step)
 
     def postfix(self) -> dict | None:
-        return dict(last_return=f"{self.last_return:.1f}") if self.step % 100 == 0 else None
+        if self.step % 100:
+            return None
+        if len(self.runs) == 1:
+            return dict(last_return=f"{self.last_return[0]:.1f}")
+        return dict(mean_last_return=f"{np.nanmean(self.last_return):.1f}")
 
     # -------------------------------------------------------------------- epochs
     def agent_step(self) -> int:
         return self.step
 
-    def guarded(self) -> nn.Module:
-        return self.agent
+    def guard_epoch(self) -> None:
+        """Each seed's parameters and statistics must be finite before it is saved; one that is
+        not stops (a single run: the error)."""
+        K = len(self.runs)
+        finite = torch.stack([torch.isfinite(t).reshape(K, -1).all(1) for t in self.agent.state_dict().values()
+                              if t.is_floating_point()]).all(0).tolist()
+        for k, run in self.alive():
+            if not finite[k]:
+                try:
+                    check_parameters(self._single(k), self.step, run.saved_step)
+                except DivergedError as exc:
+                    self.diverge(k, exc)
 
-    def evaluate_epoch(self, progress: bool = False) -> list[float]:
-        cfg = self.cfg
-        return evaluate(self.agent, cfg.env, cfg.test_episodes, seed=cfg.seed + 10_000 * (self.step // cfg.epoch_steps + 1),
-                        max_ep_len=cfg.max_ep_len, device=self.device)
+    def _single(self, k: int) -> Agent:
+        """Seed k's agent as a single Agent (self.single, loaded with seed k's weights)."""
+        self.single.load_state_dict(unstack_state(self.agent.state_dict(), k))
+        return self.single
 
-    def epoch_row(self, returns: list[float], rate: float) -> dict:
+    def evaluate_epoch(self, k: int = 0, progress: bool = False) -> list[float]:
+        cfg = self.runs[k].cfg
+        return evaluate(self._single(k), cfg.env, cfg.test_episodes,
+                        seed=cfg.seed + 10_000 * (self.step // cfg.epoch_steps + 1), max_ep_len=cfg.max_ep_len,
+                        device=self.device)
+
+    def epoch_row(self, k: int, returns: list[float], rate: float) -> dict:
         return dict(step=self.step, epoch=-(-self.step // self.cfg.epoch_steps), **self.test_stats(returns),
-                    train_return=self.last_return, episodes=self.episodes, steps_per_s=rate)
+                    train_return=self.last_return[k], episodes=self.episodes[k], steps_per_s=rate)
 
-    def model_file(self) -> dict:
-        return dict(agent=self.agent.state_dict(), obs_dim=self.obs_dim, act_dim=self.act_dim, act_limit=self.act_limit)
+    def model_file(self, k: int = 0) -> dict:
+        return dict(agent=unstack_state(self.agent.state_dict(), k), obs_dim=self.obs_dim, act_dim=self.act_dim,
+                    act_limit=self.act_limit)
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
 
 
 def _load_net(cfg: TD3Config, st: dict):

@@ -127,8 +127,9 @@ def _wait(ray, refs: dict, sweep_id: str, log, poll_s: float) -> dict:
             try:
                 result = ray.get(r)
                 done += 1
-                log(f"sweep: {trial.name} finished: test return {result['test_return']:.1f} "
-                    f"+- {result['test_return_std']:.1f}")
+                results = list(result["seeds"].values()) if "seeds" in result else [result]
+                log(f"sweep: {trial.name} finished: test return "
+                    + ", ".join(f"{r['test_return']:.1f} +- {r['test_return_std']:.1f}" for r in results))
             except Exception as exc:  # noqa: BLE001 - report every failed trial, go on with the rest
                 failed += 1
                 cause = str(getattr(exc, "cause", None) or exc).strip().splitlines()

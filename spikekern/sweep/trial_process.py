@@ -35,9 +35,10 @@ INTERRUPTED = 130  # exit status after SIGINT (128 + 2), once the checkpoint is 
 def train(trial: Trial, sweep_id: str, node_ip: str = "") -> dict:
     """Train the trial, or resume it from the checkpoint its run folder holds."""
     from ..rl.checkpoint import has_checkpoint
+    from ..rl.runtime import read_group
 
     run_dir = Path(trial.run_dir)
-    resume = has_checkpoint(run_dir)
+    resume = has_checkpoint(run_dir) or read_group(run_dir) is not None
     spec = get(trial.algo)
 
     def record_start(trainer) -> None:
@@ -48,12 +49,12 @@ def train(trial: Trial, sweep_id: str, node_ip: str = "") -> dict:
 
     if resume:
         return spec.run(None, run_dir, resume=True, progress=False, overrides=trial.given, on_start=record_start)
-    return spec.run(trial.make_config(), run_dir, progress=False, on_start=record_start)
+    return spec.run(trial.make_config(), run_dir, progress=False, on_start=record_start, seeds=trial.seeds)
 
 
 def command(trial: Trial, sweep_id: str, node_ip: str, result_path: Path) -> list[str]:
     """The command line that runs `trial` in its own process."""
-    fields = dict(algo=trial.algo, config=trial.config, given=trial.given, run_dir=trial.run_dir)
+    fields = dict(algo=trial.algo, config=trial.config, given=trial.given, run_dir=trial.run_dir, seeds=trial.seeds)
     return [sys.executable, "-m", __name__, json.dumps(fields), sweep_id, node_ip, str(result_path), str(os.getpid())]
 
 

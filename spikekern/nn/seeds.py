@@ -1,0 +1,130 @@
+"""Many seeds of one model in one module: the seed dimension.
+
+A module built with `seeds=K` holds K independent copies of its parameters, stacked along a
+new leading dimension under the same names (a parameter of shape S in the single module is
+[K, *S]), and takes input with the seed dimension just before the features:
+[*batch, K, features] ([T, *batch, K, features] between spiking layers). Seed k of the
+stacked module computes what the single module with parameters p[k] computes, so K seeds of
+a small network cost one call of each operator instead of K. `stack_states` /
+`unstack_state` convert between the two state dicts: a seed's weights are saved and loaded
+in the single module's format.
+
+Why this layout: elementwise neurons do not care where the seed dimension is; with it just
+before the features, ILC-CUBA-LIF's A groups of seed k are groups k*A .. k*A+A-1 of one
+[T, B, K*A*P] input (each seed its own lateral matrices, no copy), and a linear layer is K
+products whose rows are evenly strided, which BLAS reads and writes in place (seed_linear).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class _SeedLinear(torch.autograd.Function):
+    """y[..., k, :] = x[..., k, :] @ weight[k].T + bias[k] as one batched product over k,
+    reading x and writing y in the [rows, K, features] layout directly (strided BLAS
+    operands), so no activation is copied to a seed-major layout and back."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        K, O, I = weight.shape
+        xm = x.reshape(-1, K, I)
+        M = xm.shape[0]
+        out = x.new_empty(M, K, O)
+        torch.bmm(xm.transpose(0, 1), weight.transpose(1, 2), out=out.transpose(0, 1))
+        if bias is not None:  # added in the output's own layout: contiguous, faster than baddbmm's strided copy
+            out += bias
+        ctx.save_for_backward(xm, weight)
+        ctx.has_bias, ctx.x_shape = bias is not None, x.shape
+        return out.view(*x.shape[:-1], O)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        xm, weight = ctx.saved_tensors
+        K, O, I = weight.shape
+        gm = grad.reshape(-1, K, O)
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = gm.new_empty(gm.shape[0], K, I)
+            torch.bmm(gm.transpose(0, 1), weight, out=gx.transpose(0, 1))
+            gx = gx.view(ctx.x_shape)
+        if ctx.needs_input_grad[1]:
+            gw = torch.bmm(gm.transpose(0, 1).transpose(1, 2), xm.transpose(0, 1))
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = gm.sum(0)
+        return gx, gw, gb
+
+
+def seed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """K linear layers at once: x [..., K, in], weight [K, out, in], bias [K, out] or None ->
+    [..., K, out]. With K = 1 it is F.linear itself (the same bits as the single layer)."""
+    if weight.dim() != 3 or x.dim() < 2 or x.shape[-2:] != (weight.shape[0], weight.shape[2]):
+        raise ValueError(f"seed_linear: x must be [..., K, in] and weight [K, out, in]; got x {tuple(x.shape)} "
+                         f"and weight {tuple(weight.shape)}")
+    if weight.shape[0] == 1:
+        return F.linear(x.squeeze(-2), weight[0], None if bias is None else bias[0]).unsqueeze(-2)
+    return _SeedLinear.apply(x, weight, bias)
+
+
+class SeedLinear(nn.Module):
+    """nn.Linear for K seeds: weight [K, out, in], bias [K, out]; input [..., K, in]. Each seed
+    is initialised as nn.Linear initialises its one layer."""
+
+    def __init__(self, in_features: int, out_features: int, seeds: int, bias: bool = True):
+        super().__init__()
+        self.in_features, self.out_features, self.seeds = int(in_features), int(out_features), int(seeds)
+        self.weight = nn.Parameter(torch.empty(self.seeds, self.out_features, self.in_features))
+        self.bias = nn.Parameter(torch.empty(self.seeds, self.out_features)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
+        for k in range(self.seeds):  # nn.Linear's init: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in))
+            nn.init.kaiming_uniform_(self.weight[k], a=math.sqrt(5))
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return seed_linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, seeds={self.seeds}"
+
+
+def linear(in_features: int, out_features: int, seeds: int | None) -> nn.Module:
+    """nn.Linear, or SeedLinear when seeds is given."""
+    return nn.Linear(in_features, out_features) if seeds is None else SeedLinear(in_features, out_features, seeds)
+
+
+def check_seeds(seeds) -> int | None:
+    if seeds is None:
+        return None
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive int (or None for one model), got {seeds!r}")
+    return seeds
+
+
+def seed_shape(seeds: int | None) -> tuple:
+    """The leading shape a parameter gets: () for one model, (K,) for K seeds."""
+    return () if seeds is None else (seeds,)
+
+
+def stack_states(states: list[dict]) -> dict:
+    """One stacked state dict from K single modules' state dicts (same keys and shapes)."""
+    if not states:
+        raise ValueError("stack_states needs at least one state dict")
+    keys = list(states[0])
+    for i, st in enumerate(states[1:], 1):
+        if list(st) != keys:
+            raise ValueError(f"state dict {i} has other keys than state dict 0")
+    return {k: torch.stack([st[k] for st in states]) for k in keys}
+
+
+def unstack_state(state: dict, k: int) -> dict:
+    """Seed k's state dict in the single module's format (copies: saving a view would save
+    every seed's storage)."""
+    return {name: t[k].clone() for name, t in state.items()}
