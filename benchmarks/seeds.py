@@ -1,17 +1,18 @@
-"""Many seeds in one process: per-seed TD3 training speed at K = 1, 2, 4, 8, 16 seeds per
-process against one single-seed run, and memory per seed.
+"""Many seeds in one process: per-seed training speed at K = 1, 2, 4, 8, 16 seeds per process
+against one single-seed run, and memory per seed, for TD3 (ILC-SAN, PopSAN, ANN actors) and
+DQN (PL-SDQN and the ANN on MinAtar).
 
 Each case runs in a fresh process of its own with its thread count set (nothing else should
-run meanwhile): a TD3Trainer with K seeds is built, stepped until its replay holds a batch and
-one burst of updates has run (warm-up), then timed over `--steps` env steps of the learning
-phase: each seed acts with its actor (one batched call for all seeds), steps its env, stores,
-and every `update_every` steps runs that many batched updates, as in training. Evaluation and
-checkpoints are left out (they scale with K alike). K = 1 is exactly the single-seed run (the
-same code, bit for bit). Per-seed rate = K * steps / time; the ratio is against K = 1 measured
-in the same run.
+run meanwhile): a trainer with K seeds is built, stepped through its warm-up (until it
+learns, and some learning), then timed over `--steps` env steps of the learning phase: each
+seed acts (one batched forward for all seeds), steps its env, stores, and the batched
+updates that are due run (TD3: every 50 steps 50 updates; MinAtar DQN: one gradient step per
+step), as in training. Evaluation and checkpoints are left out (they scale with K alike).
+K = 1 is exactly the single-seed run (the same code, bit for bit). Per-seed rate =
+K * steps / time; the ratio is against K = 1 measured in the same run.
 
-    python benchmarks/seeds.py --out benchmarks/results/seeds            # everything (about 25 min)
-    python benchmarks/seeds.py --envs Pendulum-v1 --seeds 1 8 --threads 1 --out /tmp/seeds
+    python benchmarks/seeds.py --out benchmarks/results/seeds             # everything
+    python benchmarks/seeds.py --cases td3:Pendulum-v1:ilc-san --seeds 1 8 --threads 1
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ACTORS = ("ilc-san", "popsan", "ann")
+CASES = [f"td3:{env}:{actor}" for env in ("Pendulum-v1", "HalfCheetah-v5") for actor in ("ilc-san", "popsan", "ann")] \
+    + [f"dqn:MinAtar/Breakout-v1:{model}" for model in ("pl-sdqn", "dqn")]
 
 
 def peak_rss_mb() -> float:
@@ -37,22 +39,37 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
+def trainer_for(case: dict, out: Path):
+    """The trainer of a case, with its warm-up length (env steps before timing)."""
+    algo, env, agent = case["case"].split(":")
+    seeds = list(range(case["k"]))
+    if algo == "td3":
+        from spikekern.rl import td3
+
+        cfg = td3.TD3Config(env=env, actor=agent, start_steps=0, update_after=100, update_every=50,
+                            threads=case["threads"], steps=10**9)
+        return td3.TD3Trainer(cfg, out, seeds=seeds), cfg.update_after + cfg.update_every
+    from dataclasses import replace
+
+    from spikekern.rl import dqn
+
+    cfg = replace(dqn.DQNConfig.preset(env), model=agent, learning_starts=100, threads=case["threads"], frames=10**9)
+    return dqn.DQNTrainer(cfg, out, seeds=seeds), cfg.learning_starts + 50
+
+
 def one(case: dict) -> dict:
     """Time one case in this process (the parent starts a process per case)."""
     import torch
 
     torch.set_num_threads(case["threads"])
-    from spikekern.rl import td3
-
     K = case["k"]
-    cfg = td3.TD3Config(env=case["env"], actor=case["actor"], backend="auto", start_steps=0, update_after=100,
-                        update_every=50, threads=case["threads"], steps=10**9)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = td3.TD3Trainer(cfg, Path(tmp) / "run", seeds=list(range(K)))
-        while trainer.step < cfg.update_after + cfg.update_every:  # warm-up: fill a batch, one burst of updates
+        trainer, warm_up = trainer_for(case, Path(tmp) / "run")
+        while trainer.agent_step() < warm_up:
             trainer.step_once()
+        start = trainer.agent_step()
         t0 = time.perf_counter()
-        for _ in range(case["steps"]):
+        while trainer.agent_step() < start + case["steps"]:
             trainer.step_once()
         seconds = time.perf_counter() - t0
         trainer.close()
@@ -72,22 +89,22 @@ def run_case(case: dict) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    base = {(r["env"], r["actor"], r["threads"]): r for r in results if r["k"] == 1}
-    lines = ["| env | actor | threads | K | per-seed env steps/s | vs one single-seed run | peak RSS MB | "
-             "MB per added seed |", "|---|---|---|---|---|---|---|---|"]
+    base = {(r["case"], r["threads"]): r for r in results if r["k"] == 1}
+    lines = ["| algo | env | agent | threads | K | per-seed env steps/s | vs one single-seed run | peak RSS MB | "
+             "MB per added seed |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        b = base.get((r["env"], r["actor"], r["threads"]))
+        b = base.get((r["case"], r["threads"]))
         ratio = r["per_seed_steps_per_s"] / b["per_seed_steps_per_s"] if b else float("nan")
         added = (r["peak_rss_mb"] - b["peak_rss_mb"]) / (r["k"] - 1) if b and r["k"] > 1 else float("nan")
-        lines.append(f"| {r['env']} | {r['actor']} | {r['threads']} | {r['k']} | {r['per_seed_steps_per_s']:.1f} | "
+        algo, env, agent = r["case"].split(":")
+        lines.append(f"| {algo} | {env} | {agent} | {r['threads']} | {r['k']} | {r['per_seed_steps_per_s']:.1f} | "
                      f"{ratio:.2f}x | {r['peak_rss_mb']:.0f} | {'' if r['k'] == 1 else f'{added:.1f}'} |")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--envs", nargs="+", default=["Pendulum-v1", "HalfCheetah-v5"])
-    p.add_argument("--actors", nargs="+", default=list(ACTORS), choices=ACTORS)
+    p.add_argument("--cases", nargs="+", default=CASES, metavar="ALGO:ENV:AGENT", help="default: every case above")
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 4, 8, 16], help="values of K")
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     p.add_argument("--steps", type=int, default=100, help="timed env steps per case (default: 100 = 2 bursts)")
@@ -100,14 +117,13 @@ def main(argv=None) -> int:
     if 1 not in args.seeds:
         p.error("--seeds must include 1: every ratio is against the single-seed run")
     results = []
-    for env in args.envs:
-        for actor in args.actors:
-            for threads in args.threads:
-                for k in sorted(args.seeds):
-                    r = run_case(dict(env=env, actor=actor, threads=threads, k=k, steps=args.steps))
-                    results.append(r)
-                    print(f"{env} {actor} threads={threads} K={k}: {r['per_seed_steps_per_s']:.1f} env steps/s per "
-                          f"seed, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+    for name in args.cases:
+        for threads in args.threads:
+            for k in sorted(args.seeds):
+                r = run_case(dict(case=name, threads=threads, k=k, steps=args.steps))
+                results.append(r)
+                print(f"{name} threads={threads} K={k}: {r['per_seed_steps_per_s']:.1f} env steps/s per seed, "
+                      f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     report = table(results)
     print(report)
     if args.out:

@@ -76,3 +76,18 @@ def assert_matches_reference(fn, inputs: dict, backend: str, seed: int = 0, **kw
 
 
 ops = spikekern.ops
+
+
+def break_after_save(trainer, step: int, tensor, value: float) -> None:
+    """Make `tensor` (a slice of one seed's parameters) `value` right after the trainer's
+    checkpoint at agent step `step`: that seed then diverges with its last good checkpoint on
+    disk."""
+    real_save = trainer.save
+
+    def save_then_break():
+        real_save()
+        if trainer.agent_step() == step:
+            with torch.no_grad():
+                tensor.fill_(value)
+
+    trainer.save = save_then_break

@@ -131,6 +131,11 @@ def test_a_registered_algorithm_appears_in_every_command(toy, capsys, tmp_path):
     with open(run / "progress.csv", newline="") as f:
         assert [int(r["step"]) for r in csv.DictReader(f)] == [10, 20, 30]
 
+    # ... refuses several seeds in one process, which this trainer does not declare ...
+    assert cli.main(["train", "toy", "--seeds", "0", "1", "--out", str(tmp_path / "two"), "--no-progress"]) == 2
+    assert "toy does not train several seeds in one process" in capsys.readouterr().err
+    assert not (tmp_path / "two").exists()
+
     # ... loads as an agent ...
     policy = load_agent(run)
     assert policy.algo == "toy"

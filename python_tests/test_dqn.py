@@ -212,7 +212,7 @@ def test_a_buffer_over_the_bound_stays_out_of_checkpoints(tmp_path, capsys):
     trainer.save()
     st = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
     assert st["buffer"] is None and st["env"] is None
-    trainer.env.close()
+    trainer.close()
     atari = FrameReplay(dqn.DQNConfig().buffer_size, dqn.DQNConfig().num_envs, (84, 84), np.uint8, 4, 3, 0.99)
     assert atari.nbytes > dqn.DQNConfig().buffer_checkpoint_mb << 20
 
@@ -238,8 +238,8 @@ def test_minatar_preset_is_the_papers_dqn(tmp_path):
     group = trainer.opt.param_groups[0]
     assert type(trainer.opt).__name__ == "RMSprop"
     assert (group["lr"], group["alpha"], group["eps"], group["centered"]) == (2.5e-4, 0.95, 0.01, True)
-    assert type(trainer.q).__name__ == "SpikingMinAtarQNet" and trainer.env.obs_shape == (10, 10, 6)  # SpaceInvaders: 6 channels
-    trainer.env.close()
+    assert type(trainer.q).__name__ == "SpikingMinAtarQNet" and trainer.envs[0].obs_shape == (10, 10, 6)  # SpaceInvaders: 6 channels
+    trainer.close()
 
 
 def test_minatar_without_the_package_names_the_extra(tmp_path, capsys, monkeypatch):

@@ -143,3 +143,63 @@ def test_running_norm_keeps_each_seeds_statistics():
     y = stacked(x)
     for k, n in enumerate(singles):
         assert torch.equal(y[:, k], n(x[:, k]))
+
+
+def make_q(kind: str, seeds=None):
+    from spikekern.models import AtariQNet, MinAtarQNet, MLPQNet, SpikingDQN, SpikingMinAtarQNet, SpikingMLPQNet
+
+    return {"minatar-dqn": lambda: MinAtarQNet(4, 3, seeds=seeds),
+            "minatar-pl-sdqn": lambda: SpikingMinAtarQNet(4, 3, time_window=3, backend="cpp", seeds=seeds),
+            "mlp-dqn": lambda: MLPQNet(5, 2, (16, 8), seeds=seeds),
+            "mlp-pl-sdqn": lambda: SpikingMLPQNet(5, 2, (16, 8), time_window=3, popnorm=True, backend="cpp",
+                                                  seeds=seeds),
+            "atari-dqn": lambda: AtariQNet(2, 36, 36, 3, seeds=seeds),
+            "atari-pl-sdqn": lambda: SpikingDQN(2, 36, 36, 3, time_window=2, backend="cpp", seeds=seeds)}[kind]()
+
+
+def q_input(kind: str, lead: tuple, g: torch.Generator) -> torch.Tensor:
+    shape = {"minatar": (10, 10, 4), "mlp": (5,), "atari": (2, 36, 36)}[kind.split("-")[0]]
+    if kind.startswith("minatar"):
+        return torch.rand(*lead, *shape, generator=g) < 0.3
+    if kind.startswith("atari"):
+        return torch.randint(0, 256, (*lead, *shape), generator=g, dtype=torch.uint8)
+    return torch.randn(*lead, *shape, generator=g, dtype=torch.float64)
+
+
+Q_KINDS = ["minatar-dqn", "minatar-pl-sdqn", "mlp-dqn", "mlp-pl-sdqn", "atari-dqn", "atari-pl-sdqn"]
+
+
+@pytest.mark.parametrize("kind", Q_KINDS)
+def test_stacked_q_network_is_each_seeds_network(kind):
+    """The DQN networks with seeds=3 (grouped convolutions, per-seed PopNorm affines, batched
+    products): each seed's Q-values and parameter gradients are its single network's (float64)."""
+    K = 3
+    torch.manual_seed(4)
+    singles = [make_q(kind).double() for _ in range(K)]
+    for m in singles:  # PopNorm starts as the identity affine: make each seed's differ
+        for name, p in m.named_parameters():
+            if name.startswith("norm"):
+                p.data.add_(torch.randn_like(p) * 0.1)
+    stacked = make_q(kind, seeds=K).double()
+    stacked.load_state_dict(stack_states([m.state_dict() for m in singles]))
+    obs = q_input(kind, (6, K), torch.Generator().manual_seed(9))
+    y = stacked(obs)
+    weights = torch.linspace(-1, 1, y.numel(), dtype=torch.float64).view(y.shape)
+    (y * weights).sum().backward()
+    for k, m in enumerate(singles):
+        yk = m(obs[:, k])
+        torch.testing.assert_close(y[:, k], yk, **F64)
+        (yk * weights[:, k]).sum().backward()
+        for (name, p), q in zip(m.named_parameters(), stacked.parameters()):
+            torch.testing.assert_close(q.grad[k], p.grad, **F64, msg=lambda msg: f"seed {k} grad of {name}: {msg}")
+
+
+@pytest.mark.parametrize("kind", Q_KINDS)
+def test_one_seed_q_network_is_the_single_network_bit_for_bit(kind):
+    torch.manual_seed(6)
+    single = make_q(kind)
+    one = make_q(kind, seeds=1)
+    one.load_state_dict(stack_states([single.state_dict()]))
+    obs = q_input(kind, (5,), torch.Generator().manual_seed(2))
+    obs = obs.float() if obs.dtype == torch.float64 else obs
+    assert torch.equal(one(obs[:, None])[:, 0], single(obs))

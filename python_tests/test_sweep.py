@@ -305,8 +305,8 @@ def test_seeds_per_trial_groups_each_agents_seeds():
         ("Pendulum-v1/popsan/seed2", "/s/Pendulum-v1/popsan/seed2", None)]
     assert [str(p) for p in grid[0].run_dirs()] == ["/s/Pendulum-v1/ann/seeds-0-1/seed0",
                                                      "/s/Pendulum-v1/ann/seeds-0-1/seed1"]
-    with pytest.raises(ValueError, match="dqn does not train several seeds"):
-        trials.make_trials("dqn", ["CartPole-v1"], ["dqn"], [0, 1], {}, Path("/s"), seeds_per_trial=2)
+    with pytest.raises(ValueError, match="--seeds-per-trial must be at least 1"):
+        trials.make_trials("dqn", ["CartPole-v1"], ["dqn"], [0, 1], {}, Path("/s"), seeds_per_trial=0)
 
 
 @pytest.mark.slow

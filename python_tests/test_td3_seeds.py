@@ -13,6 +13,7 @@ from spikekern import cli  # noqa: E402
 from spikekern.rl import load_agent, td3  # noqa: E402
 from spikekern.rl.checkpoint import load_checkpoint  # noqa: E402
 from spikekern.rl.guards import DivergedError  # noqa: E402
+from helpers import break_after_save  # noqa: E402
 from test_td3 import rows, tiny  # noqa: E402
 
 SEEDS = [4, 7, 9]
@@ -112,15 +113,7 @@ def test_a_diverging_seed_stops_alone(tmp_path):
     cfg = tiny(steps=300)
     td3.run(cfg, tmp_path / "calm", progress=False, seeds=[0, 1])
     trainer = td3.TD3Trainer(cfg, tmp_path / "run", seeds=[0, 1])
-    real_save = trainer.save
-
-    def save_then_break():
-        real_save()
-        if trainer.step == 100:
-            with torch.no_grad():
-                trainer.agent.q1.q[0].weight[1].fill_(float("nan"))
-
-    trainer.save = save_then_break
+    break_after_save(trainer, 100, trainer.agent.q1.q[0].weight[1], float("nan"))
     with pytest.raises(DivergedError, match=r"seed 1: training diverged at step 1\d\d: the critic loss is nan.*"
                                             r"other seeds finished"):
         trainer.train(progress=False)
@@ -139,7 +132,7 @@ def test_seeds_options_are_checked(tmp_path, capsys):
     base = ["train", "td3", "--steps", "10", "--no-progress"]
     assert cli.main(base + ["--seed", "1", "--seeds", "1", "2", "--out", str(tmp_path / "a")]) == 2
     assert cli.main(base + ["--seeds", "1", "1", "--out", str(tmp_path / "b")]) == 2
-    assert cli.main(["train", "dqn", "--env", "CartPole-v1", "--seeds", "0", "1", "--out", str(tmp_path / "c")]) == 2
+    assert cli.main(base + ["--seeds", "1", "2", "--resume", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
-    assert "not both" in err and "distinct non-negative" in err and "dqn does not train several seeds" in err
+    assert "not both" in err and "distinct non-negative" in err and "--seeds goes with a new run" in err
     assert not any((tmp_path / d).exists() for d in "abc")

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..nn import PopNorm
+from ..nn.seeds import check_seeds, conv2d, linear, seed_shape
 from .spiking_dqn import DQN_THRESHOLD, _dqn_neuron
 
 GRID = 10                    # MinAtar boards are 10 x 10
@@ -19,26 +20,30 @@ CONV_OUT = GRID - 2          # a 3x3 convolution with stride 1 and no padding
 HIDDEN = 128
 
 
-def _channels_first(obs: torch.Tensor, c: int, weight: torch.Tensor, name: str) -> torch.Tensor:
-    """[B, 10, 10, C] (bool or float) -> [B, C, 10, 10] in the weights' dtype."""
-    if obs.dim() != 4 or tuple(obs.shape[1:]) != (GRID, GRID, c):
-        raise ValueError(f"{name} expects MinAtar observations [B, {GRID}, {GRID}, {c}], got {tuple(obs.shape)}")
-    return obs.permute(0, 3, 1, 2).to(weight.dtype)
+def _channels_first(obs: torch.Tensor, c: int, weight: torch.Tensor, name: str, seeds=None) -> torch.Tensor:
+    """[B, 10, 10, C] (bool or float) -> [B, C, 10, 10] in the weights' dtype (K seeds:
+    [B, K, 10, 10, C] -> [B, K, C, 10, 10])."""
+    lead = seed_shape(seeds)
+    if obs.dim() != 4 + len(lead) or tuple(obs.shape[1:]) != (*lead, GRID, GRID, c):
+        raise ValueError(f"{name} expects MinAtar observations [B, {''.join(f'{k}, ' for k in lead)}{GRID}, {GRID}, "
+                         f"{c}], got {tuple(obs.shape)}")
+    return obs.movedim(-1, -3).to(weight.dtype)
 
 
 class MinAtarQNet(nn.Module):
-    """The MinAtar DQN network: obs [B, 10, 10, C] -> Q [B, n_actions]."""
+    """The MinAtar DQN network: obs [B, 10, 10, C] -> Q [B, n_actions]. seeds=K: K networks
+    (spikekern.nn.seeds), [B, K, 10, 10, C] -> [B, K, n_actions]."""
 
-    def __init__(self, c: int, n_actions: int):
+    def __init__(self, c: int, n_actions: int, seeds=None):
         super().__init__()
-        self.c = int(c)
-        self.conv = nn.Conv2d(self.c, 16, 3, stride=1)
-        self.fc = nn.Linear(16 * CONV_OUT * CONV_OUT, HIDDEN)
-        self.head = nn.Linear(HIDDEN, int(n_actions))
+        self.c, self.seeds = int(c), check_seeds(seeds)
+        self.conv = conv2d(self.c, 16, 3, 1, seeds)
+        self.fc = linear(16 * CONV_OUT * CONV_OUT, HIDDEN, seeds)
+        self.head = linear(HIDDEN, int(n_actions), seeds)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.conv(_channels_first(obs, self.c, self.conv.weight, "MinAtarQNet")))
-        return self.head(torch.relu(self.fc(x.flatten(1))))
+        x = torch.relu(self.conv(_channels_first(obs, self.c, self.conv.weight, "MinAtarQNet", self.seeds)))
+        return self.head(torch.relu(self.fc(x.flatten(-3))))
 
 
 class SpikingMinAtarQNet(nn.Module):
@@ -48,23 +53,25 @@ class SpikingMinAtarQNet(nn.Module):
     computed once and broadcast over the time window, as in SpikingDQN.
     """
 
-    def __init__(self, c: int, n_actions: int, time_window: int = 4, popnorm: bool = True, backend=None):
+    def __init__(self, c: int, n_actions: int, time_window: int = 4, popnorm: bool = True, backend=None,
+                 seeds=None):
         super().__init__()
-        self.c, self.time_window = int(c), int(time_window)
+        self.c, self.time_window, self.seeds = int(c), int(time_window), check_seeds(seeds)
         if self.time_window < 1:
             raise ValueError(f"time_window must be at least 1, got {time_window}")
 
         def norm(shape):
-            return PopNorm(shape, v_threshold=DQN_THRESHOLD, v_reset=0.0) if popnorm else nn.Identity()
+            return PopNorm(shape, v_threshold=DQN_THRESHOLD, v_reset=0.0, seeds=seeds) if popnorm else nn.Identity()
 
-        self.conv, self.norm1, self.lif1 = nn.Conv2d(self.c, 16, 3, stride=1), norm([16, CONV_OUT, CONV_OUT]), \
+        self.conv, self.norm1, self.lif1 = conv2d(self.c, 16, 3, 1, seeds), norm([16, CONV_OUT, CONV_OUT]), \
             _dqn_neuron(backend)
-        self.fc, self.norm2, self.lif2 = nn.Linear(16 * CONV_OUT * CONV_OUT, HIDDEN), norm([HIDDEN]), \
+        self.fc, self.norm2, self.lif2 = linear(16 * CONV_OUT * CONV_OUT, HIDDEN, seeds), norm([HIDDEN]), \
             _dqn_neuron(backend)
-        self.head = nn.Linear(HIDDEN, int(n_actions))
+        self.head = linear(HIDDEN, int(n_actions), seeds)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        first = self.norm1(self.conv(_channels_first(obs, self.c, self.conv.weight, "SpikingMinAtarQNet")))
-        s = self.lif1(first.unsqueeze(0).expand(self.time_window, *first.shape))   # [T, B, 16, 8, 8]
-        s = self.lif2(self.norm2(self.fc(s.flatten(2))))                           # one matmul over T*B
+        x = _channels_first(obs, self.c, self.conv.weight, "SpikingMinAtarQNet", self.seeds)
+        first = self.norm1(self.conv(x))
+        s = self.lif1(first.unsqueeze(0).expand(self.time_window, *first.shape))   # [T, B, (K,) 16, 8, 8]
+        s = self.lif2(self.norm2(self.fc(s.flatten(-3))))                          # one matmul over T*B
         return self.head(s).mean(dim=0)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..nn import LIF, PopNorm
+from ..nn.seeds import check_seeds, conv2d, linear, seed_shape
 
 # The Spiking-DQN example's neuron: BrainCog LIFNode with threshold 1.0, tau 2, QGate(2),
 # hard reset to 0 with the reset detached.
@@ -24,6 +25,12 @@ def _conv_out(size: int, kernel: int, stride: int) -> int:
     return (size - kernel) // stride + 1
 
 
+def _check_vector(obs: torch.Tensor, obs_dim: int, seeds, name: str) -> None:
+    shape = (*seed_shape(seeds), obs_dim)
+    if obs.dim() != 1 + len(shape) or tuple(obs.shape[1:]) != shape:
+        raise ValueError(f"{name} expects observations [B, {', '.join(map(str, shape))}], got {tuple(obs.shape)}")
+
+
 class SpikingDQN(nn.Module):
     """obs [B, c, h, w] -> Q [B, n_actions].
 
@@ -33,13 +40,15 @@ class SpikingDQN(nn.Module):
 
     The same frame stack enters at every step, so the first conv (and its PopNorm) is
     computed once and broadcast over T: exactly equal to running it T times, T times cheaper.
-    uint8 frames are divided by 255; float input is used as given.
+    uint8 frames are divided by 255; float input is used as given. seeds=K: K networks
+    (spikekern.nn.seeds), [B, K, c, h, w] -> [B, K, n_actions].
     """
 
     def __init__(self, c: int, h: int, w: int, action_shape, time_window: int = 16, popnorm: bool = True,
-                 backend=None):
+                 backend=None, seeds=None):
         super().__init__()
         self.c, self.h, self.w, self.time_window = int(c), int(h), int(w), int(time_window)
+        self.seeds = check_seeds(seeds)
         n_actions = int(np.prod(action_shape))
         h1, w1 = _conv_out(h, 8, 4), _conv_out(w, 8, 4)
         h2, w2 = _conv_out(h1, 4, 2), _conv_out(w1, 4, 2)
@@ -48,24 +57,25 @@ class SpikingDQN(nn.Module):
             raise ValueError(f"frames of {h}x{w} are too small for the DQN convolutions")
 
         def norm(shape):
-            return PopNorm(shape, v_threshold=DQN_THRESHOLD, v_reset=0.0) if popnorm else nn.Identity()
+            return PopNorm(shape, v_threshold=DQN_THRESHOLD, v_reset=0.0, seeds=seeds) if popnorm else nn.Identity()
 
-        self.conv1, self.norm1, self.lif1 = nn.Conv2d(c, 32, 8, 4), norm([32, h1, w1]), _dqn_neuron(backend)
-        self.conv2, self.norm2, self.lif2 = nn.Conv2d(32, 64, 4, 2), norm([64, h2, w2]), _dqn_neuron(backend)
-        self.conv3, self.norm3, self.lif3 = nn.Conv2d(64, 64, 3, 1), norm([64, h3, w3]), _dqn_neuron(backend)
+        self.conv1, self.norm1, self.lif1 = conv2d(c, 32, 8, 4, seeds), norm([32, h1, w1]), _dqn_neuron(backend)
+        self.conv2, self.norm2, self.lif2 = conv2d(32, 64, 4, 2, seeds), norm([64, h2, w2]), _dqn_neuron(backend)
+        self.conv3, self.norm3, self.lif3 = conv2d(64, 64, 3, 1, seeds), norm([64, h3, w3]), _dqn_neuron(backend)
         self.output_dim = 64 * h3 * w3
-        self.fc1, self.lif4 = nn.Linear(self.output_dim, 512), _dqn_neuron(backend)
-        self.fc2 = nn.Linear(512, n_actions, bias=False)
+        self.fc1, self.lif4 = linear(self.output_dim, 512, seeds), _dqn_neuron(backend)
+        self.fc2 = linear(512, n_actions, seeds, bias=False)
 
     def _frames(self, obs: torch.Tensor) -> torch.Tensor:
-        if obs.dim() != 4 or tuple(obs.shape[1:]) != (self.c, self.h, self.w):
-            raise ValueError(f"SpikingDQN expects frames [B, {self.c}, {self.h}, {self.w}], got {tuple(obs.shape)}")
+        shape = (*seed_shape(self.seeds), self.c, self.h, self.w)
+        if obs.dim() != 1 + len(shape) or tuple(obs.shape[1:]) != shape:
+            raise ValueError(f"SpikingDQN expects frames [B, {', '.join(map(str, shape))}], got {tuple(obs.shape)}")
         if obs.dtype == torch.uint8:
             return obs.to(self.conv1.weight.dtype) / 255.0
         return obs
 
     def _conv_step(self, conv, norm, spikes: torch.Tensor) -> torch.Tensor:
-        """conv + norm of every step at once: [T, B, C, H, W] -> [T, B, C', H', W']."""
+        """conv + norm of every step at once: [T, B, (K,) C, H, W] -> [T, B, (K,) C', H', W']."""
         T, B = spikes.shape[:2]
         y = conv(spikes.flatten(0, 1))
         return norm(y.view(T, B, *y.shape[1:]))
@@ -76,7 +86,7 @@ class SpikingDQN(nn.Module):
         s = self.lif1(first.unsqueeze(0).expand(self.time_window, *first.shape))
         s = self.lif2(self._conv_step(self.conv2, self.norm2, s))
         s = self.lif3(self._conv_step(self.conv3, self.norm3, s))
-        s = self.lif4(self.fc1(s.flatten(2)))                                # one matmul over T*B
+        s = self.lif4(self.fc1(s.flatten(-3)))                               # one matmul over T*B
         return self.fc2(s).mean(dim=0)
 
 
@@ -84,22 +94,22 @@ class SpikingMLPQNet(nn.Module):
     """obs [B, obs_dim] -> Q [B, n_actions]: [Linear-(PopNorm)-LIF] x hidden, Linear(no bias),
     mean over the time window; the Spiking-DQN neurons. popnorm=True normalises each layer's
     synaptic input as PL-SDQN does. The observation is the same at every step, so the first
-    Linear (and its PopNorm) is computed once and broadcast over T."""
+    Linear (and its PopNorm) is computed once and broadcast over T. seeds=K: K networks,
+    [B, K, obs_dim] -> [B, K, n_actions]."""
 
     def __init__(self, obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (256, 256),
-                 time_window: int = 8, backend=None, popnorm: bool = False):
+                 time_window: int = 8, backend=None, popnorm: bool = False, seeds=None):
         super().__init__()
-        self.obs_dim, self.time_window = int(obs_dim), int(time_window)
+        self.obs_dim, self.time_window, self.seeds = int(obs_dim), int(time_window), check_seeds(seeds)
         sizes = [self.obs_dim, *hidden_sizes]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.norms = nn.ModuleList(
-            PopNorm([h], v_threshold=DQN_THRESHOLD, v_reset=0.0) if popnorm else nn.Identity() for h in hidden_sizes)
+        self.layers = nn.ModuleList(linear(a, b, seeds) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.norms = nn.ModuleList(PopNorm([h], v_threshold=DQN_THRESHOLD, v_reset=0.0, seeds=seeds) if popnorm
+                                   else nn.Identity() for h in hidden_sizes)
         self.neurons = nn.ModuleList(_dqn_neuron(backend) for _ in hidden_sizes)
-        self.head = nn.Linear(sizes[-1], int(n_actions), bias=False)
+        self.head = linear(sizes[-1], int(n_actions), seeds, bias=False)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
-            raise ValueError(f"SpikingMLPQNet expects observations [B, {self.obs_dim}], got {tuple(obs.shape)}")
+        _check_vector(obs, self.obs_dim, self.seeds, "SpikingMLPQNet")
         y = self.norms[0](self.layers[0](obs.to(self.layers[0].weight.dtype)))
         s = self.neurons[0](y.unsqueeze(0).expand(self.time_window, *y.shape))
         for layer, norm, neuron in zip(self.layers[1:], self.norms[1:], self.neurons[1:]):
@@ -108,35 +118,38 @@ class SpikingMLPQNet(nn.Module):
 
 
 class AtariQNet(nn.Module):
-    """The non-spiking DQN of the comparison (Nature DQN): same convolutions, ReLU."""
+    """The non-spiking DQN of the comparison (Nature DQN): same convolutions, ReLU. seeds=K:
+    K networks, [B, K, c, h, w] -> [B, K, n_actions]."""
 
-    def __init__(self, c: int, h: int, w: int, action_shape):
+    def __init__(self, c: int, h: int, w: int, action_shape, seeds=None):
         super().__init__()
-        self.c, self.h, self.w = int(c), int(h), int(w)
+        self.c, self.h, self.w, self.seeds = int(c), int(h), int(w), check_seeds(seeds)
         h3 = _conv_out(_conv_out(_conv_out(h, 8, 4), 4, 2), 3, 1)
         w3 = _conv_out(_conv_out(_conv_out(w, 8, 4), 4, 2), 3, 1)
         self.net = nn.Sequential(
-            nn.Conv2d(c, 32, 8, 4), nn.ReLU(), nn.Conv2d(32, 64, 4, 2), nn.ReLU(), nn.Conv2d(64, 64, 3, 1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(64 * h3 * w3, 512), nn.ReLU(), nn.Linear(512, int(np.prod(action_shape))))
+            conv2d(c, 32, 8, 4, seeds), nn.ReLU(), conv2d(32, 64, 4, 2, seeds), nn.ReLU(),
+            conv2d(64, 64, 3, 1, seeds), nn.ReLU(), nn.Flatten(-3), linear(64 * h3 * w3, 512, seeds), nn.ReLU(),
+            linear(512, int(np.prod(action_shape)), seeds))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if obs.dim() != 4 or tuple(obs.shape[1:]) != (self.c, self.h, self.w):
-            raise ValueError(f"AtariQNet expects frames [B, {self.c}, {self.h}, {self.w}], got {tuple(obs.shape)}")
+        shape = (*seed_shape(self.seeds), self.c, self.h, self.w)
+        if obs.dim() != 1 + len(shape) or tuple(obs.shape[1:]) != shape:
+            raise ValueError(f"AtariQNet expects frames [B, {', '.join(map(str, shape))}], got {tuple(obs.shape)}")
         x = obs.to(self.net[0].weight.dtype) / 255.0 if obs.dtype == torch.uint8 else obs
         return self.net(x)
 
 
 class MLPQNet(nn.Module):
-    """The non-spiking Q-network for state observations: ReLU MLP."""
+    """The non-spiking Q-network for state observations: ReLU MLP. seeds=K: K networks,
+    [B, K, obs_dim] -> [B, K, n_actions]."""
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (256, 256)):
+    def __init__(self, obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (256, 256), seeds=None):
         super().__init__()
         from .actors import mlp
 
-        self.obs_dim = int(obs_dim)
-        self.q = mlp([obs_dim, *hidden_sizes, n_actions])
+        self.obs_dim, self.seeds = int(obs_dim), check_seeds(seeds)
+        self.q = mlp([obs_dim, *hidden_sizes, n_actions], seeds=seeds)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
-            raise ValueError(f"MLPQNet expects observations [B, {self.obs_dim}], got {tuple(obs.shape)}")
+        _check_vector(obs, self.obs_dim, self.seeds, "MLPQNet")
         return self.q(obs.to(self.q[0].weight.dtype))

@@ -5,20 +5,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .seeds import check_seeds, seed_shape
+
 
 class PopNorm(nn.Module):
     """`layer_norm` over the trailing `normalized_shape` ([C, H, W]) of every sample and time
     step, with a per-element affine initialised to weight = v_threshold - v_reset and
-    bias = v_reset, so normalised inputs start on the scale of the neuron's threshold."""
+    bias = v_reset, so normalised inputs start on the scale of the neuron's threshold.
 
-    def __init__(self, normalized_shape, v_threshold=1.0, v_reset=0.0, eps=1e-5):
+    seeds=K (spikekern.nn.seeds): K seeds' affines, weight and bias [K, *normalized_shape];
+    input [..., K, *normalized_shape]."""
+
+    def __init__(self, normalized_shape, v_threshold=1.0, v_reset=0.0, eps=1e-5, seeds=None):
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(int(d) for d in normalized_shape)
         self.v_threshold, self.v_reset, self.eps = float(v_threshold), float(v_reset), float(eps)
-        self.weight = nn.Parameter(torch.empty(self.normalized_shape))
-        self.bias = nn.Parameter(torch.empty(self.normalized_shape))
+        self.seeds = check_seeds(seeds)
+        shape = (*seed_shape(self.seeds), *self.normalized_shape)
+        self.weight = nn.Parameter(torch.empty(shape))
+        self.bias = nn.Parameter(torch.empty(shape))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -26,9 +33,15 @@ class PopNorm(nn.Module):
         nn.init.constant_(self.bias, self.v_reset)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[-len(self.normalized_shape):]) != self.normalized_shape:
-            raise ValueError(f"PopNorm over {self.normalized_shape} got input of shape {tuple(x.shape)}")
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        shape = (*seed_shape(self.seeds), *self.normalized_shape)
+        if tuple(x.shape[-len(shape):]) != shape:
+            raise ValueError(f"PopNorm over {shape} got input of shape {tuple(x.shape)}")
+        if self.seeds is None:
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        if self.seeds == 1:  # the single layer's own call: the same bits
+            return F.layer_norm(x, self.normalized_shape, self.weight[0], self.bias[0], self.eps)
+        return torch.addcmul(self.bias, F.layer_norm(x, self.normalized_shape, None, None, self.eps), self.weight)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, v_threshold={self.v_threshold}, v_reset={self.v_reset}"
+        seeds = "" if self.seeds is None else f", seeds={self.seeds}"
+        return f"{self.normalized_shape}, v_threshold={self.v_threshold}, v_reset={self.v_reset}{seeds}"

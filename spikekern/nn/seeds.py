@@ -95,9 +95,46 @@ class SeedLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, seeds={self.seeds}"
 
 
-def linear(in_features: int, out_features: int, seeds: int | None) -> nn.Module:
+class SeedConv2d(nn.Module):
+    """nn.Conv2d for K seeds: weight [K, out, in, kh, kw], bias [K, out]; input
+    [B, K, in, H, W] -> [B, K, out, H', W'], run as one convolution with K groups (the seed
+    dimension folds into the channels without a copy). Each seed is initialised as
+    nn.Conv2d initialises its one layer."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, *, seeds: int):
+        super().__init__()
+        self.seeds, self.stride = int(seeds), int(stride)
+        convs = [nn.Conv2d(in_channels, out_channels, kernel_size, stride) for _ in range(self.seeds)]
+        self.weight = nn.Parameter(torch.stack([c.weight.detach() for c in convs]))
+        self.bias = nn.Parameter(torch.stack([c.bias.detach() for c in convs]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        K, O, I = self.weight.shape[:3]
+        if x.dim() != 5 or x.shape[1:3] != (K, I):
+            raise ValueError(f"SeedConv2d expects [B, {K}, {I}, H, W], got {tuple(x.shape)}")
+        if K == 1:  # the single layer's own call: the same bits
+            y = F.conv2d(x[:, 0], self.weight[0], self.bias[0], self.stride)
+        else:
+            y = F.conv2d(x.flatten(1, 2), self.weight.flatten(0, 1), self.bias.flatten(), self.stride, groups=K)
+        return y.view(x.shape[0], K, O, *y.shape[-2:])
+
+    def extra_repr(self) -> str:
+        K, O, I, kh, _ = self.weight.shape
+        return f"{I}, {O}, kernel_size={kh}, stride={self.stride}, seeds={K}"
+
+
+def linear(in_features: int, out_features: int, seeds: int | None, bias: bool = True) -> nn.Module:
     """nn.Linear, or SeedLinear when seeds is given."""
-    return nn.Linear(in_features, out_features) if seeds is None else SeedLinear(in_features, out_features, seeds)
+    if seeds is None:
+        return nn.Linear(in_features, out_features, bias=bias)
+    return SeedLinear(in_features, out_features, seeds, bias=bias)
+
+
+def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int, seeds: int | None) -> nn.Module:
+    """nn.Conv2d, or SeedConv2d when seeds is given."""
+    if seeds is None:
+        return nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+    return SeedConv2d(in_channels, out_channels, kernel_size, stride, seeds=seeds)
 
 
 def check_seeds(seeds) -> int | None:

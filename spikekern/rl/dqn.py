@@ -24,12 +24,13 @@ import torch
 
 from .._backend import BACKENDS
 from ..models import AtariQNet, MinAtarQNet, MLPQNet, SpikingDQN, SpikingMinAtarQNet, SpikingMLPQNet
+from ..nn.seeds import stack_states, unstack_state
 from .algorithms import Algorithm
-from .checkpoint import (env_snapshot, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr,
-                         set_rng_state)
+from .checkpoint import (env_snapshot, load_checkpoint, rng_state, seed_everything, set_lr,
+                         set_rng_state, stack_optimizer, unstack_optimizer)
 from .envs import EnvError, is_minatar, make_env, register, run_episodes
 from .frame_replay import FrameReplay
-from .guards import check_loss, check_observation
+from .guards import DivergedError, check_observation
 from .loop import Trainer
 from .options import check, option
 from . import runtime
@@ -164,26 +165,27 @@ class VecEnv:
         vars(self.env).update(pickle.loads(snapshot))
 
 
-def build_q(cfg: DQNConfig, obs_shape: tuple, n_actions: int) -> torch.nn.Module:
+def build_q(cfg: DQNConfig, obs_shape: tuple, n_actions: int, seeds: int | None = None) -> torch.nn.Module:
+    """The Q-network of cfg.model for the env's observations (seeds=K: K networks in one)."""
     if cfg.model not in MODELS:
         raise ValueError(f"unknown model {cfg.model!r}; choose one of {list(MODELS)}")
     if is_minatar(cfg.env):  # [10, 10, C] boolean grids
         if cfg.model == "dqn":
-            return MinAtarQNet(obs_shape[-1], n_actions)
+            return MinAtarQNet(obs_shape[-1], n_actions, seeds=seeds)
         return SpikingMinAtarQNet(obs_shape[-1], n_actions, time_window=cfg.time_window,
-                                  popnorm=cfg.model == "pl-sdqn", backend=cfg.backend)
+                                  popnorm=cfg.model == "pl-sdqn", backend=cfg.backend, seeds=seeds)
     if len(obs_shape) == 3:
         c, h, w = obs_shape
         if cfg.model == "dqn":
-            return AtariQNet(c, h, w, n_actions)
+            return AtariQNet(c, h, w, n_actions, seeds=seeds)
         return SpikingDQN(c, h, w, n_actions, time_window=cfg.time_window, popnorm=cfg.model == "pl-sdqn",
-                          backend=cfg.backend)
+                          backend=cfg.backend, seeds=seeds)
     if len(obs_shape) != 1:
         raise EnvError(f"observations of shape {obs_shape} are neither frames nor a state vector")
     if cfg.model == "dqn":
-        return MLPQNet(obs_shape[0], n_actions, cfg.hidden_sizes)
+        return MLPQNet(obs_shape[0], n_actions, cfg.hidden_sizes, seeds=seeds)
     return SpikingMLPQNet(obs_shape[0], n_actions, cfg.hidden_sizes, time_window=cfg.time_window,
-                          popnorm=cfg.model == "pl-sdqn", backend=cfg.backend)
+                          popnorm=cfg.model == "pl-sdqn", backend=cfg.backend, seeds=seeds)
 
 
 @torch.no_grad()
@@ -256,46 +258,64 @@ def validate(cfg: DQNConfig) -> None:
 
 
 class DQNTrainer(Trainer):
+    """DQN for one seed or several in one process. Several seeds are one stacked Q-network
+    (seeds=K) and its target, updated by one batched computation; each seed has its own envs,
+    replay, random stream and optimiser state, and its checkpoint and model.pt are a single
+    run's. A single run is the same code with K = 1, whose arithmetic is the single network's."""
+
     algo = "dqn"
     unit = "frame"
+    several_seeds = True
 
-    def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool | dict = False, seeds=None):
+    def __init__(self, cfg: DQNConfig, run_dir: Path, resume: bool | dict | list = False, seeds=None):
         self.begin(cfg, run_dir, seeds)
-        self.env = VecEnv(cfg.env, cfg.num_envs, train=True)
-        self.rng = seed_everything(cfg.seed)
-        self.q = build_q(cfg, self.env.obs_shape, self.env.n_actions).to(self.device)
+        cfg, K = self.cfg, len(self.runs)
+        self.envs = [VecEnv(cfg.env, cfg.num_envs, train=True) for _ in self.runs]
+        env = self.envs[0]
+        self.q = build_q(cfg, env.obs_shape, env.n_actions, seeds=K)  # its weights: below
+        self.rngs, singles = [], []
+        for run in self.runs:  # each seed's networks as its single run makes them
+            self.rngs.append(seed_everything(run.seed))
+            singles.append(build_q(cfg, env.obs_shape, env.n_actions))
+        self.q.load_state_dict(stack_states([q.state_dict() for q in singles]))
+        self.q.to(self.device)
+        self.single = singles[0].to(self.device)  # one seed's network at a time, for evaluations
         self.q_targ = copy.deepcopy(self.q).requires_grad_(False)
         if cfg.optimizer == "rmsprop":  # the MinAtar paper's settings
             self.opt = torch.optim.RMSprop(self.q.parameters(), lr=cfg.lr, alpha=0.95, eps=0.01, centered=True,
                                            foreach=True)  # one call per op for all tensors, not per tensor
         else:
             self.opt = torch.optim.AdamW(self.q.parameters(), lr=cfg.lr)
-        frame_shape = self.env.obs_shape[1:] if self.env.atari else self.env.obs_shape
-        frame_dtype = np.uint8 if self.env.atari else (np.bool_ if is_minatar(cfg.env) else np.float32)
-        self.buffer = FrameReplay(cfg.buffer_size, cfg.num_envs, frame_shape, frame_dtype,
-                                  4 if self.env.atari else 1, cfg.n_step, cfg.gamma)
-        self.env_steps, self.grad_steps, self.games, self.last_return = 0, 0, 0, float("nan")
-        self._new_episodes(self.env.reset(cfg.seed))
+        frame_shape = env.obs_shape[1:] if env.atari else env.obs_shape
+        frame_dtype = np.uint8 if env.atari else (np.bool_ if is_minatar(cfg.env) else np.float32)
+        self.buffers = [FrameReplay(cfg.buffer_size, cfg.num_envs, frame_shape, frame_dtype, 4 if env.atari else 1,
+                                    cfg.n_step, cfg.gamma) for _ in self.runs]
+        self.env_steps, self.grad_steps = 0, 0
+        self.games, self.last_return = [0] * K, [float("nan")] * K
+        self.obs, self.ep_ret, self.starting = [None] * K, [None] * K, [None] * K
+        for k, run in enumerate(self.runs):
+            self._new_episodes(k, self.envs[k].reset(run.seed))
         if resume:
-            self._load(resume if isinstance(resume, dict) else load_checkpoint(self.run_dir))
+            states = resume if isinstance(resume, (dict, list)) else load_checkpoint(self.run_dir)
+            self._load(states if isinstance(states, list) else [states])
         if not self.buffer_in_checkpoint():
-            print(f"dqn: the replay buffer ({self.buffer.nbytes / 2**20:.0f} MB) is over --buffer-checkpoint-mb "
+            print(f"dqn: the replay buffer ({self.buffers[0].nbytes / 2**20:.0f} MB) is over --buffer-checkpoint-mb "
                   f"{cfg.buffer_checkpoint_mb}: checkpoints leave it out, so a resumed run refills it from empty "
                   "(raise the bound, or pass --save-buffer, for exact resumes)", file=sys.stderr)
         # Everything is validated: only now is anything written.
         self.open_run(["step", "frames", "test_return", "test_return_std", "train_return", "games", "epsilon",
                        "frames_per_s", "time_s"], bool(resume), self.env_steps)
 
-    def _new_episodes(self, obs) -> None:
-        self.obs = obs
-        self.ep_ret = np.zeros(self.cfg.num_envs)
-        self.starting = np.zeros(self.cfg.num_envs, bool)
+    def _new_episodes(self, k: int, obs) -> None:
+        self.obs[k] = obs
+        self.ep_ret[k] = np.zeros(self.cfg.num_envs)
+        self.starting[k] = np.zeros(self.cfg.num_envs, bool)
         for s in range(self.cfg.num_envs):
-            self.buffer.start_episode(s, obs[s])
+            self.buffers[k].start_episode(s, obs[s])
 
     @property
     def frames(self) -> int:
-        return self.env_steps * self.env.frames_per_step
+        return self.env_steps * self.envs[0].frames_per_step
 
     def epsilon(self) -> float:
         cfg = self.cfg
@@ -305,132 +325,167 @@ class DQNTrainer(Trainer):
     # ---------------------------------------------------------------- checkpoints
     def buffer_in_checkpoint(self) -> bool:
         cfg = self.cfg
-        return cfg.save_buffer or (cfg.buffer_checkpoint_mb > 0 and self.buffer.nbytes <= cfg.buffer_checkpoint_mb << 20)
+        return cfg.save_buffer or (cfg.buffer_checkpoint_mb > 0 and
+                                   self.buffers[0].nbytes <= cfg.buffer_checkpoint_mb << 20)
 
-    def save(self) -> None:
-        # With the replay buffer, also the envs and the episodes under way: the resumed run
-        # then continues exactly where this one stopped (where the envs can be pickled).
+    def _state(self, k: int) -> dict:
+        """Seed k's checkpoint, exactly a single run's. With the replay buffer, also the envs and
+        the episodes under way: the resumed run then continues exactly where this one stopped
+        (where the envs can be pickled)."""
         exact = self.buffer_in_checkpoint()
-        st = dict(config=dataclasses.asdict(self.cfg), q=self.q.state_dict(), q_targ=self.q_targ.state_dict(),
-                  opt=self.opt.state_dict(), rng=rng_state(self.rng), env_steps=self.env_steps,
-                  grad_steps=self.grad_steps, games=self.games, last_return=self.last_return,
-                  time_s=self.elapsed(), buffer=self.buffer.state_dict() if exact else None,
-                  env=self.env.snapshot() if exact else None,
-                  episodes=dict(obs=self.obs, ep_ret=self.ep_ret, starting=self.starting) if exact else None)
-        save_checkpoint(st, self.run_dir)
-        self.saved_step = self.env_steps
+        return dict(config=dataclasses.asdict(self.runs[k].cfg), q=unstack_state(self.q.state_dict(), k),
+                    q_targ=unstack_state(self.q_targ.state_dict(), k), opt=unstack_optimizer(self.opt.state_dict(), k),
+                    rng=rng_state(self.rngs[k]), env_steps=self.env_steps, grad_steps=self.grad_steps,
+                    games=self.games[k], last_return=self.last_return[k], time_s=self.elapsed(),
+                    buffer=self.buffers[k].state_dict() if exact else None,
+                    env=self.envs[k].snapshot() if exact else None,
+                    episodes=dict(obs=self.obs[k], ep_ret=self.ep_ret[k], starting=self.starting[k]) if exact else None)
 
-    def _load(self, st: dict) -> None:
-        self.q.load_state_dict(st["q"])
-        self.q_targ.load_state_dict(st["q_targ"])
-        self.opt.load_state_dict(st["opt"])
+    def _load(self, states: list[dict]) -> None:
+        self.check_lockstep(states, "env_steps", "grad_steps")
+        self.q.load_state_dict(stack_states([st["q"] for st in states]))
+        self.q_targ.load_state_dict(stack_states([st["q_targ"] for st in states]))
+        self.opt.load_state_dict(stack_optimizer([st["opt"] for st in states]))
         set_lr(self.opt, self.cfg.lr)  # the config's (a resume may override it), not the saved one
-        set_rng_state(st["rng"], self.rng)
-        self.env_steps, self.grad_steps = st["env_steps"], st["grad_steps"]
-        self.saved_step = self.env_steps
-        self.games, self.last_return = st["games"], st["last_return"]
-        self.time_s = st.get("time_s", 0.0)
-        if st.get("env") is not None and st["buffer"] is not None:  # the same episodes continue
-            self.env.restore(st["env"])
-            self.obs, self.ep_ret, self.starting = (st["episodes"][k] for k in ("obs", "ep_ret", "starting"))
-            self.buffer.load_state_dict(st["buffer"])
-            return
-        # Without the envs' state (Atari) a resumed run starts new episodes.
-        self._new_episodes(self.env.reset(self.cfg.seed + self.env_steps))
-        if st["buffer"] is not None:
-            self.buffer.load_state_dict(st["buffer"])
-            for s in range(self.cfg.num_envs):
-                self.buffer.start_episode(s, self.obs[s])
+        self.env_steps, self.grad_steps = states[0]["env_steps"], states[0]["grad_steps"]
+        self.time_s = states[0].get("time_s", 0.0)
+        for k, (st, run) in enumerate(zip(states, self.runs)):
+            set_rng_state(st["rng"], self.rngs[k])
+            run.saved_step = self.env_steps
+            self.games[k], self.last_return[k] = st["games"], st["last_return"]
+            if st.get("env") is not None and st["buffer"] is not None:  # the same episodes continue
+                self.envs[k].restore(st["env"])
+                self.obs[k], self.ep_ret[k], self.starting[k] = (st["episodes"][n] for n in ("obs", "ep_ret", "starting"))
+                self.buffers[k].load_state_dict(st["buffer"])
+                continue
+            # Without the envs' state (Atari) a resumed run starts new episodes.
+            self._new_episodes(k, self.envs[k].reset(run.seed + self.env_steps))
+            if st["buffer"] is not None:
+                self.buffers[k].load_state_dict(st["buffer"])
+                for s in range(self.cfg.num_envs):
+                    self.buffers[k].start_episode(s, self.obs[k][s])
 
     # ---------------------------------------------------------------- learning
-    def update(self) -> float:
+    def sample(self) -> dict:
+        """Each seed's batch from its own replay with its own stream, stacked [B, K, ...]."""
+        batches = [buf.sample(self.cfg.batch_size, rng, self.device) for buf, rng in zip(self.buffers, self.rngs)]
+        return {name: torch.stack([b[name] for b in batches], dim=1) for name in batches[0]}
+
+    def update(self) -> torch.Tensor:
+        """One gradient step of every seed on a batch from its replay; returns the losses [K]."""
+        return self.learn(self.sample())
+
+    def learn(self, b: dict) -> torch.Tensor:
+        """One gradient step of every seed on the batch b (tensors [B, K, ...])."""
         cfg = self.cfg
-        b = self.buffer.sample(cfg.batch_size, self.rng, self.device)
         with torch.no_grad():
             q_next = self.q_targ(b["next_obs"])
             if cfg.double_dqn:  # Double DQN: the online net picks, the target net values
-                q2 = q_next.gather(1, self.q(b["next_obs"]).argmax(dim=1, keepdim=True)).squeeze(1)
+                q2 = q_next.gather(-1, self.q(b["next_obs"]).argmax(dim=-1, keepdim=True)).squeeze(-1)
             else:
-                q2 = q_next.max(dim=1).values
+                q2 = q_next.max(dim=-1).values
             target = b["ret"] + b["discount"] * (1.0 - b["done"]) * q2
-        q = self.q(b["obs"]).gather(1, b["act"].unsqueeze(1)).squeeze(1)
-        if cfg.loss == "huber":
-            loss = torch.nn.functional.smooth_l1_loss(q, target)
-        else:
-            loss = torch.nn.functional.mse_loss(q, target)
-        value = loss.item()
-        check_loss("TD loss", value, self.env_steps, self.saved_step)
+        q = self.q(b["obs"]).gather(-1, b["act"].unsqueeze(-1)).squeeze(-1)
+        loss_fn = torch.nn.functional.smooth_l1_loss if cfg.loss == "huber" else torch.nn.functional.mse_loss
+        # Per seed: the mean over its batch; as each seed's parameters enter only its own loss,
+        # the sum gives each its single-run gradient.
+        losses = loss_fn(q, target, reduction="none").mean(0)
+        total = self.checked("TD loss", losses)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         self.opt.step()
         self.grad_steps += 1
         if self.grad_steps % cfg.target_update == 0:
             self.q_targ.load_state_dict(self.q.state_dict())
-        return value
+        return losses.detach()
 
+    @torch.no_grad()
     def act(self) -> np.ndarray:
+        """Every seed's actions [num_envs, K]: greedy from one batched call, then each seed's
+        epsilon-greedy draws."""
         n = self.cfg.num_envs
-        actions = greedy(self.q, self.obs, self.device)
-        explore = self.rng.random(n) < self.epsilon()
-        actions[explore] = self.rng.integers(0, self.env.n_actions, explore.sum())
+        obs = torch.as_tensor(np.stack(self.obs, axis=1), device=self.device)
+        actions = self.q(obs).argmax(dim=-1).cpu().numpy()
+        eps = self.epsilon()
+        for k, rng in enumerate(self.rngs):
+            explore = rng.random(n) < eps
+            actions[explore, k] = rng.integers(0, self.envs[k].n_actions, explore.sum())
         return actions
 
     def collect(self) -> None:
-        """One step of every env, stored in the replay."""
+        """One step of every env of every seed, stored in its replay."""
         actions = self.act()
-        obs2, r, term, trunc, game_over = self.env.step(actions)
-        check_observation(obs2, self.env_steps + self.cfg.num_envs, self.saved_step)
-        reward = np.sign(r) if self.env.atari else r  # Atari: clip for learning, log game scores
-        for s in range(self.cfg.num_envs):
-            if self.starting[s]:  # this step reset env s (next-step autoreset): a new episode
-                self.buffer.start_episode(s, obs2[s])
+        for k, run in self.alive():
+            env, buf = self.envs[k], self.buffers[k]
+            obs2, r, term, trunc, game_over = env.step(actions[:, k])
+            try:
+                check_observation(obs2, self.env_steps + self.cfg.num_envs, run.saved_step)
+            except DivergedError as exc:
+                self.diverge(k, exc)  # a single run stops here, before storing anything
                 continue
-            self.buffer.add(s, int(actions[s]), float(reward[s]), obs2[s], bool(term[s]), bool(term[s] or trunc[s]))
-            self.ep_ret[s] += r[s]
-            if game_over[s]:
-                self.games += 1
-                self.last_return = float(self.ep_ret[s])
-                self.logger.scalar("train/episode_return", self.last_return, self.env_steps)
-                self.ep_ret[s] = 0.0
-        self.starting = term | trunc
-        self.obs = obs2
+            reward = np.sign(r) if env.atari else r  # Atari: clip for learning, log game scores
+            for s in range(self.cfg.num_envs):
+                if self.starting[k][s]:  # this step reset env s (next-step autoreset): a new episode
+                    buf.start_episode(s, obs2[s])
+                    continue
+                buf.add(s, int(actions[s, k]), float(reward[s]), obs2[s], bool(term[s]), bool(term[s] or trunc[s]))
+                self.ep_ret[k][s] += r[s]
+                if game_over[s]:
+                    self.games[k] += 1
+                    self.last_return[k] = float(self.ep_ret[k][s])
+                    run.logger.scalar("train/episode_return", self.last_return[k], self.env_steps)
+                    self.ep_ret[k][s] = 0.0
+            self.starting[k] = term | trunc
+            self.obs[k] = obs2
         self.env_steps += self.cfg.num_envs
 
     def step_once(self) -> None:
         cfg = self.cfg
         self.collect()
         due = (self.env_steps - cfg.learning_starts) // cfg.train_every
-        while self.env_steps >= cfg.learning_starts and self.grad_steps < due and len(self.buffer) >= cfg.batch_size:
-            loss = self.update()
+        while (self.env_steps >= cfg.learning_starts and self.grad_steps < due
+               and min(len(b) for b in self.buffers) >= cfg.batch_size):
+            losses = self.update()
             if self.grad_steps % 100 == 0:
-                self.logger.scalar("train/loss", loss, self.env_steps)
+                values = losses.cpu().tolist()
+                for k, run in self.alive():
+                    run.logger.scalar("train/loss", values[k], self.env_steps)
 
     def postfix(self) -> dict:
         if self.env_steps < self.cfg.learning_starts:  # no gradient step yet: say so
             return dict(warm_up=f"until step {self.cfg.learning_starts}", step=self.env_steps)
-        return dict(last_return=f"{self.last_return:.1f}", eps=f"{self.epsilon():.2f}")
+        last = self.last_return[0] if len(self.runs) == 1 else np.nanmean(self.last_return)
+        return dict(**{"last_return" if len(self.runs) == 1 else "mean_last_return": f"{last:.1f}"},
+                    eps=f"{self.epsilon():.2f}")
 
     def close(self) -> None:
-        self.env.close()
+        for env in self.envs:
+            env.close()
 
     # ---------------------------------------------------------------- epochs
     def agent_step(self) -> int:
         return self.env_steps
 
-    def guarded(self) -> torch.nn.Module:
-        return self.q
+    def guard_epoch(self) -> None:
+        self.check_seeds_finite([self.q], self._single)
+
+    def _single(self, k: int) -> torch.nn.Module:
+        """Seed k's network as a single one (self.single, loaded with seed k's weights)."""
+        self.single.load_state_dict(unstack_state(self.q.state_dict(), k))
+        return self.single
 
     def evaluate_epoch(self, k: int = 0, progress: bool = False) -> list[float]:
-        cfg = self.cfg
-        return evaluate(self.q, cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1), device=self.device,
-                        progress=progress)
+        cfg = self.runs[k].cfg
+        return evaluate(self._single(k), cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1),
+                        device=self.device, progress=progress)
 
     def epoch_row(self, k: int, returns: list[float], rate: float) -> dict:
-        return dict(step=self.env_steps, frames=self.frames, **self.test_stats(returns), train_return=self.last_return,
-                    games=self.games, epsilon=self.epsilon(), frames_per_s=rate)
+        return dict(step=self.env_steps, frames=self.frames, **self.test_stats(returns),
+                    train_return=self.last_return[k], games=self.games[k], epsilon=self.epsilon(), frames_per_s=rate)
 
     def model_file(self, k: int = 0) -> dict:
-        return dict(q=self.q.state_dict(), obs_shape=self.env.obs_shape, n_actions=self.env.n_actions)
+        return dict(q=unstack_state(self.q.state_dict(), k), obs_shape=self.envs[0].obs_shape,
+                    n_actions=self.envs[0].n_actions)
 
 
 def _load_net(cfg: DQNConfig, st: dict):

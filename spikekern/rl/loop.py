@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from .checkpoint import atomic_save
-from .guards import DivergedError, check_parameters
+from .checkpoint import atomic_save, save_checkpoint
+from .guards import DivergedError, check_loss, check_parameters
 from .logger import RunLogger, plot_curve
 from .runtime import GROUP, prepare, seed_dir
 
@@ -57,7 +58,8 @@ class Trainer:
         epoch_row(k, returns, rate)    progress.csv's row, with the rate under "<unit>s_per_s"
                                        (the loop adds time_s)
         model_file(k) -> dict          model.pt: tensors and plain values only
-        save()                         the checkpoints of the seeds still training
+        save()                         the checkpoints of the seeds still training (default:
+                                       save_checkpoint(_state(k)) for each)
     """
 
     algo = ""
@@ -156,6 +158,48 @@ class Trainer:
         tqdm.write(f"seed {run.seed} stopped: {error}; the other seeds go on")
         if not self.alive():
             raise DivergedError(f"every seed diverged: {self._diverged_list()}")
+
+    def save(self) -> None:
+        """Each seed still training writes its checkpoint, self._state(k) (a single run's)."""
+        for k, run in self.alive():
+            save_checkpoint(self._state(k), run.run_dir)
+            run.saved_step = self.agent_step()
+
+    def check_lockstep(self, states: list[dict], *counters: str) -> None:
+        """The seeds' checkpoints (to resume together) must be at the same point of training."""
+        at = {tuple(st[c] for c in counters) for st in states}
+        if len(at) != 1:
+            raise ValueError(f"the seeds' checkpoints are at different steps ({sorted(at)}): resume each seed's "
+                             f"folder on its own (spikekern train {self.algo} --resume {self.runs[0].run_dir})")
+
+    def checked(self, name: str, losses: torch.Tensor) -> torch.Tensor:
+        """The sum of the seeds' losses [K] to step on, after one look at their values: a seed
+        whose loss is not finite stops (diverge) and adds nothing from then on. As each seed's
+        parameters enter only its own loss, the sum gives each seed its single-run gradient."""
+        values = losses.detach().cpu().tolist()
+        for k, run in self.alive():
+            try:
+                check_loss(name, values[k], self.agent_step(), run.saved_step)
+            except DivergedError as exc:
+                self.diverge(k, exc)
+        if len(self.alive()) == len(self.runs):
+            return losses.sum()
+        mask = torch.tensor([run.diverged is None for run in self.runs], device=losses.device)
+        return torch.where(mask, losses, torch.zeros_like(losses)).sum()
+
+    def check_seeds_finite(self, modules: list, single) -> None:
+        """Each seed's part of the stacked `modules` must hold finite values before it is saved;
+        a seed whose part does not stops, with the guard's message naming the parameter of
+        single(k) (seed k's weights as a single module)."""
+        K = len(self.runs)
+        finite = torch.stack([torch.isfinite(t).reshape(K, -1).all(1) for m in modules
+                              for t in m.state_dict().values() if t.is_floating_point()]).all(0).tolist()
+        for k, run in self.alive():
+            if not finite[k]:
+                try:
+                    check_parameters(single(k), self.agent_step(), run.saved_step)
+                except DivergedError as exc:
+                    self.diverge(k, exc)
 
     def _diverged_list(self) -> str:
         return "; ".join(f"seed {r.seed}: {r.diverged}" for r in self.runs if r.diverged)

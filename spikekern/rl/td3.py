@@ -24,10 +24,10 @@ from ..models import MLPActor, MLPQFunction, PopSpikeActor
 from ..nn.population import DECODE_MODES, ENCODE_MODES
 from ..nn.seeds import stack_states, unstack_state
 from .algorithms import Algorithm
-from .checkpoint import (env_snapshot, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_lr,
+from .checkpoint import (env_snapshot, load_checkpoint, rng_state, seed_everything, set_lr,
                          set_rng_state, stack_optimizer, unstack_optimizer)
 from .envs import make_env, run_episodes, with_video
-from .guards import DivergedError, check_loss, check_observation, check_parameters
+from .guards import DivergedError, check_observation
 from .loop import Trainer
 from .normalize import RunningNorm
 from .options import check, option
@@ -210,10 +210,7 @@ class TD3Trainer(Trainer):
                     ep_len=self.ep_len[k])
 
     def _load(self, states: list[dict]) -> None:
-        at = {(st["step"], st["updates"]) for st in states}
-        if len(at) != 1:
-            raise ValueError(f"the seeds' checkpoints are at different steps ({sorted(at)}): resume each seed's "
-                             f"folder on its own (spikekern train {self.algo} --resume {self.runs[0].run_dir})")
+        self.check_lockstep(states, "step", "updates")
         self.agent.load_state_dict(stack_states([st["agent"] for st in states]))
         self.pi_opt.load_state_dict(stack_optimizer([st["pi_opt"] for st in states]))
         self.q_opt.load_state_dict(stack_optimizer([st["q_opt"] for st in states]))
@@ -236,11 +233,6 @@ class TD3Trainer(Trainer):
                 self.obs[k], _ = self.envs[k].reset(seed=run.seed + self.step)
                 self.ep_ret[k], self.ep_len[k] = 0.0, 0
 
-    def save(self) -> None:
-        for k, run in self.alive():
-            save_checkpoint(self._state(k), run.run_dir)
-            run.saved_step = self.step
-
     # -------------------------------------------------------------------- TD3 update
     def noise(self, like: torch.Tensor) -> torch.Tensor:
         """Standard normal noise shaped like [B, K, A], seed k's from seed k's own stream."""
@@ -249,20 +241,6 @@ class TD3Trainer(Trainer):
         B, _, A = like.shape
         return torch.stack([torch.randn(B, A, generator=g, device=like.device, dtype=like.dtype)
                             for g in self.gens], dim=1)
-
-    def checked(self, name: str, losses: torch.Tensor) -> torch.Tensor:
-        """The sum of the seeds' losses [K] to step on, after one look at their values: a seed
-        whose loss is not finite stops (diverge) and adds nothing from then on."""
-        values = losses.detach().cpu().tolist()
-        for k, run in self.alive():
-            try:
-                check_loss(name, values[k], self.step, run.saved_step)
-            except DivergedError as exc:
-                self.diverge(k, exc)
-        if len(self.alive()) == len(self.runs):
-            return losses.sum()
-        mask = torch.tensor([run.diverged is None for run in self.runs], device=losses.device)
-        return torch.where(mask, losses, torch.zeros_like(losses)).sum()
 
     def update(self) -> dict:
         """One TD3 update of every seed on a batch from its replay; returns each loss per seed."""
@@ -362,17 +340,7 @@ class TD3Trainer(Trainer):
         return self.step
 
     def guard_epoch(self) -> None:
-        """Each seed's parameters and statistics must be finite before it is saved; one that is
-        not stops (a single run: the error)."""
-        K = len(self.runs)
-        finite = torch.stack([torch.isfinite(t).reshape(K, -1).all(1) for t in self.agent.state_dict().values()
-                              if t.is_floating_point()]).all(0).tolist()
-        for k, run in self.alive():
-            if not finite[k]:
-                try:
-                    check_parameters(self._single(k), self.step, run.saved_step)
-                except DivergedError as exc:
-                    self.diverge(k, exc)
+        self.check_seeds_finite([self.agent], self._single)
 
     def _single(self, k: int) -> Agent:
         """Seed k's agent as a single Agent (self.single, loaded with seed k's weights)."""
