@@ -216,12 +216,52 @@ Tensor2 ilc_forward_autograd(const Tensor& x, const Tensor& weight, const Tensor
   return {out[0], out[1]};
 }
 
+// ----------------------------------------------------------------------- spike_linear
+// Saves the spikes as bits (the forward's second output) and the weight; the input
+// gradient is the dense dy @ W, the weight gradient sums dy's rows where s spiked.
+class SpikeLinearFunction : public torch::autograd::Function<SpikeLinearFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const Tensor& s, const Tensor& weight, const OptTensor& bias,
+                               bool check) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    static auto op = find_op<Tensor3(const Tensor&, const Tensor&, const OptTensor&, bool)>(
+        "spikekern::spike_linear_forward");
+    auto [y, bits, spikes] = op.call(s, weight, bias, check);
+    ctx->set_materialize_grads(false);
+    ctx->mark_non_differentiable({bits, spikes});
+    ctx->save_for_backward({bits, spikes, weight});
+    ctx->saved_data["has_bias"] = bias.has_value() && bias->defined();
+    return {y, bits, spikes};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    static auto op = find_op<Tensor3(const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, bool, bool)>(
+        "spikekern::spike_linear_backward");
+    variable_list out(4);
+    if (!grads[0].defined()) return out;
+    const auto saved = ctx->get_saved_variables();
+    const bool need_bias = ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2);
+    auto [gs, gw, gb] = op.call(grads[0], saved[0], saved[1], saved[2], ctx->needs_input_grad(0),
+                                ctx->needs_input_grad(1), need_bias);
+    if (ctx->needs_input_grad(0)) out[0] = gs;
+    if (ctx->needs_input_grad(1)) out[1] = gw;
+    if (need_bias) out[2] = gb;
+    return out;
+  }
+};
+
+Tensor3 spike_linear_forward_autograd(const Tensor& s, const Tensor& weight, const OptTensor& bias, bool check) {
+  auto out = SpikeLinearFunction::apply(s, weight, bias, check);
+  return {out[0], out[1], out[2]};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(spikekern, Autograd, m) {
   m.impl("lif_forward", &lif_forward_autograd);
   m.impl("cuba_lif_forward", &cuba_forward_autograd);
   m.impl("ilc_cuba_lif_forward", &ilc_forward_autograd);
+  m.impl("spike_linear_forward", &spike_linear_forward_autograd);
 }
 
 }  // namespace spikekern

@@ -42,4 +42,12 @@ TORCH_LIBRARY(spikekern, m) {
       "ilc_cuba_lif_backward(Tensor grad_spikes, Tensor h, Tensor weight, float c_decay, "
       "float v_decay, float v_threshold, float v_reset, bool soft_reset, bool detach_reset, "
       "int surrogate, float alpha) -> (Tensor grad_x, Tensor grad_weight, Tensor grad_bias)");
+  // spike_linear: y = s @ weight^T + bias for s in {0, 1}. bits: s packed 8 per byte, [M, 8 * ceil(in / 64)]
+  // (M: the rows of s); spikes: how many ones s holds (0-dim int64). check: an entry of s that is
+  // neither 0 nor 1 is an error. Gradients not asked for are returned as empty tensors of shape [0].
+  m.def("spike_linear_forward(Tensor s, Tensor weight, Tensor? bias, bool check) -> (Tensor out, Tensor bits, "
+        "Tensor spikes)");
+  m.def(
+      "spike_linear_backward(Tensor grad_out, Tensor bits, Tensor spikes, Tensor weight, bool need_input, "
+      "bool need_weight, bool need_bias) -> (Tensor grad_s, Tensor grad_weight, Tensor grad_bias)");
 }

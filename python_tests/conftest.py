@@ -7,6 +7,8 @@ import torch
 # chosen before triton is imported.
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+# spike_linear's checking mode: every test that feeds it checks that its input is spikes.
+os.environ.setdefault("SPIKEKERN_CHECK_SPIKES", "1")
 
 import pytest  # noqa: E402
 

@@ -49,6 +49,28 @@ struct SeqArgs {
 // Runs an op on neurons [begin, end) (ILC: on sample tiles [begin, end)).
 using RangeFn = void (*)(const SeqArgs&, int64_t begin, int64_t end);
 
+// One call of spike_linear's kernels (spike_linear_cpu.h). s, wt, bias, y, gy, gwt, s_out
+// have `dtype` (float or double); bits: [M, words(in)] uint64; count: [M] spikes per row.
+struct SpikeArgs {
+  DType dtype = DType::kFloat;
+  int64_t M = 0, in = 0, out = 0;
+  const void* s = nullptr;     // [M, in]
+  uint64_t* bits = nullptr;    // [M, words(in)]
+  int32_t* count = nullptr;    // [M]
+  const void* wt = nullptr;    // W^T, [in, out]
+  const void* bias = nullptr;  // [out], or null
+  void* y = nullptr;           // [M, out]
+  int64_t* col_ptr = nullptr;  // the spikes by column: [in + 1] ...
+  int32_t* rows = nullptr;     // ... and [nnz] row indices
+  const void* gy = nullptr;    // [M, out]
+  void* gwt = nullptr;         // dW^T, [in, out]
+  void* s_out = nullptr;       // [M, in], the unpacked spikes
+};
+
+// Runs a spike_linear kernel on rows (pack, unpack, forward) or input features (grad_weight)
+// [begin, end); pack returns the count of entries that are neither 0 nor 1, the others 0.
+using SpikeRangeFn = int64_t (*)(const SpikeArgs&, int64_t begin, int64_t end);
+
 // Named as the ops are (torch.ops.spikekern.<name>), so one search finds every backend.
 struct KernelTable {
   const char* isa;  // "baseline", "avx2" or "avx512"
@@ -56,6 +78,8 @@ struct KernelTable {
   RangeFn cuba_lif_forward, cuba_lif_backward;
   RangeFn ilc_cuba_lif_forward, ilc_cuba_lif_backward;
   int64_t ilc_tile;  // samples per ILC tile
+  SpikeRangeFn spike_pack, spike_unpack, spike_linear_forward, spike_linear_grad_weight;
+  SpikeRangeFn spike_columns;  // serial: the CSC index of all M rows (begin, end unused)
 };
 
 // The table of each build; null where this platform has no such build.

@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include "../op_common.h"
+#include "../spike_linear_dense.h"
 #include "kernels_cuda.h"
 
 namespace spikekern {
@@ -146,9 +147,29 @@ std::tuple<Tensor, Tensor, Tensor> ilc_cuba_lif_backward_cuda(const Tensor& grad
   return {gx, gW.to(weight.scalar_type()), gb.to(weight.scalar_type())};
 }
 
+// spike_linear on the GPU: the dense product (tensor cores beat skipping zeros at the RL
+// networks' sizes), with the spikes saved as bits as on the CPU (spike_linear_dense.h).
+std::tuple<Tensor, Tensor, Tensor> spike_linear_forward_cuda(const Tensor& s, const Tensor& weight,
+                                                             const std::optional<Tensor>& bias, bool check) {
+  TORCH_CHECK(s.dim() >= 1 && weight.dim() == 2 && s.size(-1) == weight.size(1),
+              "spikekern: spike_linear: s must be [..., in] and weight [out, in], got ", s.sizes(), " and ",
+              weight.sizes());
+  const c10::cuda::CUDAGuard guard(s.device());
+  return dense_spikes::forward(s, weight, bias, check);
+}
+
+std::tuple<Tensor, Tensor, Tensor> spike_linear_backward_cuda(const Tensor& grad_out, const Tensor& bits,
+                                                              const Tensor& spikes, const Tensor& weight,
+                                                              bool need_input, bool need_weight, bool need_bias) {
+  const c10::cuda::CUDAGuard guard(grad_out.device());
+  return dense_spikes::backward(grad_out, bits, weight, need_input, need_weight, need_bias);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(spikekern, CUDA, m) {
+  m.impl("spike_linear_forward", &spike_linear_forward_cuda);
+  m.impl("spike_linear_backward", &spike_linear_backward_cuda);
   m.impl("lif_forward", &lif_forward_cuda);
   m.impl("lif_backward", &lif_backward_cuda);
   m.impl("cuba_lif_forward", &cuba_lif_forward_cuda);

@@ -8,6 +8,8 @@ since s = Θ(h - v_th).
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..backends import extension as _loader
@@ -50,6 +52,18 @@ def _register() -> None:
     def _(gs, h, w, cd, vd, v_th, v_reset, soft, detach, sg, alpha):
         return gs.new_empty(gs.shape), w.new_empty(w.shape), w.new_empty(w.shape[:2])
 
+
+    @torch.library.register_fake(f"{_LIB}::spike_linear_forward")
+    def _(s, w, bias, check):
+        rows = math.prod(s.shape[:-1])
+        return (s.new_empty((*s.shape[:-1], w.shape[0])), s.new_empty((rows, 8 * ((w.shape[1] + 63) // 64)),
+                dtype=torch.uint8), s.new_empty((), dtype=torch.int64))
+
+    @torch.library.register_fake(f"{_LIB}::spike_linear_backward")
+    def _(gy, bits, spikes, w, need_input, need_weight, need_bias):
+        gs = gy.new_empty((*gy.shape[:-1], w.shape[1])) if need_input else gy.new_empty((0,))
+        return gs, gy.new_empty(w.shape) if need_weight else gy.new_empty((0,)), \
+            gy.new_empty(w.shape[:1]) if need_bias else gy.new_empty((0,))
 
 
 if _loader.why_unavailable("cpu") is None:
