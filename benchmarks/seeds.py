@@ -75,7 +75,7 @@ def one(case: dict) -> dict:
         trainer.close()
         for run in trainer.runs:
             run.logger.close()
-    return dict(case, seconds=seconds, per_seed_steps_per_s=K * case["steps"] / seconds,
+    return dict(case, seconds=seconds, seed_steps_per_s=K * case["steps"] / seconds,
                 group_steps_per_s=case["steps"] / seconds, peak_rss_mb=peak_rss_mb())
 
 
@@ -90,14 +90,14 @@ def run_case(case: dict) -> dict:
 
 def table(results: list[dict]) -> str:
     base = {(r["case"], r["threads"]): r for r in results if r["k"] == 1}
-    lines = ["| algo | env | agent | threads | K | per-seed env steps/s | vs one single-seed run | peak RSS MB | "
+    lines = ["| algo | env | agent | threads | K | seed-steps/s (all K seeds) | vs one single-seed run | peak RSS MB | "
              "MB per added seed |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         b = base.get((r["case"], r["threads"]))
-        ratio = r["per_seed_steps_per_s"] / b["per_seed_steps_per_s"] if b else float("nan")
+        ratio = r["seed_steps_per_s"] / b["seed_steps_per_s"] if b else float("nan")
         added = (r["peak_rss_mb"] - b["peak_rss_mb"]) / (r["k"] - 1) if b and r["k"] > 1 else float("nan")
         algo, env, agent = r["case"].split(":")
-        lines.append(f"| {algo} | {env} | {agent} | {r['threads']} | {r['k']} | {r['per_seed_steps_per_s']:.1f} | "
+        lines.append(f"| {algo} | {env} | {agent} | {r['threads']} | {r['k']} | {r['seed_steps_per_s']:.1f} | "
                      f"{ratio:.2f}x | {r['peak_rss_mb']:.0f} | {'' if r['k'] == 1 else f'{added:.1f}'} |")
     return "\n".join(lines)
 
@@ -109,10 +109,16 @@ def main(argv=None) -> int:
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     p.add_argument("--steps", type=int, default=100, help="timed env steps per case (default: 100 = 2 bursts)")
     p.add_argument("--out", help="write results.json and report.md here")
+    p.add_argument("--report", metavar="RESULTS_JSON", help="only rewrite the report of a results.json")
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
         print(json.dumps(one(json.loads(args.one))))
+        return 0
+    if args.report:
+        data = json.loads(Path(args.report).read_text())
+        Path(args.report).with_name("report.md").write_text(
+            f"# Many seeds in one process\n\n`{data['meta']['command']}`\n\n{table(data['results'])}\n")
         return 0
     if 1 not in args.seeds:
         p.error("--seeds must include 1: every ratio is against the single-seed run")
@@ -122,7 +128,7 @@ def main(argv=None) -> int:
             for k in sorted(args.seeds):
                 r = run_case(dict(case=name, threads=threads, k=k, steps=args.steps))
                 results.append(r)
-                print(f"{name} threads={threads} K={k}: {r['per_seed_steps_per_s']:.1f} env steps/s per seed, "
+                print(f"{name} threads={threads} K={k}: {r['seed_steps_per_s']:.1f} seed-steps/s, "
                       f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     report = table(results)
     print(report)

@@ -87,7 +87,8 @@ def main(argv=None) -> int:
 
     results = []
     print(f"spike_linear vs F.linear, {args.threads} thread(s), CPU kernels: {spikekern.cpu.isa()}, "
-          f"dense at density >= {spikekern.ops.spike_linear_module.dense_from():.2f}")
+          f"dense from density {spikekern.ops.spike_linear_module.dense_from(256):.2f} (outputs >= 128), "
+          f"{spikekern.ops.spike_linear_module.dense_from(60):.2f} (fewer)")
     print(f"{'shape':>16} {'rows':>5} {'in':>5} {'out':>4} {'density':>8} | F.linear / spike_linear: "
           f"{'fwd':>6} {'fwd+dW':>7} {'fwd+all':>8}")
     for label, rows, n_in, n_out in SHAPES:
@@ -101,7 +102,8 @@ def main(argv=None) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         meta = dict(command="python benchmarks/spike_linear.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                     isa=spikekern.cpu.isa(), threads=args.threads, cpu=platform.processor() or platform.machine(),
-                    torch=torch.__version__, dense_from=spikekern.ops.spike_linear_module.dense_from(),
+                    torch=torch.__version__,
+                    dense_from={n: spikekern.ops.spike_linear_module.dense_from(n) for n in (60, 128, 256)},
                     env={k: v for k, v in os.environ.items() if k.startswith("SPIKEKERN_")})
         Path(args.out).write_text(json.dumps(dict(meta=meta, results=results), indent=1))
     return 0

@@ -98,10 +98,10 @@ def test_checking_mode_refuses_non_binary_input(backend):
         with pytest.raises((ValueError, RuntimeError), match="neither 0 nor 1"):
             spike_linear(s, w, backend=backend)
         set_spike_check(False)  # normal mode: nothing checked; the sparse path counts any nonzero as 1
-        sparse = torch.zeros(1, 20)
+        sparse = torch.zeros(1, 40)  # 2.5% ones into 130 outputs: the sparse path
         sparse[0, 3] = 0.5
-        w = torch.ones(2, 20)
-        expected = torch.tensor([[1.0, 1.0]]) if backend == "cpp" else F.linear(sparse, w)
+        w = torch.ones(130, 40)
+        expected = torch.ones(1, 130) if backend == "cpp" else F.linear(sparse, w)
         assert torch.equal(spike_linear(sparse, w, backend=backend), expected)
     finally:
         set_spike_check(before)
@@ -137,4 +137,5 @@ def test_compiles():
 
 
 def test_dense_crossover_is_stated():
-    assert 0.0 < spikekern.ops.spike_linear_module.dense_from() <= 1.0
+    wide, narrow = (spikekern.ops.spike_linear_module.dense_from(n) for n in (256, 60))
+    assert 0.0 < narrow <= wide <= 1.0

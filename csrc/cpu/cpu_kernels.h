@@ -65,10 +65,14 @@ struct SpikeArgs {
   const void* gy = nullptr;    // [M, out]
   void* gwt = nullptr;         // dW^T, [in, out]
   void* s_out = nullptr;       // [M, in], the unpacked spikes
+  // spike_transpose: dst [cols, rows] (row stride ld_dst) = src [rows, cols]^T (row stride ld_src)
+  const void* t_src = nullptr;
+  void* t_dst = nullptr;
+  int64_t t_cols = 0, t_ld_src = 0, t_ld_dst = 0;
 };
 
-// Runs a spike_linear kernel on rows (pack, unpack, forward) or input features (grad_weight)
-// [begin, end); pack returns the count of entries that are neither 0 nor 1, the others 0.
+// Runs a spike_linear kernel on rows (pack, unpack, forward; transpose: rows of its source)
+// or input features (grad_weight) [begin, end); pack returns the count of entries that are neither 0 nor 1, the others 0.
 using SpikeRangeFn = int64_t (*)(const SpikeArgs&, int64_t begin, int64_t end);
 
 // Named as the ops are (torch.ops.spikekern.<name>), so one search finds every backend.
@@ -78,7 +82,7 @@ struct KernelTable {
   RangeFn cuba_lif_forward, cuba_lif_backward;
   RangeFn ilc_cuba_lif_forward, ilc_cuba_lif_backward;
   int64_t ilc_tile;  // samples per ILC tile
-  SpikeRangeFn spike_pack, spike_unpack, spike_linear_forward, spike_linear_grad_weight;
+  SpikeRangeFn spike_pack, spike_unpack, spike_linear_forward, spike_linear_grad_weight, spike_transpose;
   SpikeRangeFn spike_columns;  // serial: the CSC index of all M rows (begin, end unused)
 };
 

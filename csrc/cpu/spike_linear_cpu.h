@@ -196,6 +196,43 @@ void grad_weight_cols(const int64_t* col_ptr, const int32_t* rows, const T* gy, 
              gwt + i * out);
 }
 
+// dst [cols, rows] (row stride ld_dst) = src [rows, cols]^T (row stride ld_src), for
+// rows [r0, r1): W^T for the forward, dW from dW^T for the backward. 8 x 8 float blocks
+// transpose in registers (AVX: unpack, shuffle, permute), the rest one element at a time.
+template <typename T>
+void transpose_rows(const T* src, int64_t ld_src, int64_t cols, T* dst, int64_t ld_dst, int64_t r0, int64_t r1) {
+  int64_t i = r0;
+#if SK_ISA_VECTOR_BYTES >= 32
+  if constexpr (std::is_same_v<T, float>) {
+    for (; i + 8 <= r1; i += 8) {
+      int64_t j = 0;
+      for (; j + 8 <= cols; j += 8) {
+        __m256 r[8], t[8], u[8];
+        for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(src + (i + k) * ld_src + j);
+        for (int k = 0; k < 8; k += 2) {
+          t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+          t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+        }
+        for (int k = 0; k < 8; k += 4) {
+          u[k] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+          u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+          u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+          u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+        }
+        for (int k = 0; k < 4; ++k) {
+          _mm256_storeu_ps(dst + (j + k) * ld_dst + i, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+          _mm256_storeu_ps(dst + (j + k + 4) * ld_dst + i, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+        }
+      }
+      for (; j < cols; ++j)
+        for (int64_t k = i; k < i + 8; ++k) dst[j * ld_dst + k] = src[k * ld_src + j];
+    }
+  }
+#endif
+  for (; i < r1; ++i)
+    for (int64_t j = 0; j < cols; ++j) dst[j * ld_dst + i] = src[i * ld_src + j];
+}
+
 }  // namespace spike
 }  // namespace SK_ISA_NAMESPACE
 }  // namespace cpu_isa

@@ -2,11 +2,11 @@
 //
 // The forward packs s into bits (what the backward keeps: 1 bit per spike instead of 32),
 // counts the spikes, and then runs the sparse kernels (spike_linear_cpu.h) when the density
-// is below the crossover where they beat the dense product, else the dense product itself
-// (at::addmm). The backward's input gradient is always the dense product dy @ W (the
-// surrogate needs it at every input); its weight gradient is sparse or dense by the same
-// rule. The crossovers were measured (benchmarks/spike_linear.py, docs/benchmarks.md):
-// SPIKEKERN_SPIKE_DENSE=<fraction> overrides them (0 = always dense, 1 = always sparse).
+// is below the crossover where they beat the dense product (dense_from), else the dense
+// product itself (at::addmm). The backward's input gradient is always the dense product
+// dy @ W (the surrogate needs it at every input); its weight gradient is sparse or dense by
+// the same rule. SPIKEKERN_SPIKE_DENSE=<fraction> overrides the measured crossovers (0 =
+// always dense, 1 = sparse below 100%).
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/addmm.h>
@@ -37,22 +37,24 @@ const cpu_isa::KernelTable& kernels() {
 
 int64_t words(int64_t in) { return (in + 63) / 64; }
 
-// Below this fraction of ones the sparse kernels run. Measured on the development machine
-// (benchmarks/spike_linear.py): the sparse forward and weight gradient beat the dense
-// product up to about this density at the models' shapes.
-constexpr double kSparseBelow = 0.25;
-
-double sparse_below() {
-  static const double v = [] {
+// The density (fraction of ones) from which the dense product runs, by the layer's width:
+// measured with benchmarks/spike_linear.py at every density on the sparse kernels alone
+// (SPIKEKERN_SPIKE_DENSE=1), forward with every gradient, AVX-512 and AVX2 builds, 1 thread
+// (docs/benchmarks.md, "spike_linear"). Wide outputs (>= 128) win up to about 20%: the work
+// per spike is a whole row of W^T. Narrow ones (the actor's 256 -> 60 output layer) break
+// even at about 10%, so they stay dense above 5%.
+double dense_from(int64_t out) {
+  static const double forced = [] {
     const char* e = std::getenv("SPIKEKERN_SPIKE_DENSE");
-    if (e == nullptr || *e == '\0') return kSparseBelow;
+    if (e == nullptr || *e == '\0') return -1.0;
     char* end = nullptr;
     const double d = std::strtod(e, &end);
     TORCH_CHECK(end != e && *end == '\0' && d >= 0.0 && d <= 1.0, "spikekern: SPIKEKERN_SPIKE_DENSE=", e,
-                " is not a fraction between 0 (always dense) and 1 (always sparse)");
+                " is not a fraction between 0 (always dense) and 1 (sparse below 100%)");
     return d;
   }();
-  return v;
+  if (forced >= 0.0) return forced;
+  return out >= 128 ? 0.20 : 0.05;
 }
 
 bool sparse_kernels(at::ScalarType t) { return t == at::kFloat || t == at::kDouble; }
@@ -73,6 +75,18 @@ Tensor pad_columns(const Tensor& x, int64_t width) {
   Tensor p = at::zeros({x.size(0), width}, x.options());
   p.narrow(1, 0, x.size(1)).copy_(x);
   return p;
+}
+
+// dst [cols, rows] = src[:, :cols]^T (src: [rows, >= cols], contiguous), into dst's first
+// `cols` rows of stride ld_dst; the blocked register transpose of the kernels, which is 3 to 5
+// times faster than a strided copy here.
+void transpose_into(const Tensor& src, int64_t cols, Tensor& dst, int64_t ld_dst) {
+  cpu_isa::SpikeArgs a;
+  a.dtype = code(src.scalar_type());
+  a.t_src = src.data_ptr(), a.t_dst = dst.data_ptr(), a.t_cols = cols, a.t_ld_src = src.size(1),
+  a.t_ld_dst = ld_dst;
+  const auto& k = kernels();
+  at::parallel_for(0, src.size(0), 64, [&](int64_t b, int64_t e) { k.spike_transpose(a, b, e); });
 }
 
 // Rows per parallel task of the row-wise kernels.
@@ -108,13 +122,14 @@ std::tuple<Tensor, Tensor, Tensor> spike_linear_forward_cpu(const Tensor& s_in, 
               " entries that are neither 0 nor 1 (spikes must be exactly 0 or 1)");
   const Tensor spikes = count.sum().to(at::kLong);
   const double density = M * in > 0 ? spikes.item<int64_t>() / double(M * in) : 0.0;
-  if (density >= sparse_below()) {
+  if (density >= dense_from(out)) {
     y = has_bias ? at::addmm(*bias_in, s, weight.t()) : at::mm(s, weight.t());
     return {y.view(out_shape), bits, spikes};
   }
   // W^T and the bias with their rows padded to whole 64-byte vectors (zeros past `out`).
   const int64_t out_p = padded(out, s);
-  const Tensor wt = pad_columns(weight.t(), out_p);
+  Tensor wt = out_p == out ? at::empty({in, out_p}, s.options()) : at::zeros({in, out_p}, s.options());
+  transpose_into(weight, in, wt, out_p);
   const Tensor bias = has_bias ? pad_columns(bias_in->view({1, out}), out_p) : Tensor();
   y = at::empty({M, out_p}, s.options());
   a.out = out_p, a.wt = wt.data_ptr(), a.bias = has_bias ? bias.data_ptr() : nullptr, a.y = y.data_ptr();
@@ -156,7 +171,7 @@ std::tuple<Tensor, Tensor, Tensor> spike_linear_backward_cpu(const Tensor& grad_
   if (need_bias) gb = gy.sum(0);
   if (need_weight) {
     const double density = M * in > 0 ? spikes.item<int64_t>() / double(M * in) : 0.0;
-    if (density >= sparse_below()) {
+    if (density >= dense_from(out)) {
       gw = at::mm(gy.t(), unpack(bits, M, in, gy.scalar_type()));
     } else {
       const int64_t nnz = spikes.item<int64_t>();
@@ -172,13 +187,14 @@ std::tuple<Tensor, Tensor, Tensor> spike_linear_backward_cpu(const Tensor& grad_
       const auto& k = kernels();
       k.spike_columns(a, 0, 0);
       at::parallel_for(0, in, 8, [&](int64_t b, int64_t e) { k.spike_linear_grad_weight(a, b, e); });
-      gw = gwt.narrow(1, 0, out).t().contiguous();
+      gw = at::empty({out, in}, gy.options());
+      transpose_into(gwt, out, gw, in);
     }
   }
   return {gs, gw, gb};
 }
 
-double spike_dense_from() { return sparse_below(); }
+double spike_dense_from(int64_t out) { return dense_from(out); }
 
 }  // namespace
 
@@ -188,7 +204,7 @@ TORCH_LIBRARY_IMPL(spikekern, CPU, m) {
 }
 
 TORCH_LIBRARY_FRAGMENT(spikekern, m) {
-  m.def("spike_linear_dense_from() -> float", &spike_dense_from);
+  m.def("spike_linear_dense_from(int out_features) -> float", &spike_dense_from);
 }
 
 }  // namespace spikekern

@@ -67,6 +67,7 @@ def spike_linear(s, weight, bias=None, *, backend="auto"):
     return torch.ops.spikekern.spike_linear_forward(s, weight, bias, _check["on"])[0]
 
 
-def dense_from() -> float:
-    """The density (fraction of ones) at and above which the CPU op runs the dense product."""
-    return float(torch.ops.spikekern.spike_linear_dense_from())
+def dense_from(out_features: int) -> float:
+    """The density (fraction of ones) from which the CPU op runs the dense product, for a
+    layer of `out_features` outputs (SPIKEKERN_SPIKE_DENSE overrides it)."""
+    return float(torch.ops.spikekern.spike_linear_dense_from(int(out_features)))

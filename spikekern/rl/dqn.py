@@ -31,7 +31,7 @@ from .checkpoint import (env_snapshot, load_checkpoint, rng_state, seed_everythi
 from .envs import EnvError, is_minatar, make_env, register, run_episodes
 from .frame_replay import FrameReplay
 from .guards import DivergedError, check_observation
-from .loop import Trainer
+from .loop import Trainer, mean_finite
 from .options import check, option
 from . import runtime
 
@@ -454,7 +454,7 @@ class DQNTrainer(Trainer):
     def postfix(self) -> dict:
         if self.env_steps < self.cfg.learning_starts:  # no gradient step yet: say so
             return dict(warm_up=f"until step {self.cfg.learning_starts}", step=self.env_steps)
-        last = self.last_return[0] if len(self.runs) == 1 else np.nanmean(self.last_return)
+        last = self.last_return[0] if len(self.runs) == 1 else mean_finite(self.last_return)
         return dict(**{"last_return" if len(self.runs) == 1 else "mean_last_return": f"{last:.1f}"},
                     eps=f"{self.epsilon():.2f}")
 

@@ -32,6 +32,12 @@ from .runtime import GROUP, prepare, seed_dir
 DIVERGED = "diverged.txt"  # in a seed's folder: why that seed stopped while the others went on
 
 
+def mean_finite(values) -> float:
+    """The mean of the finite values (the seeds' last returns; NaN before any episode ended)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 @dataclass
 class SeedRun:
     """One seed's run: its config (with its seed), its folder and log, its newest checkpoint."""

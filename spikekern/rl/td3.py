@@ -28,7 +28,7 @@ from .checkpoint import (env_snapshot, load_checkpoint, rng_state, seed_everythi
                          set_rng_state, stack_optimizer, unstack_optimizer)
 from .envs import make_env, run_episodes, with_video
 from .guards import DivergedError, check_observation
-from .loop import Trainer
+from .loop import Trainer, mean_finite
 from .normalize import RunningNorm
 from .options import check, option
 from .replay import ReplayBuffer
@@ -333,7 +333,7 @@ class TD3Trainer(Trainer):
             return None
         if len(self.runs) == 1:
             return dict(last_return=f"{self.last_return[0]:.1f}")
-        return dict(mean_last_return=f"{np.nanmean(self.last_return):.1f}")
+        return dict(mean_last_return=f"{mean_finite(self.last_return):.1f}")
 
     # -------------------------------------------------------------------- epochs
     def agent_step(self) -> int:
