@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from ..nn import CUBALIF, ILCCUBALIF, PopDecoder, PopSpikeEncoder
-from ..nn.seeds import check_seeds, linear, seed_shape
+from ..nn.linear import linear
+from ..nn.seeds import check_seeds, seed_shape
 
 
 class PopSpikeActor(nn.Module):
@@ -30,9 +31,13 @@ class PopSpikeActor(nn.Module):
         self.encoder = PopSpikeEncoder(obs_dim, enc_pop_dim, spike_ts, mean_range, std, mode=encode, backend=backend,
                                        seeds=seeds)
         sizes = [obs_dim * enc_pop_dim, *hidden_sizes]
-        self.hidden = nn.ModuleList(linear(a, b, seeds) for a, b in zip(sizes[:-1], sizes[1:]))
+        # Every layer's input is spikes (the encoder's, unless it passes its fields on as
+        # analog input, "pop-raw"; then the hidden neurons'): spike_linear where it gains.
+        fed_spikes = [encode != "pop-raw"] + [True] * len(hidden_sizes)
+        self.hidden = nn.ModuleList(linear(a, b, seeds, spikes=spk, backend=backend)
+                                    for a, b, spk in zip(sizes[:-1], sizes[1:], fed_spikes))
         self.hidden_neurons = nn.ModuleList(CUBALIF(backend=backend) for _ in hidden_sizes)
-        self.out = linear(sizes[-1], act_dim * dec_pop_dim, seeds)
+        self.out = linear(sizes[-1], act_dim * dec_pop_dim, seeds, spikes=True, backend=backend)
         self.out_neurons = (ILCCUBALIF(act_dim, dec_pop_dim, backend=backend, seeds=seeds) if ilc
                             else CUBALIF(backend=backend))
         self.decoder = PopDecoder(act_dim, dec_pop_dim, spike_ts, decode, seeds=seeds)

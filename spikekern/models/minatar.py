@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from ..nn import PopNorm
-from ..nn.seeds import check_seeds, conv2d, linear, seed_shape
+from ..nn.linear import conv2d, linear
+from ..nn.seeds import check_seeds, seed_shape
 from .spiking_dqn import DQN_THRESHOLD, _dqn_neuron
 
 GRID = 10                    # MinAtar boards are 10 x 10
@@ -65,9 +66,9 @@ class SpikingMinAtarQNet(nn.Module):
 
         self.conv, self.norm1, self.lif1 = conv2d(self.c, 16, 3, 1, seeds), norm([16, CONV_OUT, CONV_OUT]), \
             _dqn_neuron(backend)
-        self.fc, self.norm2, self.lif2 = linear(16 * CONV_OUT * CONV_OUT, HIDDEN, seeds), norm([HIDDEN]), \
-            _dqn_neuron(backend)
-        self.head = linear(HIDDEN, int(n_actions), seeds)
+        self.fc, self.norm2, self.lif2 = linear(16 * CONV_OUT * CONV_OUT, HIDDEN, seeds, spikes=True,
+                                                backend=backend), norm([HIDDEN]), _dqn_neuron(backend)
+        self.head = linear(HIDDEN, int(n_actions), seeds, spikes=True, backend=backend)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = _channels_first(obs, self.c, self.conv.weight, "SpikingMinAtarQNet", self.seeds)

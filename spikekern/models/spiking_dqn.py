@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from ..nn import LIF, PopNorm
-from ..nn.seeds import check_seeds, conv2d, linear, seed_shape
+from ..nn.linear import conv2d, linear
+from ..nn.seeds import check_seeds, seed_shape
 
 # The Spiking-DQN example's neuron: BrainCog LIFNode with threshold 1.0, tau 2, QGate(2),
 # hard reset to 0 with the reset detached.
@@ -63,8 +64,8 @@ class SpikingDQN(nn.Module):
         self.conv2, self.norm2, self.lif2 = conv2d(32, 64, 4, 2, seeds), norm([64, h2, w2]), _dqn_neuron(backend)
         self.conv3, self.norm3, self.lif3 = conv2d(64, 64, 3, 1, seeds), norm([64, h3, w3]), _dqn_neuron(backend)
         self.output_dim = 64 * h3 * w3
-        self.fc1, self.lif4 = linear(self.output_dim, 512, seeds), _dqn_neuron(backend)
-        self.fc2 = linear(512, n_actions, seeds, bias=False)
+        self.fc1, self.lif4 = linear(self.output_dim, 512, seeds, spikes=True, backend=backend), _dqn_neuron(backend)
+        self.fc2 = linear(512, n_actions, seeds, bias=False, spikes=True, backend=backend)
 
     def _frames(self, obs: torch.Tensor) -> torch.Tensor:
         shape = (*seed_shape(self.seeds), self.c, self.h, self.w)
@@ -102,11 +103,12 @@ class SpikingMLPQNet(nn.Module):
         super().__init__()
         self.obs_dim, self.time_window, self.seeds = int(obs_dim), int(time_window), check_seeds(seeds)
         sizes = [self.obs_dim, *hidden_sizes]
-        self.layers = nn.ModuleList(linear(a, b, seeds) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(linear(a, b, seeds, spikes=i > 0, backend=backend)  # after the first: spikes
+                                    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
         self.norms = nn.ModuleList(PopNorm([h], v_threshold=DQN_THRESHOLD, v_reset=0.0, seeds=seeds) if popnorm
                                    else nn.Identity() for h in hidden_sizes)
         self.neurons = nn.ModuleList(_dqn_neuron(backend) for _ in hidden_sizes)
-        self.head = linear(sizes[-1], int(n_actions), seeds, bias=False)
+        self.head = linear(sizes[-1], int(n_actions), seeds, bias=False, spikes=True, backend=backend)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         _check_vector(obs, self.obs_dim, self.seeds, "SpikingMLPQNet")

@@ -72,11 +72,15 @@ def seed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 
 class SeedLinear(nn.Module):
     """nn.Linear for K seeds: weight [K, out, in], bias [K, out]; input [..., K, in]. Each seed
-    is initialised as nn.Linear initialises its one layer."""
+    is initialised as nn.Linear initialises its one layer. spikes=True: the input is spikes,
+    and one seed runs spikekern.ops.spike_linear (with `backend`); several seeds run the
+    batched dense products (spike_linear has no seed dimension yet)."""
 
-    def __init__(self, in_features: int, out_features: int, seeds: int, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, seeds: int, bias: bool = True, spikes: bool = False,
+                 backend: str | None = None):
         super().__init__()
         self.in_features, self.out_features, self.seeds = int(in_features), int(out_features), int(seeds)
+        self.spikes, self.backend = bool(spikes), backend
         self.weight = nn.Parameter(torch.empty(self.seeds, self.out_features, self.in_features))
         self.bias = nn.Parameter(torch.empty(self.seeds, self.out_features)) if bias else None
         self.reset_parameters()
@@ -89,10 +93,16 @@ class SeedLinear(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spikes and self.seeds == 1:
+            from .linear import spike_input_linear
+
+            return spike_input_linear(x.squeeze(-2), self.weight[0], None if self.bias is None else self.bias[0],
+                                      self.backend).unsqueeze(-2)
         return seed_linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, seeds={self.seeds}"
+        spikes = ", spikes=True" if self.spikes else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}, seeds={self.seeds}{spikes}"
 
 
 class SeedConv2d(nn.Module):
@@ -121,20 +131,6 @@ class SeedConv2d(nn.Module):
     def extra_repr(self) -> str:
         K, O, I, kh, _ = self.weight.shape
         return f"{I}, {O}, kernel_size={kh}, stride={self.stride}, seeds={K}"
-
-
-def linear(in_features: int, out_features: int, seeds: int | None, bias: bool = True) -> nn.Module:
-    """nn.Linear, or SeedLinear when seeds is given."""
-    if seeds is None:
-        return nn.Linear(in_features, out_features, bias=bias)
-    return SeedLinear(in_features, out_features, seeds, bias=bias)
-
-
-def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int, seeds: int | None) -> nn.Module:
-    """nn.Conv2d, or SeedConv2d when seeds is given."""
-    if seeds is None:
-        return nn.Conv2d(in_channels, out_channels, kernel_size, stride)
-    return SeedConv2d(in_channels, out_channels, kernel_size, stride, seeds=seeds)
 
 
 def check_seeds(seeds) -> int | None:

@@ -3,8 +3,9 @@
 `spike_linear(s, weight, bias)` equals `torch.nn.functional.linear(s, weight, bias)` for s
 holding only 0 and 1. On the CPU (backend "cpp") its forward and weight gradient skip the
 zeros (a sum of the weight columns where s spiked) below a measured density and use the
-dense product above it; on a GPU (backends "cuda" and "triton", which share the C++ op) the
-product is dense. Either way what is saved for the backward is s packed 8 spikes per byte,
+dense product above it; on a GPU (backend "cuda") the product is dense. It has no Triton
+kernel: backend "triton" runs the C++ op of s's device ("cpp" or "cuda"), so models built
+with backend="triton" run. Either way what is saved for the backward is s packed 8 spikes per byte,
 not s itself. The input gradient is the dense dy @ W: the surrogate gradient needs it at
 every input.
 
@@ -60,10 +61,12 @@ def spike_linear(s, weight, bias=None, *, backend="auto"):
         if _check["on"] and ((s != 0) & (s != 1)).any():
             raise ValueError("spike_linear: s holds entries that are neither 0 nor 1 (spikes must be exactly 0 or 1)")
         return F.linear(s, weight, bias)
-    # "triton" has no kernel of its own here: on a GPU it runs the C++ op, as "cuda" does.
-    if name == "triton" and _backend.why_unavailable("cuda", s.device) is not None:
-        raise RuntimeError("spike_linear with backend 'triton' runs the C++ CUDA op, which is not available: "
-                           f"{_backend.why_unavailable('cuda', s.device)}")
+    if name == "triton":  # no Triton kernel of its own: the C++ op of s's device ("cpp" or "cuda")
+        cxx = "cuda" if s.device.type == "cuda" else "cpp"
+        why = _backend.why_unavailable(cxx, s.device)
+        if why is not None:
+            raise RuntimeError(f"spike_linear with backend 'triton' runs the C++ op ({cxx!r}), which is not "
+                               f"available: {why}")
     return torch.ops.spikekern.spike_linear_forward(s, weight, bias, _check["on"])[0]
 
 
