@@ -1,6 +1,8 @@
 """spike_linear against torch.nn.functional.linear: outputs and the gradients of s, weight and
 bias over shapes, densities from 0 to 100% (both sides of the dense crossover), dtypes, batch
 layouts and strides; the bits it saves; the checking mode; opcheck and torch.compile."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -139,3 +141,26 @@ def test_compiles():
 def test_dense_crossover_is_stated():
     wide, narrow = (spikekern.ops.spike_linear_module.dense_from(n) for n in (256, 60))
     assert 0.0 < narrow <= wide <= 1.0
+
+
+@pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1", reason="backend 'triton' runs CPU tensors only in "
+                    "Triton's interpreter (TRITON_INTERPRET=1, which conftest.py sets without a GPU)")
+def test_triton_backend_runs_the_cxx_op_or_says_it_cannot(monkeypatch):
+    """No Triton kernel: backend 'triton' runs the C++ op of the device; where that op is
+    missing, the dense product with one warning."""
+    from spikekern import _backend
+    module = spikekern.ops.spike_linear_module
+
+    g = torch.Generator().manual_seed(4)
+    s, w = spikes((6, 130), 0.05, torch.float32, g), torch.randn(140, 130, generator=g)
+    _, bits, _ = torch.ops.spikekern.spike_linear_forward(s, w, None, True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.dtype) or t, lambda t: t):
+        y = spike_linear(s, w.requires_grad_(), backend="triton")
+    assert torch.uint8 in saved  # the C++ op ran: it keeps bits
+    torch.testing.assert_close(y, F.linear(s, w), rtol=1e-5, atol=1e-4)
+    real = _backend.why_unavailable
+    monkeypatch.setattr(_backend, "why_unavailable", lambda n, d="cpu": "not built" if n == "cpp" else real(n, d))
+    monkeypatch.setattr(module, "_warned", set())
+    with pytest.warns(UserWarning, match="running torch.nn.functional.linear"):
+        torch.testing.assert_close(spike_linear(s, w, backend="triton"), F.linear(s, w))

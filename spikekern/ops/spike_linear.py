@@ -5,7 +5,8 @@ holding only 0 and 1. On the CPU (backend "cpp") its forward and weight gradient
 zeros (a sum of the weight columns where s spiked) below a measured density and use the
 dense product above it; on a GPU (backend "cuda") the product is dense. It has no Triton
 kernel: backend "triton" runs the C++ op of s's device ("cpp" or "cuda"), so models built
-with backend="triton" run. Either way what is saved for the backward is s packed 8 spikes per byte,
+with backend="triton" run; where that op is missing (a build without CUDA kernels on a GPU),
+it runs torch.nn.functional.linear, with one warning. Either way what is saved for the backward is s packed 8 spikes per byte,
 not s itself. The input gradient is the dense dy @ W: the surrogate gradient needs it at
 every input.
 
@@ -20,6 +21,7 @@ synchronisation per call.
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +30,7 @@ from .. import _backend
 from .validation import check_same
 
 _check = {"on": os.environ.get("SPIKEKERN_CHECK_SPIKES", "") == "1"}
+_warned: set[str] = set()  # device types warned about (a Triton-only install)
 
 
 def set_spike_check(on: bool) -> bool:
@@ -64,9 +67,13 @@ def spike_linear(s, weight, bias=None, *, backend="auto"):
     if name == "triton":  # no Triton kernel of its own: the C++ op of s's device ("cpp" or "cuda")
         cxx = "cuda" if s.device.type == "cuda" else "cpp"
         why = _backend.why_unavailable(cxx, s.device)
-        if why is not None:
-            raise RuntimeError(f"spike_linear with backend 'triton' runs the C++ op ({cxx!r}), which is not "
-                               f"available: {why}")
+        if why is not None:  # a Triton-only install: the dense product the C++ op would compute
+            if s.device.type not in _warned:
+                _warned.add(s.device.type)
+                warnings.warn(f"spike_linear: backend 'triton' has no kernel of its own and the C++ op ({cxx!r}) is "
+                              f"not available ({why}); running torch.nn.functional.linear, which keeps the input "
+                              "itself for the backward instead of its bits", stacklevel=2)
+            return F.linear(s, weight, bias)
     return torch.ops.spikekern.spike_linear_forward(s, weight, bias, _check["on"])[0]
 
 
