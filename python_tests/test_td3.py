@@ -75,6 +75,27 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, monkeypatch):
     assert [int(r["step"]) for r in rows(tmp_path / "run")] == [100, 200, 300]
 
 
+def test_an_interrupt_inside_a_class_definition_still_saves(tmp_path, monkeypatch):
+    """Python 3.11 hands an interrupt that lands in a class definition (a module imported
+    lazily, as matplotlib is by the first learning curve) on as a RuntimeError caused by it:
+    the trainer treats it as the interrupt it is."""
+    trainer = td3.TD3Trainer(tiny(steps=300), tmp_path / "run")
+    real_step = trainer.envs[0].step
+
+    def interrupted(action):
+        if trainer.step == 150:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as exc:
+                raise RuntimeError("Error calling __set_name__ on 'cached_property' instance") from exc
+        return real_step(action)
+
+    monkeypatch.setattr(trainer.envs[0], "step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(progress=False)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"] == 150
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--env", "NoSuchEnv-v0"], "unknown environment 'NoSuchEnv-v0'"),
     (["--env", "CartPole-v1"], "Discrete action space; TD3 needs continuous"),

@@ -241,12 +241,19 @@ class Trainer:
                     rows = self.end_epoch(t0, count0, progress)
                     result = rows[0] if len(self.runs) == 1 else dict(seeds=rows)
                     bar.write(self._epoch_line(rows))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RuntimeError) as exc:
+            # Ctrl-C or SIGTERM; Python 3.11 hands an interrupt that lands inside a class
+            # definition (a module imported lazily, e.g. by the first learning curve) on as a
+            # RuntimeError caused by it.
+            if not isinstance(exc, KeyboardInterrupt) and not isinstance(exc.__cause__, KeyboardInterrupt):
+                raise
             bar.close()
             self.save()
             print(f"\ninterrupted at {self.position()}: checkpoint saved; continue with "
                   f"`spikekern train {self.algo} --resume {self.group_dir}`")
-            raise
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise KeyboardInterrupt from exc
         bar.close()
         for run in self.runs:
             run.logger.close()
