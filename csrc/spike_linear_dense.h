@@ -17,6 +17,12 @@ using at::Tensor;
 
 inline int64_t padded_bytes(int64_t in) { return 8 * ((in + 63) / 64); }
 
+inline void check_shapes(const Tensor& s, const Tensor& weight) {
+  TORCH_CHECK(s.dim() >= 1 && weight.dim() == 2 && s.size(-1) == weight.size(1),
+              "spikekern: spike_linear: s must be [..., in] and weight [out, in], got ", s.sizes(), " and ",
+              weight.sizes());
+}
+
 // The rows of s [..., in]: M.
 inline int64_t rows(const Tensor& s) {
   int64_t M = 1;

@@ -96,4 +96,8 @@ const KernelTable* table_avx512();
 const KernelTable& kernels();
 
 }  // namespace cpu_isa
+
+// cpu_isa::kernels() for the torch bindings (ops_cpu.cpp, spike_linear_ops.cpp): its error as
+// a torch error. Defined in ops_cpu.cpp.
+const cpu_isa::KernelTable& cpu_kernels();
 }  // namespace spikekern

@@ -18,20 +18,21 @@
 #include "output_pool.h"
 
 namespace spikekern {
-namespace {
 
-// Neurons per parallel task: large enough that the scheduling cost is negligible.
-constexpr int64_t kGrain = 8192;
-constexpr auto kCPU = c10::DeviceType::CPU;
-using cpu_isa::SeqArgs;
-
-const cpu_isa::KernelTable& kernels() {
+const cpu_isa::KernelTable& cpu_kernels() {
   try {
     return cpu_isa::kernels();
   } catch (const std::exception& e) {
     TORCH_CHECK(false, e.what());
   }
 }
+
+namespace {
+
+// Neurons per parallel task: large enough that the scheduling cost is negligible.
+constexpr int64_t kGrain = 8192;
+constexpr auto kCPU = c10::DeviceType::CPU;
+using cpu_isa::SeqArgs;
 
 cpu_isa::DType dtype_code(const Tensor& t) {
   switch (t.scalar_type()) {
@@ -128,7 +129,7 @@ std::tuple<Tensor, Tensor, Tensor> lif_forward_cpu(
   args.x = x.data_ptr(), args.v_init = v_init.defined() ? v_init.data_ptr() : nullptr;
   args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
   args.stream = streams(args, s);
-  run(kernels().lif_forward, args, args.N, kGrain);
+  run(cpu_kernels().lif_forward, args, args.N, kGrain);
   return {s, h, v};
 }
 
@@ -150,7 +151,7 @@ std::tuple<Tensor, Tensor> lif_backward_cpu(
   args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
   args.gx = gx.data_ptr(), args.gv_init = need_grad_v_init ? gvi.data_ptr() : nullptr;
   args.stream = streams(args, gx);
-  run(kernels().lif_backward, args, args.N, kGrain);
+  run(cpu_kernels().lif_backward, args, args.N, kGrain);
   return {gx, gvi};
 }
 
@@ -171,7 +172,7 @@ std::tuple<Tensor, Tensor, Tensor> cuba_lif_forward_cpu(
   args.x = x.data_ptr();
   args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
   args.stream = streams(args, s);
-  run(kernels().cuba_lif_forward, args, args.N, kGrain);
+  run(cpu_kernels().cuba_lif_forward, args, args.N, kGrain);
   return {s, h, v};
 }
 
@@ -192,7 +193,7 @@ Tensor cuba_lif_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor
   args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
   args.gx = gx.data_ptr();
   args.stream = streams(args, gx);
-  run(kernels().cuba_lif_backward, args, args.N, kGrain);
+  run(cpu_kernels().cuba_lif_backward, args, args.N, kGrain);
   return gx;
 }
 
@@ -226,7 +227,7 @@ std::tuple<Tensor, Tensor> ilc_cuba_lif_forward_cpu(const Tensor& x_in, const Te
   args.save_h = save_h;
   args.x = x.data_ptr(), args.w = W.data_ptr(), args.bias = B.data_ptr();
   args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr;
-  const auto& k = kernels();
+  const auto& k = cpu_kernels();
   run(k.ilc_cuba_lif_forward, args, ilc_tiles(args, k), 1);
   return {s, h};
 }
@@ -241,7 +242,7 @@ std::tuple<Tensor, Tensor, Tensor> ilc_cuba_lif_backward_cpu(
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
   const Tensor W = weight.to(h.scalar_type()).contiguous();
-  const auto& k = kernels();
+  const auto& k = cpu_kernels();
   const int64_t tiles = ilc_tiles(args, k), wsize = args.A * args.P * args.P, bsize = args.A * args.P;
   Tensor gx = pooled_like(gs);
   // One partial weight and bias gradient per sample tile, summed in tile order below: the
@@ -264,7 +265,7 @@ std::tuple<Tensor, Tensor, Tensor> ilc_cuba_lif_backward_cpu(
 }
 
 // ------------------------------------------------------- the CPU runtime, for Python
-std::string cpu_isa_name() { return kernels().isa; }
+std::string cpu_isa_name() { return cpu_kernels().isa; }
 
 int64_t cpu_stream_min_bytes() { return stream_min_bytes().load(std::memory_order_relaxed); }
 

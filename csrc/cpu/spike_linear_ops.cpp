@@ -27,16 +27,6 @@ namespace {
 
 using at::Tensor;
 
-const cpu_isa::KernelTable& kernels() {
-  try {
-    return cpu_isa::kernels();
-  } catch (const std::exception& e) {
-    TORCH_CHECK(false, e.what());
-  }
-}
-
-int64_t words(int64_t in) { return (in + 63) / 64; }
-
 // The density (fraction of ones) from which the dense product runs, by the layer's width:
 // measured with benchmarks/spike_linear.py at every density on the sparse kernels alone
 // (SPIKEKERN_SPIKE_DENSE=1), forward with every gradient, AVX-512 and AVX2 builds, 1 thread
@@ -85,23 +75,19 @@ void transpose_into(const Tensor& src, int64_t cols, Tensor& dst, int64_t ld_dst
   a.dtype = code(src.scalar_type());
   a.t_src = src.data_ptr(), a.t_dst = dst.data_ptr(), a.t_cols = cols, a.t_ld_src = src.size(1),
   a.t_ld_dst = ld_dst;
-  const auto& k = kernels();
+  const auto& k = cpu_kernels();
   at::parallel_for(0, src.size(0), 64, [&](int64_t b, int64_t e) { k.spike_transpose(a, b, e); });
 }
 
 // Rows per parallel task of the row-wise kernels.
 constexpr int64_t kRowGrain = 32;
 
-// s [..., in] (float), weight [out, in], bias [out] or none -> (y [..., out], bits [M, 8 * words(in)] uint8,
+// s [..., in] (float), weight [out, in], bias [out] or none -> (y [..., out], bits [M, padded_bytes(in)] uint8,
 // spikes [] int64: how many ones s holds). check: an entry of s that is neither 0 nor 1 is an error.
 std::tuple<Tensor, Tensor, Tensor> spike_linear_forward_cpu(const Tensor& s_in, const Tensor& weight_in,
                                                             const std::optional<Tensor>& bias_in, bool check) {
-  TORCH_CHECK(s_in.dim() >= 1 && weight_in.dim() == 2 && s_in.size(-1) == weight_in.size(1),
-              "spikekern: spike_linear: s must be [..., in] and weight [out, in], got ", s_in.sizes(), " and ",
-              weight_in.sizes());
-  const int64_t in = weight_in.size(1), out = weight_in.size(0);
-  int64_t M = 1;
-  for (int64_t d = 0; d + 1 < s_in.dim(); ++d) M *= s_in.size(d);
+  dense_spikes::check_shapes(s_in, weight_in);
+  const int64_t in = weight_in.size(1), out = weight_in.size(0), M = dense_spikes::rows(s_in);
   const Tensor s = s_in.reshape({M, in}).contiguous();
   const Tensor weight = weight_in.contiguous();
   const bool has_bias = bias_in.has_value() && bias_in->defined();
@@ -109,14 +95,14 @@ std::tuple<Tensor, Tensor, Tensor> spike_linear_forward_cpu(const Tensor& s_in, 
   out_shape.back() = out;
   if (!sparse_kernels(s.scalar_type()))  // half, bfloat16: the dense op the GPU runs (spike_linear_dense.h)
     return dense_spikes::forward(s_in, weight, bias_in, check);
-  Tensor bits = at::empty({M, 8 * words(in)}, s.options().dtype(at::kByte));
+  Tensor bits = at::empty({M, dense_spikes::padded_bytes(in)}, s.options().dtype(at::kByte));
   Tensor count = at::empty({M}, s.options().dtype(at::kInt));
   Tensor y;
   cpu_isa::SpikeArgs a;
   a.dtype = code(s.scalar_type()), a.M = M, a.in = in, a.out = out;
   a.s = s.data_ptr(), a.bits = bit_words(bits), a.count = count.data_ptr<int32_t>();
   std::atomic<int64_t> nonbinary{0};
-  const auto& k = kernels();
+  const auto& k = cpu_kernels();
   at::parallel_for(0, M, kRowGrain, [&](int64_t b, int64_t e) { nonbinary += k.spike_pack(a, b, e); });
   TORCH_CHECK(!check || nonbinary.load() == 0, "spikekern: spike_linear: s holds ", nonbinary.load(),
               " entries that are neither 0 nor 1 (spikes must be exactly 0 or 1)");
@@ -143,7 +129,7 @@ Tensor unpack(const Tensor& bits, int64_t M, int64_t in, at::ScalarType dtype) {
   Tensor s = at::empty({M, in}, bits.options().dtype(dtype));
   cpu_isa::SpikeArgs a;
   a.dtype = code(dtype), a.M = M, a.in = in, a.bits = bit_words(bits), a.s_out = s.data_ptr();
-  const auto& k = kernels();
+  const auto& k = cpu_kernels();
   at::parallel_for(0, M, kRowGrain, [&](int64_t b, int64_t e) { k.spike_unpack(a, b, e); });
   return s;
 }
@@ -154,7 +140,7 @@ std::tuple<Tensor, Tensor, Tensor> spike_linear_backward_cpu(const Tensor& grad_
                                                              const Tensor& spikes, const Tensor& weight_in,
                                                              bool need_input, bool need_weight, bool need_bias) {
   const int64_t in = weight_in.size(1), out = weight_in.size(0), M = bits.size(0);
-  TORCH_CHECK(grad_out.size(-1) == out && grad_out.numel() == M * out && bits.size(1) == 8 * words(in),
+  TORCH_CHECK(grad_out.size(-1) == out && grad_out.numel() == M * out && bits.size(1) == dense_spikes::padded_bytes(in),
               "spikekern: spike_linear_backward: grad_out ", grad_out.sizes(), ", bits ", bits.sizes(),
               " and weight ", weight_in.sizes(), " do not match");
   if (!sparse_kernels(grad_out.scalar_type()))
@@ -184,7 +170,7 @@ std::tuple<Tensor, Tensor, Tensor> spike_linear_backward_cpu(const Tensor& grad_
       a.dtype = code(gy.scalar_type()), a.M = M, a.in = in, a.out = out_p, a.bits = bit_words(bits);
       a.col_ptr = col_ptr.data_ptr<int64_t>(), a.rows = rows.data_ptr<int32_t>(), a.gy = gy_p.data_ptr(),
       a.gwt = gwt.data_ptr();
-      const auto& k = kernels();
+      const auto& k = cpu_kernels();
       k.spike_columns(a, 0, 0);
       at::parallel_for(0, in, 8, [&](int64_t b, int64_t e) { k.spike_linear_grad_weight(a, b, e); });
       gw = at::empty({out, in}, gy.options());

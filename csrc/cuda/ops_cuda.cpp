@@ -151,9 +151,7 @@ std::tuple<Tensor, Tensor, Tensor> ilc_cuba_lif_backward_cuda(const Tensor& grad
 // networks' sizes), with the spikes saved as bits as on the CPU (spike_linear_dense.h).
 std::tuple<Tensor, Tensor, Tensor> spike_linear_forward_cuda(const Tensor& s, const Tensor& weight,
                                                              const std::optional<Tensor>& bias, bool check) {
-  TORCH_CHECK(s.dim() >= 1 && weight.dim() == 2 && s.size(-1) == weight.size(1),
-              "spikekern: spike_linear: s must be [..., in] and weight [out, in], got ", s.sizes(), " and ",
-              weight.sizes());
+  dense_spikes::check_shapes(s, weight);
   const c10::cuda::CUDAGuard guard(s.device());
   return dense_spikes::forward(s, weight, bias, check);
 }

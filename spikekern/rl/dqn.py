@@ -26,7 +26,7 @@ from .._backend import BACKENDS
 from ..models import AtariQNet, MinAtarQNet, MLPQNet, SpikingDQN, SpikingMinAtarQNet, SpikingMLPQNet
 from ..nn.seeds import stack_states, unstack_state
 from .algorithms import Algorithm
-from .checkpoint import (env_snapshot, load_checkpoint, rng_state, seed_everything, set_lr,
+from .checkpoint import (env_snapshot, rng_state, seed_everything, set_lr,
                          set_rng_state, stack_optimizer, unstack_optimizer)
 from .envs import EnvError, is_minatar, make_env, register, run_episodes
 from .frame_replay import FrameReplay
@@ -296,8 +296,7 @@ class DQNTrainer(Trainer):
         for k, run in enumerate(self.runs):
             self._new_episodes(k, self.envs[k].reset(run.seed))
         if resume:
-            states = resume if isinstance(resume, (dict, list)) else load_checkpoint(self.run_dir)
-            self._load(states if isinstance(states, list) else [states])
+            self._load(self.resume_states(resume))
         if not self.buffer_in_checkpoint():
             print(f"dqn: the replay buffer ({self.buffers[0].nbytes / 2**20:.0f} MB) is over --buffer-checkpoint-mb "
                   f"{cfg.buffer_checkpoint_mb}: checkpoints leave it out, so a resumed run refills it from empty "

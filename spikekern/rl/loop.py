@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import atomic_save, save_checkpoint
+from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from .guards import DivergedError, check_loss, check_parameters
 from .logger import RunLogger, plot_curve
 from .runtime import GROUP, prepare, seed_dir
@@ -140,8 +140,7 @@ class Trainer:
         if len(self.runs) > 1:
             self.group_dir.mkdir(parents=True, exist_ok=True)
             (self.group_dir / GROUP).write_text(json.dumps(
-                dict(algo=self.algo, seeds=[r.seed for r in self.runs],
-                     folders=[r.run_dir.name for r in self.runs]), indent=1))
+                dict(algo=self.algo, seeds=[r.seed for r in self.runs]), indent=1))
         for run in self.runs:
             run.run_dir.mkdir(parents=True, exist_ok=True)
             if not resumed:
@@ -164,6 +163,12 @@ class Trainer:
         tqdm.write(f"seed {run.seed} stopped: {error}; the other seeds go on")
         if not self.alive():
             raise DivergedError(f"every seed diverged: {self._diverged_list()}")
+
+    def resume_states(self, resume) -> list[dict]:
+        """The checkpoints to resume from, one per seed, from __init__'s `resume`: True (the
+        single run's checkpoint on disk), a loaded checkpoint, or a list of them."""
+        states = resume if isinstance(resume, (dict, list)) else load_checkpoint(self.run_dir)
+        return states if isinstance(states, list) else [states]
 
     def save(self) -> None:
         """Each seed still training writes its checkpoint, self._state(k) (a single run's)."""

@@ -14,7 +14,7 @@ from spikekern._backend import BACKENDS
 from .checkpoint import interrupt_on_sigterm, load_checkpoint
 
 
-GROUP = "seeds.json"  # in the folder of a run of several seeds: which seeds, in which folders
+GROUP = "seeds.json"  # in the folder of a run of several seeds: which seeds (each in seed_dir)
 
 
 def seed_dir(out: Path, seed: int) -> Path:

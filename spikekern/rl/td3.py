@@ -24,7 +24,7 @@ from ..models import MLPActor, MLPQFunction, PopSpikeActor
 from ..nn.population import DECODE_MODES, ENCODE_MODES
 from ..nn.seeds import stack_states, unstack_state
 from .algorithms import Algorithm
-from .checkpoint import (env_snapshot, load_checkpoint, rng_state, seed_everything, set_lr,
+from .checkpoint import (env_snapshot, rng_state, seed_everything, set_lr,
                          set_rng_state, stack_optimizer, unstack_optimizer)
 from .envs import make_env, run_episodes, with_video
 from .guards import DivergedError, check_observation
@@ -181,8 +181,7 @@ class TD3Trainer(Trainer):
         self.obs = [env.reset(seed=run.seed)[0] for env, run in zip(self.envs, self.runs)]
         self.ep_ret, self.ep_len = [0.0] * K, [0] * K
         if resume:
-            states = resume if isinstance(resume, (dict, list)) else load_checkpoint(self.run_dir)
-            self._load(states if isinstance(states, list) else [states])
+            self._load(self.resume_states(resume))
         # Everything is validated: only now is anything written.
         self.open_run(["step", "epoch", "test_return", "test_return_std", "train_return", "episodes", "steps_per_s",
                        "time_s"], bool(resume), self.step)
