@@ -1,10 +1,14 @@
 """A uniformly random policy's mean return on each env a spikekern sweep reports on: the
 lower anchor of random-to-ANN normalised scores (CMC-DSQN's normalisation: (score - random) /
-(ANN - random)). Writes spikekern/sweep/random_scores.json, which `spikekern report` reads.
+(ANN - random)). Updates the given envs' entries of spikekern/sweep/random_scores.json, which
+`spikekern report` reads.
 
     python benchmarks/random_scores.py [--episodes 100] [--env ENV ...]
 
-Episode i starts from reset(seed=i); the actions come from a generator seeded with 0.
+Episode i starts from reset(seed=i); the actions come from a generator seeded with 0. Atari
+games are played as `spikekern train dqn` evaluates them (DQNTrainer's test envs: whole
+games, no episodic life, noop starts, at most max_test_steps agent steps), with every action
+random (test epsilon 1).
 """
 from __future__ import annotations
 
@@ -14,14 +18,24 @@ from pathlib import Path
 
 import numpy as np
 
+import torch
+
+from spikekern.rl import dqn
 from spikekern.rl.envs import make_env, run_episodes
 from spikekern.sweep import statistics
 
 ENVS = ["MinAtar/Asterix-v1", "MinAtar/Breakout-v1", "MinAtar/Freeway-v1", "MinAtar/Seaquest-v1",
-        "MinAtar/SpaceInvaders-v1", "Pendulum-v1", "CartPole-v1"]
+        "MinAtar/SpaceInvaders-v1", "Pendulum-v1", "CartPole-v1",
+        # the seven Atari games of CMC-DSQN's Atari table (spikekern/sweep/published.json)
+        *(f"ALE/{g}-v5" for g in ("BeamRider", "Breakout", "Enduro", "Pong", "Qbert", "Seaquest", "SpaceInvaders"))]
 
 
 def random_return(env_id: str, episodes: int) -> tuple[float, float]:
+    if dqn.is_atari(env_id):
+        cfg = dqn.DQNConfig(env=env_id, test_eps=1.0)
+        n_actions = dqn.VecEnv(env_id, 1, train=False).n_actions
+        returns = dqn.evaluate(lambda obs: torch.zeros(len(obs), n_actions), cfg, episodes, seed=0, device="cpu")
+        return float(np.mean(returns)), float(np.std(returns))
     continuous = env_id == "Pendulum-v1"
     env = make_env(env_id, continuous=continuous)
     env.action_space.seed(0)
@@ -34,14 +48,15 @@ def main() -> int:
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--env", nargs="+", default=ENVS)
     args = ap.parse_args()
-    table = {}
+    out = Path(statistics.RANDOM_SCORES)
+    table = json.loads(out.read_text())["scores"] if out.exists() else {}
     for env_id in args.env:
         mean, std = random_return(env_id, args.episodes)
         table[env_id] = dict(mean=mean, std=std, episodes=args.episodes)
         print(f"{env_id}: {mean:.2f} +- {std:.2f} over {args.episodes} episodes", flush=True)
-    out = Path(statistics.RANDOM_SCORES)
-    out.write_text(json.dumps(dict(how="python benchmarks/random_scores.py --episodes %d" % args.episodes,
-                                   scores=table), indent=1) + "\n")
+        # written after each env, so an interrupted run keeps what it measured
+        out.write_text(json.dumps(dict(how="python benchmarks/random_scores.py --episodes N [--env ENV ...]",
+                                       scores=dict(sorted(table.items()))), indent=1) + "\n")
     print(f"wrote {out}")
     return 0
 

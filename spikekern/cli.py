@@ -99,7 +99,7 @@ def _add_sweep_parsers(sub, table: dict) -> None:
                                         "every trial")
         _add_config_options(p, cls, skip=_sweep_own(algo))
         p.add_argument("--env", nargs="+", default=[cls.env], help=f"environments (default: {cls.env})")
-        choices = next(f for f in dataclasses.fields(cls) if f.name == agent).metadata["choices"]
+        choices = next(f for f in dataclasses.fields(cls) if f.name == agent).metadata["choices"] + spec.variants
         p.add_argument(f"--{agent}", nargs="+", default=[getattr(cls, agent)], metavar="{" + ",".join(choices) + "}",
                        help=f"agents to compare (default: {getattr(cls, agent)})")
         p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")

@@ -78,3 +78,42 @@ def ilc_cuba_lif(x, weight, bias, c_decay, v_decay, v_th, v_reset, detach_reset,
         s, v = _fire_reset(h, v_th, v_reset, detach_reset, code, alpha)
         spikes.append(s.reshape(xc.shape[1:]))
     return torch.stack(spikes).to(x.dtype)
+
+
+def clif(x, tau, v_th, code, alpha, return_states=False):
+    """Complementary LIF (NEURONS.md §9): h[t] = (v[t-1] - v[t-1]/tau) + x[t];
+    m[t] = m[t-1] sigmoid(h[t]/tau) + s[t]; v[t] = h[t] - s[t] (v_th + sigmoid(m[t]))."""
+    xc = x.to(_compute_dtype(x))
+    v = torch.zeros_like(xc[0])
+    m = torch.zeros_like(xc[0])
+    spikes, vs, ms = [], [], []
+    for t in range(xc.shape[0]):
+        h = (v - v / tau) + xc[t]
+        decayed = m * torch.sigmoid(h / tau)
+        s = SpikeFn.apply(h - v_th, code, alpha)
+        m = decayed + s
+        v = h - s * (v_th + torch.sigmoid(m))
+        spikes.append(s)
+        vs.append(v)
+        ms.append(m)
+    s = torch.stack(spikes).to(x.dtype)
+    return (s, torch.stack(vs).to(x.dtype), torch.stack(ms).to(x.dtype)) if return_states else s
+
+
+def plif(x, w, decay_input, v_th, v_reset, detach_reset, code, alpha, return_v=False):
+    """Parametric LIF (NEURONS.md §10): q = sigmoid(w) (1/tau, learned);
+    decay_input: h[t] = v[t-1] + (x[t] - (v[t-1] - v_r)) q, else h[t] = (v[t-1] - (v[t-1] - v_r) q) + x[t]
+    (v_r = v_reset, 0 for a soft reset); fire; reset. The gradient of w comes from autograd."""
+    dt = _compute_dtype(x)
+    xc = x.to(dt)
+    q = torch.sigmoid(w.to(dt))
+    v_r = 0.0 if v_reset is None else v_reset
+    v = torch.full_like(xc[0], v_r)
+    spikes, vs = [], []
+    for t in range(xc.shape[0]):
+        h = v + (xc[t] - (v - v_r)) * q if decay_input else v - (v - v_r) * q + xc[t]
+        s, v = _fire_reset(h, v_th, v_reset, detach_reset, code, alpha)
+        spikes.append(s)
+        vs.append(v)
+    s = torch.stack(spikes).to(x.dtype)
+    return (s, torch.stack(vs).to(x.dtype)) if return_v else s

@@ -39,6 +39,20 @@ class Algorithm:
     evaluate: Callable[..., list]               # (network, config, episodes, seed, device, video_dir, progress)
     discrete: bool = False                      # actions are integers
     baseline: str = ""                          # the ANN agent spiking agents are reported against
+    time_steps_field: str = ""                  # the config field of the spiking networks' time steps T
+    # An agent of a sweep and a report can be more than the agent field's value: a method
+    # variant (TD3's "ilc-san+proxy" is the ILC-SAN actor with --proxy-target).
+    variants: tuple = ()                        # the variant names, for --help
+    label: Callable[[dict], str] | None = None  # config (as a dict) -> its agent's name; None: the agent field
+    variant_options: Callable[[str], dict] | None = None  # agent name -> the options it sets; None: the agent field
+
+    def agent_of(self, config: dict) -> str:
+        """The name a sweep's folders and a report's rows give the agent of this config."""
+        return self.label(config) if self.label else config[self.agent_field]
+
+    def agent_options(self, agent: str) -> dict:
+        """The config options that make `agent` (an agent field value or a variant name)."""
+        return self.variant_options(agent) if self.variant_options else {self.agent_field: agent}
 
     def config_from_dict(self, d: dict):
         return runtime.config_from_dict(self.config_cls, d)

@@ -71,6 +71,14 @@ class TD3Config:
     target_noise: float = option(0.2, "std of the target policy smoothing noise", low=0)
     noise_clip: float = option(0.5, "clip of the target policy smoothing noise", low=0)
     policy_delay: int = option(2, "critic updates per actor update", low=1)
+    # Proxy Target (Xu et al., NeurIPS 2025; docs/proxy_target.md)
+    proxy_target: bool = option(False, "Proxy Target: a ReLU MLP trained to imitate the spiking actor gives the "
+                                       "critics' target actions instead of a soft-updated target actor (spiking "
+                                       "actors only; used in training only)")
+    proxy_hidden_sizes: tuple = option((512, 512), "hidden layer sizes of the proxy network", low=1)
+    proxy_lr: float = option(1e-3, "Adam learning rate of the proxy network", above=0)
+    proxy_iters: int = option(3, "proxy updates per TD3 update, each on its own batch (the last one is also the "
+                                 "TD3 update's)", low=1)
     max_ep_len: int = option(1000, "episode length limit (the env's own limit applies if smaller)", low=1)
     epoch_steps: int = option(10_000, "env steps between evaluations and checkpoints", low=1)
     test_episodes: int = option(10, "deterministic test episodes per evaluation", low=1)
@@ -85,6 +93,9 @@ def validate(cfg: TD3Config) -> None:
     """Every check a run makes before it writes anything (backend, actor, env), with the
     trainer's own messages, and no side effects: the sweep checks a whole grid with it."""
     check(cfg)
+    if cfg.proxy_target and cfg.actor == "ann":
+        raise ValueError("--proxy-target is for spiking actors: the ANN actor (--actor ann) keeps TD3's own "
+                         "soft-updated target actor")
     if len(cfg.mean_range) != 2 or not cfg.mean_range[0] < cfg.mean_range[1]:
         raise ValueError(f"--mean-range must be two numbers LOW HIGH with LOW < HIGH, got {list(cfg.mean_range)}")
     runtime.check_backend(cfg)
@@ -104,7 +115,8 @@ def build_actor(cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float, se
 
 class Agent(nn.Module):
     """Actor, twin critics, their targets and the observation normaliser. seeds=K: K seeds'
-    agents in one (spikekern.nn.seeds): observations [B, K, obs_dim], actions [B, K, act_dim]."""
+    agents in one (spikekern.nn.seeds): observations [B, K, obs_dim], actions [B, K, act_dim].
+    With Proxy Target there is no target actor (the trainer's proxy network stands in)."""
 
     def __init__(self, cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float, seeds: int | None = None):
         super().__init__()
@@ -112,15 +124,21 @@ class Agent(nn.Module):
         self.actor = build_actor(cfg, obs_dim, act_dim, act_limit, seeds)
         self.q1 = MLPQFunction(obs_dim, act_dim, cfg.hidden_sizes, seeds=seeds)
         self.q2 = MLPQFunction(obs_dim, act_dim, cfg.hidden_sizes, seeds=seeds)
-        self.actor_targ, self.q1_targ, self.q2_targ = (copy.deepcopy(m) for m in (self.actor, self.q1, self.q2))
+        self.actor_targ = None if cfg.proxy_target else copy.deepcopy(self.actor)
+        self.q1_targ, self.q2_targ = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
         for p in self.targets_parameters():
             p.requires_grad_(False)
 
+    def _soft_updated(self) -> list[tuple[nn.Module, nn.Module]]:
+        """(online, target) pairs of the soft update."""
+        pairs = [(self.q1, self.q1_targ), (self.q2, self.q2_targ)]
+        return pairs if self.actor_targ is None else [(self.actor, self.actor_targ), *pairs]
+
     def targets_parameters(self):
-        return [p for m in (self.actor_targ, self.q1_targ, self.q2_targ) for p in m.parameters()]
+        return [p for _, m in self._soft_updated() for p in m.parameters()]
 
     def online_parameters(self):
-        return [p for m in (self.actor, self.q1, self.q2) for p in m.parameters()]
+        return [p for m, _ in self._soft_updated() for p in m.parameters()]
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, device) -> np.ndarray:
@@ -161,10 +179,12 @@ class TD3Trainer(Trainer):
         # torch generator; what that generator holds next is the seed's own noise stream (a
         # single run keeps using the global one, so K = 1 draws exactly as ever).
         self.agent = Agent(cfg, self.obs_dim, self.act_dim, self.act_limit, seeds=K)  # its weights: below
-        self.rngs, self.gens, singles = [], [], []
+        self.rngs, self.gens, singles, proxies = [], [], [], []
         for run in self.runs:
             self.rngs.append(seed_everything(run.seed))
             singles.append(Agent(cfg, self.obs_dim, self.act_dim, self.act_limit))
+            if cfg.proxy_target:
+                proxies.append(self._proxy())
             self.gens.append(None if K == 1 else self._generator(run.seed))
         self.agent.load_state_dict(stack_states([a.state_dict() for a in singles]))
         self.agent.to(self.device)
@@ -173,6 +193,14 @@ class TD3Trainer(Trainer):
         self.pi_opt = torch.optim.Adam(self.agent.actor.parameters(), lr=cfg.actor_lr, **fused)
         self.q_opt = torch.optim.Adam(list(self.agent.q1.parameters()) + list(self.agent.q2.parameters()),
                                       lr=cfg.critic_lr, **fused)
+        # Proxy Target: the proxy network and its optimiser live in the trainer (and its
+        # checkpoints), never in the agent that model.pt, load_agent and eval hold.
+        self.proxy = self.proxy_opt = None
+        if cfg.proxy_target:
+            self.proxy = self._proxy(seeds=K)
+            self.proxy.load_state_dict(stack_states([p.state_dict() for p in proxies]))
+            self.proxy.to(self.device)
+            self.proxy_opt = torch.optim.Adam(self.proxy.parameters(), lr=cfg.proxy_lr, **fused)
         # Full capacity even for short runs (np.zeros commits no memory until used), so a
         # resumed run extended to more steps samples exactly as an uninterrupted one.
         self.buffer = ReplayBuffer(self.obs_dim, self.act_dim, cfg.replay_size, seeds=K)
@@ -185,6 +213,10 @@ class TD3Trainer(Trainer):
         # Everything is validated: only now is anything written.
         self.open_run(["step", "epoch", "test_return", "test_return_std", "train_return", "episodes", "steps_per_s",
                        "time_s"], bool(resume), self.step)
+
+    def _proxy(self, seeds: int | None = None) -> MLPActor:
+        """The Proxy Target network: a ReLU MLP with the actor's tanh output range."""
+        return MLPActor(self.obs_dim, self.act_dim, self.cfg.proxy_hidden_sizes, self.act_limit, seeds=seeds)
 
     def _generator(self, seed: int) -> torch.Generator:
         """Seed k's own torch stream, continuing where its single run's global generator is now
@@ -206,7 +238,9 @@ class TD3Trainer(Trainer):
                     buffer=self.buffer.state_dict(k), rng=rng_state(self.rngs[k], gen), step=self.step,
                     updates=self.updates, episodes=self.episodes[k], last_return=self.last_return[k],
                     time_s=self.elapsed(), env=env_snapshot(self.envs[k]), obs=self.obs[k], ep_ret=self.ep_ret[k],
-                    ep_len=self.ep_len[k])
+                    ep_len=self.ep_len[k],
+                    **(dict(proxy=unstack_state(self.proxy.state_dict(), k),
+                            proxy_opt=unstack_optimizer(self.proxy_opt.state_dict(), k)) if self.proxy else {}))
 
     def _load(self, states: list[dict]) -> None:
         self.check_lockstep(states, "step", "updates")
@@ -217,6 +251,10 @@ class TD3Trainer(Trainer):
         # may override, e.g. after a divergence) is the one to use.
         set_lr(self.pi_opt, self.cfg.actor_lr)
         set_lr(self.q_opt, self.cfg.critic_lr)
+        if self.proxy:
+            self.proxy.load_state_dict(stack_states([st["proxy"] for st in states]))
+            self.proxy_opt.load_state_dict(stack_optimizer([st["proxy_opt"] for st in states]))
+            set_lr(self.proxy_opt, self.cfg.proxy_lr)
         self.step, self.updates = states[0]["step"], states[0]["updates"]
         self.time_s = states[0].get("time_s", 0.0)
         for k, (st, run) in enumerate(zip(states, self.runs)):
@@ -242,15 +280,37 @@ class TD3Trainer(Trainer):
                             for g in self.gens], dim=1)
 
     def update(self) -> dict:
-        """One TD3 update of every seed on a batch from its replay; returns each loss per seed."""
-        return self.learn(self.buffer.sample(self.cfg.batch_size, self.rngs, self.device))
+        """One TD3 update of every seed on a batch from its replay; returns each loss per seed.
+        With Proxy Target, first proxy_iters proxy updates, each on a batch of its own; the
+        last of those batches is also the TD3 update's."""
+        sample = lambda: self.buffer.sample(self.cfg.batch_size, self.rngs, self.device)
+        if not self.proxy:
+            return self.learn(sample())
+        for _ in range(self.cfg.proxy_iters):
+            b = sample()
+            proxy_loss = self.learn_proxy(b)
+        return dict(self.learn(b), proxy_loss=proxy_loss)
+
+    def learn_proxy(self, b: dict) -> torch.Tensor:
+        """One proxy update on the batch b: each seed's proxy moves towards its actor's actions,
+        min over the proxy of the mean of (proxy(o) - actor(o))^2 over the batch and the action
+        dimensions. Returns the loss per seed."""
+        o = self.agent.norm(b["obs"])
+        with torch.no_grad():
+            target = self.agent.actor(o)
+        loss = ((self.proxy(o) - target) ** 2).mean(dim=(0, 2))
+        total = self.checked("proxy loss", loss)
+        self.proxy_opt.zero_grad(set_to_none=True)
+        total.backward()
+        self.proxy_opt.step()
+        return loss.detach()
 
     def learn(self, b: dict) -> dict:
         """One TD3 update of every seed on the batch b (tensors [B, K, ...])."""
         cfg, ag = self.cfg, self.agent
         o, o2 = ag.norm(b["obs"]), ag.norm(b["obs2"])
         with torch.no_grad():
-            a2 = ag.actor_targ(o2)
+            a2 = (self.proxy or ag.actor_targ)(o2)
             noise = (self.noise(a2) * cfg.target_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
             a2 = (a2 + noise).clamp(-self.act_limit, self.act_limit)
             q_targ = torch.min(ag.q1_targ(o2, a2), ag.q2_targ(o2, a2))
@@ -339,7 +399,7 @@ class TD3Trainer(Trainer):
         return self.step
 
     def guard_epoch(self) -> None:
-        self.check_seeds_finite([self.agent], self._single)
+        self.check_seeds_finite([self.agent], self._single)  # a proxy going non-finite: its loss stops the seed
 
     def _single(self, k: int) -> Agent:
         """Seed k's agent as a single Agent (self.single, loaded with seed k's weights)."""
@@ -380,10 +440,23 @@ def _evaluate(net: Agent, cfg: TD3Config, episodes: int, seed: int, device, vide
     return evaluate(net, cfg.env, episodes, seed, cfg.max_ep_len, device, video_dir=video_dir, progress=progress)
 
 
+PROXY = "+proxy"  # a sweep's and a report's name for a spiking actor trained with --proxy-target
+
+
+def _agent_label(config: dict) -> str:
+    return config["actor"] + (PROXY if config.get("proxy_target") else "")
+
+
+def _agent_options(agent: str) -> dict:
+    actor = agent.removesuffix(PROXY)
+    return dict(actor=actor, **(dict(proxy_target=True) if actor != agent else {}))
+
+
 ALGORITHM = Algorithm(
     name="td3", help="TD3 with an ILC-SAN, PopSAN or ANN actor (continuous control)", description="",
     config_cls=TD3Config, trainer_cls=TD3Trainer, agent_field="actor", budget_field="steps",
     epoch_field="epoch_steps", column="step", validate=validate, load_net=_load_net, act=_act, evaluate=_evaluate,
-    baseline="ann")
+    baseline="ann", time_steps_field="spike_ts", variants=tuple(a + PROXY for a in ACTORS if a != "ann"),
+    label=_agent_label, variant_options=_agent_options)
 run = ALGORITHM.run
 config_from_dict = ALGORITHM.config_from_dict

@@ -7,7 +7,8 @@ training wall time and env steps/s. Writes summary.csv, summary.md and curves_<e
 agent's mean test return over seeds with a band of +- one std), and the statistics of
 statistics.py: IQM and mean with bootstrap intervals, scores normalised to the ANN baseline,
 the probability of improving on it (statistics.csv, more sections of summary.md, interval and
-performance-profile plots).
+performance-profile plots); and published.py's figures from papers on the same tasks, beside
+(never inside) those statistics.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..rl.algorithms import algorithms
-from . import statistics
+from . import published, statistics
 from .trials import env_dirname
 
 FIELDS = ["env", "agent", "algo", "seeds", "final_return_mean", "final_return_std", "best_return_mean",
@@ -36,6 +37,7 @@ class Run:
     steps: np.ndarray       # env steps at each evaluation
     returns: np.ndarray     # mean test return at each evaluation
     time_s: float           # training wall time at the last evaluation
+    T: int | None = None    # the spiking network's time steps (None for the ANN baseline)
 
     @property
     def final(self) -> float:
@@ -59,9 +61,12 @@ def collect(root: Path) -> list[Run]:
             rows = list(csv.DictReader(f))
         if not rows or cfg.get("algo") not in table:
             continue
-        runs.append(Run(cfg["algo"], cfg["env"], cfg[table[cfg["algo"]].agent_field], int(cfg["seed"]),
+        algo = table[cfg["algo"]]
+        agent = algo.agent_of(cfg)
+        runs.append(Run(cfg["algo"], cfg["env"], agent, int(cfg["seed"]),
                         np.array([float(r["step"]) for r in rows]), np.array([float(r["test_return"]) for r in rows]),
-                        float(rows[-1]["time_s"])))
+                        float(rows[-1]["time_s"]),
+                        cfg.get(algo.time_steps_field) if agent != algo.baseline else None))
     return runs
 
 
@@ -140,14 +145,15 @@ def write(root: Path) -> list[Path]:
         w.writerows(rows)
     text = ("Mean +- std over seeds (population std) of each run's last and best evaluation (mean test return); "
             "wall time and env steps/s: training time of the run, evaluations included.\n\n" + markdown(rows))
-    (root / "summary.md").write_text(text)
     paths = [root / "summary.csv", root / "summary.md", *curves(runs, root)]
     try:
         text_stats, stats_paths = write_statistics(runs, root)
     except ImportError as exc:  # said, not hidden: the tables above are written all the same
         print(f"spikekern report: no IQM, intervals or normalised scores: {exc}", file=sys.stderr)
-        return paths
-    (root / "summary.md").write_text(text + "\n" + text_stats)
+        text_stats, stats_paths = "", []
+    baselines = {name: a.baseline for name, a in algorithms().items()}
+    text_published = published.markdown(groups(runs), baselines, statistics.random_scores())
+    (root / "summary.md").write_text("\n".join(t for t in (text, text_stats, text_published) if t))
     return paths + stats_paths
 
 

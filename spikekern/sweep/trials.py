@@ -28,7 +28,7 @@ class Trial:
 
     @property
     def agent(self) -> str:
-        return self.config[get(self.algo).agent_field]
+        return get(self.algo).agent_of(self.config)
 
     @property
     def name(self) -> str:
@@ -61,10 +61,10 @@ def make_trials(algo: str, envs: list[str], agents: list[str], seeds: list[int],
     for env in envs:
         for agent in agents:
             for group in groups:
-                options = dict(given, env=env, seed=group[0], **{spec.agent_field: agent})
+                options = dict(given, env=env, seed=group[0], **spec.agent_options(agent))
                 cfg = spec.make_config(options)
                 folder = f"seed{group[0]}" if len(group) == 1 else "seeds-" + "-".join(map(str, group))
-                run_dir = Path(out) / env_dirname(env) / agent / folder
+                run_dir = Path(out) / env_dirname(env) / spec.agent_of(dataclasses.asdict(cfg)) / folder
                 trials.append(Trial(algo, dataclasses.asdict(cfg), options, str(run_dir),
                                     list(group) if len(group) > 1 else None))
     return trials
