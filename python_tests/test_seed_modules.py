@@ -55,15 +55,36 @@ def test_seed_linear_gradcheck_and_one_seed_is_linear_bit_for_bit():
     assert torch.equal(one(x[:, None])[:, 0], lin(x))
 
 
+@pytest.mark.parametrize("backend", ["reference", "cpp"])
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("density", [0.02, 0.1, 0.5])
+def test_spike_seed_linear_is_each_seeds_linear(backend, K, density):
+    """SeedLinear(spikes=True): one spike_linear per seed (the sparse kernels below their
+    crossover, the dense product above it) equals each seed's F.linear, with every gradient."""
+    g = torch.Generator().manual_seed(11)
+    layer = SeedLinear(37, 130, seeds=K, spikes=True, backend=backend).double()
+    x = (torch.rand(3, 41, K, 37, generator=g) < density).double().requires_grad_(True)
+    ref_x = x.detach().clone().requires_grad_(True)
+    w, b = (p.detach().clone().requires_grad_(True) for p in (layer.weight, layer.bias))
+    y, r = layer(x), per_seed_linear(ref_x, w, b)
+    torch.testing.assert_close(y, r, **F64)
+    weights = torch.randn(r.shape, generator=g, dtype=torch.float64)
+    (y * weights).sum().backward()
+    (r * weights).sum().backward()
+    for got, ref, name in ((x, ref_x, "x"), (layer.weight, w, "weight"), (layer.bias, b, "bias")):
+        torch.testing.assert_close(got.grad, ref.grad, **F64, msg=lambda m: f"{backend}, K={K}, grad of {name}: {m}")
+
+
 def test_seed_linear_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match=r"x must be \[\.\.\., K, in\]"):
         seed_linear(torch.randn(4, 3, 5), torch.randn(2, 6, 5))
 
 
 def make(kind: str, seeds=None, backend="cpp"):
-    if kind in ("ilc-san", "popsan"):
-        ilc = kind == "ilc-san"
-        return PopSpikeActor(3, 2, 10, 10, [16, 12], (-3, 3), 0.15, 5, decode="last-mem" if ilc else "fr-mlp",
+    if kind in ("ilc-san", "popsan", "ilc-san-wide"):
+        # -wide: hidden layers of at least 128, which run spike_linear (one call per seed)
+        ilc, hidden = kind != "popsan", [130, 128] if kind.endswith("-wide") else [16, 12]
+        return PopSpikeActor(3, 2, 10, 10, hidden, (-3, 3), 0.15, 5, decode="last-mem" if ilc else "fr-mlp",
                              act_limit=2.0, ilc=ilc, backend=backend, seeds=seeds)
     if kind == "ann":
         return MLPActor(3, 2, (16, 12), 2.0, seeds=seeds)
@@ -75,7 +96,7 @@ def call(net, obs, act):
 
 
 @pytest.mark.parametrize("backend", ["reference", "cpp"])
-@pytest.mark.parametrize("kind", ["ilc-san", "popsan", "ann", "critic"])
+@pytest.mark.parametrize("kind", ["ilc-san", "popsan", "ann", "critic", "ilc-san-wide"])
 def test_stacked_model_is_each_seeds_model(kind, backend):
     """K = 3 models in one: outputs and every parameter gradient equal the three singles'
     (float64); the state dicts round-trip through stack_states / unstack_state."""
@@ -97,7 +118,7 @@ def test_stacked_model_is_each_seeds_model(kind, backend):
             torch.testing.assert_close(q.grad[k], p.grad, **F64, msg=lambda msg: f"seed {k} grad of {name}: {msg}")
         for name, t in unstack_state(stacked.state_dict(), k).items():
             assert torch.equal(t, m.state_dict()[name]), name
-    if kind in ("ilc-san", "popsan"):  # spikes identical where the potentials are: decoder input
+    if kind in ("ilc-san", "popsan", "ilc-san-wide"):  # spikes identical where the potentials are: decoder input
         s_stacked = stacked.out_neurons(stacked.out(stacked.hidden_neurons[-1](stacked.hidden[-1](
             stacked.hidden_neurons[0](stacked.hidden[0](stacked.encoder(obs)))))))
         for k, m in enumerate(singles):

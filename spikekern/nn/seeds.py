@@ -73,8 +73,9 @@ def seed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 class SeedLinear(nn.Module):
     """nn.Linear for K seeds: weight [K, out, in], bias [K, out]; input [..., K, in]. Each seed
     is initialised as nn.Linear initialises its one layer. spikes=True: the input is spikes,
-    and one seed runs spikekern.ops.spike_linear (with `backend`); several seeds run the
-    batched dense products (spike_linear has no seed dimension yet)."""
+    and each seed runs spikekern.ops.spike_linear (with `backend`) on its own slice: K calls
+    that skip the zeros beat one batched dense product (docs/benchmarks.md, "spike_linear
+    with several seeds")."""
 
     def __init__(self, in_features: int, out_features: int, seeds: int, bias: bool = True, spikes: bool = False,
                  backend: str | None = None):
@@ -93,12 +94,18 @@ class SeedLinear(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.spikes and self.seeds == 1:
-            from .linear import spike_input_linear
+        if not self.spikes:
+            return seed_linear(x, self.weight, self.bias)
+        from .linear import spike_input_linear
 
+        if self.seeds == 1:
             return spike_input_linear(x.squeeze(-2), self.weight[0], None if self.bias is None else self.bias[0],
                                       self.backend).unsqueeze(-2)
-        return seed_linear(x, self.weight, self.bias)
+        # One spike_linear per seed: unbind (whose backward is one stack) rather than
+        # indexing, whose backward would write a whole zero weight gradient per seed.
+        biases = self.bias.unbind(0) if self.bias is not None else [None] * self.seeds
+        return torch.stack([spike_input_linear(xk, wk, bk, self.backend)
+                            for xk, wk, bk in zip(x.unbind(-2), self.weight.unbind(0), biases)], dim=-2)
 
     def extra_repr(self) -> str:
         spikes = ", spikes=True" if self.spikes else ""
