@@ -12,15 +12,17 @@ from spikekern.models import (MinAtarQNet, MLPActor, MLPQFunction, PopSpikeActor
 TOL = {torch.float64: dict(rtol=1e-9, atol=1e-9), torch.float32: dict(rtol=1e-4, atol=1e-4)}
 
 
-def _actor(ilc=True, decode="last-mem", encode="pop-det"):
+def _actor(ilc=True, decode="last-mem", encode="pop-det", neuron="cuba"):
     return PopSpikeActor(obs_dim=5, act_dim=3, enc_pop_dim=6, dec_pop_dim=7, hidden_sizes=[32, 24],
                          mean_range=(-3, 3), std=0.5, spike_ts=5, encode=encode, decode=decode,
-                         act_limit=2.0, ilc=ilc)
+                         act_limit=2.0, ilc=ilc, neuron=neuron)
 
 
 MODELS = {
     "ilc-san": (lambda: _actor(), lambda: torch.randn(9, 5) * 1.5),
     "popsan": (lambda: _actor(ilc=False, decode="fr-mlp"), lambda: torch.randn(9, 5) * 1.5),
+    "popsan-lif": (lambda: _actor(ilc=False, decode="fr-mlp", neuron="lif"), lambda: torch.randn(9, 5) * 1.5),
+    "ilc-san-lif": (lambda: _actor(neuron="lif"), lambda: torch.randn(9, 5) * 1.5),
     "ilc-san-max-abs-pop-raw": (lambda: _actor(decode="max-abs-mem", encode="pop-raw"), lambda: torch.randn(9, 5)),
     "pl-sdqn": (lambda: SpikingDQN(4, 44, 44, 6, time_window=4), lambda: torch.randint(0, 256, (3, 4, 44, 44), dtype=torch.uint8)),
     "sdqn": (lambda: SpikingDQN(4, 44, 44, (2, 3), time_window=3, popnorm=False), lambda: torch.rand(3, 4, 44, 44) * 4),
@@ -155,3 +157,31 @@ def test_ann_actor_and_critic():
     a = actor(obs)
     assert a.shape == (4, 2) and a.abs().max() <= 2.0
     assert q(obs, a).shape == (4,)
+
+
+def test_lif_hidden_neuron_is_the_popsan_codes_lif():
+    """neuron="lif": v <- 0.75 v (1 - s) + x, s = [v > 0.5], Rect(1) surrogate through the spike
+    and the reset, as the PopSAN code family writes its LIF: spikes and input gradients."""
+    from spikekern.models.actors import HIDDEN_NEURONS
+    from spikekern.backends.spike_fn import SpikeFn
+
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randn(6, 40, 30, generator=g, dtype=torch.float64) * 0.6).requires_grad_(True)
+    x2 = x.detach().clone().requires_grad_(True)
+    v, s, spikes = torch.zeros(40, 30, dtype=torch.float64), torch.zeros(40, 30, dtype=torch.float64), []
+    for t in range(6):
+        v = v * 0.75 * (1.0 - s) + x2[t]
+        s = SpikeFn.apply(v - 0.5, 1, 1.0)
+        spikes.append(s)
+    ref = torch.stack(spikes)
+    out = HIDDEN_NEURONS["lif"]("cpp")(x)
+    assert torch.equal(out, ref) and 0.05 < out.mean() < 0.5
+    w = torch.randn(out.shape, generator=g, dtype=torch.float64)
+    (out * w).sum().backward()
+    (ref * w).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_unknown_hidden_neuron_is_refused():
+    with pytest.raises(ValueError, match="unknown neuron 'alif'"):
+        _actor(neuron="alif")

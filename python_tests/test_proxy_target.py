@@ -137,10 +137,13 @@ def test_a_sweep_compares_an_actor_with_and_without_the_proxy(tmp_path):
     rows of their own in the report."""
     from spikekern.sweep import summary, trials
 
-    grid = trials.make_trials("td3", ["Pendulum-v1"], ["ilc-san", "ilc-san+proxy"], [0], {}, tmp_path)
-    assert [(t.agent, t.config["actor"], t.config["proxy_target"]) for t in grid] == \
-        [("ilc-san", "ilc-san", False), ("ilc-san+proxy", "ilc-san", True)]
-    assert [t.run_dir for t in grid] == [str(tmp_path / "Pendulum-v1" / a / "seed0") for a in ("ilc-san", "ilc-san+proxy")]
+    every = ["ilc-san", "ilc-san+proxy", "popsan-lif+proxy"]
+    assert [(t.agent, t.config["actor"], t.config["neuron"], t.config["proxy_target"])
+            for t in trials.make_trials("td3", ["Pendulum-v1"], every, [0], {}, tmp_path)] == \
+        [("ilc-san", "ilc-san", "cuba", False), ("ilc-san+proxy", "ilc-san", "cuba", True),
+         ("popsan-lif+proxy", "popsan", "lif", True)]
+    grid = trials.make_trials("td3", ["Pendulum-v1"], every[:2], [0], {}, tmp_path)
+    assert [t.run_dir for t in grid] == [str(tmp_path / "Pendulum-v1" / a / "seed0") for a in every[:2]]
     with pytest.raises(ValueError, match="--proxy-target is for spiking actors"):
         trials.validate(trials.make_trials("td3", ["Pendulum-v1"], ["ann+proxy"], [0], {}, tmp_path))
     for t in grid:

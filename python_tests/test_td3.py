@@ -102,6 +102,8 @@ def test_an_interrupt_inside_a_class_definition_still_saves(tmp_path, monkeypatc
     (["--backend", "cuda"], "backend 'cuda' is not available on cpu"),
     (["--backend", "fast"], "unknown backend 'fast'"),
     (["--actor", "snn"], "unknown actor 'snn'"),
+    (["--actor", "ann", "--neuron", "lif"], "--neuron lif is for spiking actors"),
+    (["--neuron", "alif"], "unknown neuron 'alif'"),
 ])
 def test_bad_input_fails_cleanly(tmp_path, capsys, argv, message):
     out = tmp_path / "run"

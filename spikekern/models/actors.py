@@ -7,9 +7,20 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nn import CUBALIF, ILCCUBALIF, PopDecoder, PopSpikeEncoder
+from ..nn import CUBALIF, ILCCUBALIF, LIF, PopDecoder, PopSpikeEncoder
 from ..nn.linear import linear
 from ..nn.seeds import check_seeds, seed_shape
+
+# The spiking neurons PopSpikeActor's hidden layers (and its output layer without ILC) can
+# have. "cuba": the seed's CUBA-LIF (SpikingJelly CUBALIFNode defaults). "lif": the same
+# neuron without its current, as the PopSAN code family (and the Proxy Target code) writes
+# its LIF: v <- 0.75 v (1 - s) + x, fire above 0.5, Rect(1) surrogate, nothing detached;
+# here LIF(tau=4, decay_input=False) (a = 1 - 1/4), hard reset to 0, threshold 0.5.
+HIDDEN_NEURONS = {
+    "cuba": lambda backend: CUBALIF(backend=backend),
+    "lif": lambda backend: LIF(tau=4.0, decay_input=False, v_threshold=0.5, v_reset=0.0, surrogate="rect",
+                               alpha=1.0, backend=backend),
+}
 
 
 class PopSpikeActor(nn.Module):
@@ -17,15 +28,19 @@ class PopSpikeActor(nn.Module):
 
     Population encoder -> [Linear-CUBALIF] x hidden -> Linear -> ILC-CUBA-LIF (CUBA-LIF when
     ilc=False) -> population decoder -> act_limit * tanh. ILC-SAN is the default;
-    ilc=False, decode="fr-mlp" is PopSAN.
+    ilc=False, decode="fr-mlp" is PopSAN. neuron: the hidden layers' neuron (and the output
+    layer's without ILC), a key of HIDDEN_NEURONS.
 
     seeds=K: K independent actors in one module (spikekern.nn.seeds), obs [B, K, obs_dim] ->
     [B, K, act_dim].
     """
 
     def __init__(self, obs_dim, act_dim, enc_pop_dim, dec_pop_dim, hidden_sizes, mean_range, std,
-                 spike_ts, encode="pop-det", decode="last-mem", act_limit=1.0, ilc=True, backend=None, seeds=None):
+                 spike_ts, encode="pop-det", decode="last-mem", act_limit=1.0, ilc=True, backend=None, seeds=None,
+                 neuron="cuba"):
         super().__init__()
+        if neuron not in HIDDEN_NEURONS:
+            raise ValueError(f"unknown neuron {neuron!r}; choose one of {sorted(HIDDEN_NEURONS)}")
         self.obs_dim, self.act_dim, self.act_limit = int(obs_dim), int(act_dim), float(act_limit)
         self.seeds = check_seeds(seeds)
         self.encoder = PopSpikeEncoder(obs_dim, enc_pop_dim, spike_ts, mean_range, std, mode=encode, backend=backend,
@@ -36,10 +51,10 @@ class PopSpikeActor(nn.Module):
         fed_spikes = [encode != "pop-raw"] + [True] * len(hidden_sizes)
         self.hidden = nn.ModuleList(linear(a, b, seeds, spikes=spk, backend=backend)
                                     for a, b, spk in zip(sizes[:-1], sizes[1:], fed_spikes))
-        self.hidden_neurons = nn.ModuleList(CUBALIF(backend=backend) for _ in hidden_sizes)
+        self.hidden_neurons = nn.ModuleList(HIDDEN_NEURONS[neuron](backend) for _ in hidden_sizes)
         self.out = linear(sizes[-1], act_dim * dec_pop_dim, seeds, spikes=True, backend=backend)
         self.out_neurons = (ILCCUBALIF(act_dim, dec_pop_dim, backend=backend, seeds=seeds) if ilc
-                            else CUBALIF(backend=backend))
+                            else HIDDEN_NEURONS[neuron](backend))
         self.decoder = PopDecoder(act_dim, dec_pop_dim, spike_ts, decode, seeds=seeds)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from torch import nn
 
 from .._backend import BACKENDS
 from ..models import MLPActor, MLPQFunction, PopSpikeActor
+from ..models.actors import HIDDEN_NEURONS
 from ..nn.population import DECODE_MODES, ENCODE_MODES
 from ..nn.seeds import stack_states, unstack_state
 from .algorithms import Algorithm
@@ -48,6 +49,8 @@ class TD3Config:
     seed: int = option(0, "seed of the networks, the env and the exploration", low=0)
     steps: int = option(1_000_000, "total env steps (ILC-SAN: 100 epochs of 10000)", low=1)
     # spiking actor (ILC-SAN defaults)
+    neuron: str = option("cuba", "neuron of the spiking actor's hidden layers (and of its output layer without ILC): "
+                                 "cuba (CUBA-LIF) or lif (the same without its current)", choices=tuple(HIDDEN_NEURONS))
     spike_ts: int = option(5, "time steps T of the spiking actor", low=1)
     encoder_pop_dim: int = option(10, "encoder neurons per observation dimension", low=2)
     decoder_pop_dim: int = option(10, "decoder neurons per action dimension", low=1)
@@ -93,6 +96,8 @@ def validate(cfg: TD3Config) -> None:
     """Every check a run makes before it writes anything (backend, actor, env), with the
     trainer's own messages, and no side effects: the sweep checks a whole grid with it."""
     check(cfg)
+    if cfg.neuron != "cuba" and cfg.actor == "ann":
+        raise ValueError(f"--neuron {cfg.neuron} is for spiking actors; the ANN actor (--actor ann) has no neurons")
     if cfg.proxy_target and cfg.actor == "ann":
         raise ValueError("--proxy-target is for spiking actors: the ANN actor (--actor ann) keeps TD3's own "
                          "soft-updated target actor")
@@ -110,7 +115,7 @@ def build_actor(cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float, se
     return PopSpikeActor(obs_dim, act_dim, cfg.encoder_pop_dim, cfg.decoder_pop_dim, list(cfg.hidden_sizes),
                          cfg.mean_range, cfg.encoder_var, cfg.spike_ts, encode=cfg.encode,
                          decode=cfg.decode_mode(), act_limit=act_limit, ilc=cfg.actor == "ilc-san",
-                         backend=cfg.backend, seeds=seeds)
+                         backend=cfg.backend, seeds=seeds, neuron=cfg.neuron)
 
 
 class Agent(nn.Module):
@@ -440,23 +445,35 @@ def _evaluate(net: Agent, cfg: TD3Config, episodes: int, seed: int, device, vide
     return evaluate(net, cfg.env, episodes, seed, cfg.max_ep_len, device, video_dir=video_dir, progress=progress)
 
 
-PROXY = "+proxy"  # a sweep's and a report's name for a spiking actor trained with --proxy-target
+# A sweep's and a report's name for an agent: the actor, "-<neuron>" when its neuron is not
+# CUBA-LIF, "+proxy" when it trains with --proxy-target ("popsan-lif+proxy").
+PROXY = "+proxy"
 
 
 def _agent_label(config: dict) -> str:
-    return config["actor"] + (PROXY if config.get("proxy_target") else "")
+    neuron = config.get("neuron", "cuba")
+    return config["actor"] + ("" if neuron == "cuba" else f"-{neuron}") + (PROXY if config.get("proxy_target") else "")
 
 
 def _agent_options(agent: str) -> dict:
-    actor = agent.removesuffix(PROXY)
-    return dict(actor=actor, **(dict(proxy_target=True) if actor != agent else {}))
+    options, actor = {}, agent
+    if actor.endswith(PROXY):
+        options["proxy_target"], actor = True, actor.removesuffix(PROXY)
+    for neuron in HIDDEN_NEURONS:
+        if actor.endswith(f"-{neuron}"):
+            options["neuron"], actor = neuron, actor.removesuffix(f"-{neuron}")
+    return dict(options, actor=actor)
+
+
+VARIANTS = tuple(f"{a}{'' if n == 'cuba' else '-' + n}{p}" for a in ACTORS if a != "ann" for n in HIDDEN_NEURONS
+                 for p in ("", PROXY) if n != "cuba" or p)
 
 
 ALGORITHM = Algorithm(
     name="td3", help="TD3 with an ILC-SAN, PopSAN or ANN actor (continuous control)", description="",
     config_cls=TD3Config, trainer_cls=TD3Trainer, agent_field="actor", budget_field="steps",
     epoch_field="epoch_steps", column="step", validate=validate, load_net=_load_net, act=_act, evaluate=_evaluate,
-    baseline="ann", time_steps_field="spike_ts", variants=tuple(a + PROXY for a in ACTORS if a != "ann"),
-    label=_agent_label, variant_options=_agent_options)
+    baseline="ann", time_steps_field="spike_ts", variants=VARIANTS, label=_agent_label,
+    variant_options=_agent_options)
 run = ALGORITHM.run
 config_from_dict = ALGORITHM.config_from_dict
