@@ -26,6 +26,7 @@ from spikekern.backends.triton_backend import common, ilc, lif_cuba, ops
 # Pointers to the accumulation dtype (the rest point to the I/O dtype).
 _ACC_POINTERS = {"h_ptr", "p_ptr", "vinit_ptr", "gvi_ptr", "gw_part_ptr", "gb_part_ptr"}
 _TRITON_DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
+DTYPES = ["float32", "bfloat16", "float16", "float64"]  # the I/O dtypes each kernel is compiled for
 KERNELS = [lif_cuba.lif_forward_kernel, lif_cuba.lif_backward_kernel,
            lif_cuba.cuba_lif_forward_kernel, lif_cuba.cuba_lif_backward_kernel,
            ilc.ilc_cuba_lif_forward_kernel, ilc.ilc_cuba_lif_backward_kernel]
@@ -38,8 +39,7 @@ def variants(kernel):
     fixed = {"BLOCK": common.BLOCK, "BLOCK_M": block_m, "P_PAD": p_pad}
     flags = [p.name for p in kernel.params if p.is_constexpr and p.name not in fixed and p.name != "KIND"]
     has_kind = any(p.name == "KIND" for p in kernel.params)
-    dtypes = ["float32", "bfloat16", "float16", "float64"]
-    for i, (dtype, on) in enumerate(itertools.product(dtypes, (True, False))):
+    for i, (dtype, on) in enumerate(itertools.product(DTYPES, (True, False))):
         consts = dict(fixed, **{f: on for f in flags})
         if has_kind:
             consts["KIND"] = i % 5
