@@ -237,15 +237,17 @@ class TD3Trainer(Trainer):
     def _state(self, k: int) -> dict:
         """Seed k's checkpoint, exactly a single run's."""
         gen = self.gens[k]
-        return dict(config=dataclasses.asdict(self.runs[k].cfg), agent=unstack_state(self.agent.state_dict(), k),
-                    pi_opt=unstack_optimizer(self.pi_opt.state_dict(), k),
-                    q_opt=unstack_optimizer(self.q_opt.state_dict(), k),
-                    buffer=self.buffer.state_dict(k), rng=rng_state(self.rngs[k], gen), step=self.step,
-                    updates=self.updates, episodes=self.episodes[k], last_return=self.last_return[k],
-                    time_s=self.elapsed(), env=env_snapshot(self.envs[k]), obs=self.obs[k], ep_ret=self.ep_ret[k],
-                    ep_len=self.ep_len[k],
-                    **(dict(proxy=unstack_state(self.proxy.state_dict(), k),
-                            proxy_opt=unstack_optimizer(self.proxy_opt.state_dict(), k)) if self.proxy else {}))
+        state = dict(config=dataclasses.asdict(self.runs[k].cfg), agent=unstack_state(self.agent.state_dict(), k),
+                     pi_opt=unstack_optimizer(self.pi_opt.state_dict(), k),
+                     q_opt=unstack_optimizer(self.q_opt.state_dict(), k),
+                     buffer=self.buffer.state_dict(k), rng=rng_state(self.rngs[k], gen), step=self.step,
+                     updates=self.updates, episodes=self.episodes[k], last_return=self.last_return[k],
+                     time_s=self.elapsed(), env=env_snapshot(self.envs[k]), obs=self.obs[k], ep_ret=self.ep_ret[k],
+                     ep_len=self.ep_len[k])
+        if self.proxy is not None:  # Proxy Target: the proxy and its optimiser resume with the run
+            state.update(proxy=unstack_state(self.proxy.state_dict(), k),
+                         proxy_opt=unstack_optimizer(self.proxy_opt.state_dict(), k))
+        return state
 
     def _load(self, states: list[dict]) -> None:
         self.check_lockstep(states, "step", "updates")
@@ -256,7 +258,7 @@ class TD3Trainer(Trainer):
         # may override, e.g. after a divergence) is the one to use.
         set_lr(self.pi_opt, self.cfg.actor_lr)
         set_lr(self.q_opt, self.cfg.critic_lr)
-        if self.proxy:
+        if self.proxy is not None:
             self.proxy.load_state_dict(stack_states([st["proxy"] for st in states]))
             self.proxy_opt.load_state_dict(stack_optimizer([st["proxy_opt"] for st in states]))
             set_lr(self.proxy_opt, self.cfg.proxy_lr)
@@ -289,7 +291,7 @@ class TD3Trainer(Trainer):
         With Proxy Target, first proxy_iters proxy updates, each on a batch of its own; the
         last of those batches is also the TD3 update's."""
         sample = lambda: self.buffer.sample(self.cfg.batch_size, self.rngs, self.device)
-        if not self.proxy:
+        if self.proxy is None:
             return self.learn(sample())
         for _ in range(self.cfg.proxy_iters):
             b = sample()
@@ -315,7 +317,7 @@ class TD3Trainer(Trainer):
         cfg, ag = self.cfg, self.agent
         o, o2 = ag.norm(b["obs"]), ag.norm(b["obs2"])
         with torch.no_grad():
-            a2 = (self.proxy or ag.actor_targ)(o2)
+            a2 = (ag.actor_targ if self.proxy is None else self.proxy)(o2)
             noise = (self.noise(a2) * cfg.target_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
             a2 = (a2 + noise).clamp(-self.act_limit, self.act_limit)
             q_targ = torch.min(ag.q1_targ(o2, a2), ag.q2_targ(o2, a2))
