@@ -120,3 +120,11 @@ def test_no_section_for_tasks_no_table_covers(tmp_path):
     _run(tmp_path, "td3", "EnvA-v0", "ann", 0, [1.0, 2.0])
     summary.write(tmp_path)
     assert "Published figures" not in (tmp_path / "summary.md").read_text()
+
+
+def test_a_sweep_without_its_baseline_says_so(tmp_path):
+    _run(tmp_path, "td3", "Hopper-v5", "ilc-san", 0, [100.0, 1500.0], spike_ts=5)
+    summary.write(tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    assert "No ann runs in this sweep" in md and "## Across tasks" not in md
+    assert _lines(md, "| Hopper-v5 | this sweep | ilc-san | 5 |")[0].endswith("| 1500.00 +- 0.00 | - |")

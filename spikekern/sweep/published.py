@@ -64,10 +64,13 @@ def markdown(groups: dict, baselines: dict[str, str], random: dict[str, float]) 
         out += [f"### {table['citation']}, {table['where']}", "",
                 f"{table['benchmark']}, {table['algorithm']}; {table['budget']}, {table['seeds']} seeds; metric: "
                 f"{table['metric']}. {table['notes']}.", "",
-                f"This sweep: the {kind} evaluation of each run, mean +- std over its seeds, at its own budget; "
-                f"'share' is each score as the source normalises it ({agg['definition'].split(', in %')[0]}), this "
-                "sweep's against its own baseline" + (" and random_scores.json's random policy" if anchor_row else "")
-                + ".", "",
+                f"This sweep: the {kind} evaluation of each run, mean +- std over its seeds, at its own budget. "
+                + (f"share = (score - {agg['anchor']}) / ({agg['baseline']} - {agg['anchor']}), the source's "
+                   f"{agg['name']} being its mean over the tasks" if anchor_row else
+                   f"share = score / {agg['baseline']}, the source's {agg['name']} being its mean over the tasks "
+                   "minus 100%")
+                + "; this sweep's rows against its own baseline"
+                + (" and random_scores.json's random policy" if anchor_row else "") + ".", "",
                 "| task | source | method | T | budget | seeds | score | share |",
                 "|---|---|---|---:|---|---:|---:|---:|"]
         for env in covered:

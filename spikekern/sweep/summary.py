@@ -173,6 +173,9 @@ def write_statistics(runs: list[Run], root: Path) -> tuple[str, list[Path]]:
         text += statistics.task_markdown(task_rows)
         if not baseline:
             continue
+        if not any(agent == baseline for _, agent in g):
+            text += f"\nNo {baseline} runs in this sweep: the across-task sections normalise by them.\n"
+            continue
         prefix = "" if len(by_algo) == 1 else f"{algo}_"
         agg = statistics.aggregate(g, baseline)
         text += statistics.aggregate_markdown(agg, baseline)
