@@ -59,11 +59,13 @@ def test_seed_linear_gradcheck_and_one_seed_is_linear_bit_for_bit():
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("density", [0.02, 0.1, 0.5])
 def test_spike_seed_linear_is_each_seeds_linear(backend, K, density):
-    """SeedLinear(spikes=True): one spike_linear per seed (the sparse kernels below their
-    crossover, the dense product above it) equals each seed's F.linear, with every gradient."""
+    """SeedLinear(spikes=True) on a layer wide enough for one spike_linear per seed (the sparse
+    kernels below their crossover, the dense product above it) equals each seed's F.linear,
+    with every gradient."""
     g = torch.Generator().manual_seed(11)
-    layer = SeedLinear(37, 130, seeds=K, spikes=True, backend=backend).double()
-    x = (torch.rand(3, 41, K, 37, generator=g) < density).double().requires_grad_(True)
+    layer = SeedLinear(131, 257, seeds=K, spikes=True, backend=backend).double()
+    assert layer.per_seed_spikes() and not SeedLinear(127, 257, seeds=K, spikes=True).per_seed_spikes()
+    x = (torch.rand(3, 41, K, 131, generator=g) < density).double().requires_grad_(True)
     ref_x = x.detach().clone().requires_grad_(True)
     w, b = (p.detach().clone().requires_grad_(True) for p in (layer.weight, layer.bias))
     y, r = layer(x), per_seed_linear(ref_x, w, b)
@@ -82,8 +84,8 @@ def test_seed_linear_refuses_mismatched_shapes():
 
 def make(kind: str, seeds=None, backend="cpp"):
     if kind in ("ilc-san", "popsan", "ilc-san-wide"):
-        # -wide: hidden layers of at least 128, which run spike_linear (one call per seed)
-        ilc, hidden = kind != "popsan", [130, 128] if kind.endswith("-wide") else [16, 12]
+        # -wide: a second hidden layer wide enough to run spike_linear once per seed
+        ilc, hidden = kind != "popsan", [260, 256] if kind.endswith("-wide") else [16, 12]
         return PopSpikeActor(3, 2, 10, 10, hidden, (-3, 3), 0.15, 5, decode="last-mem" if ilc else "fr-mlp",
                              act_limit=2.0, ilc=ilc, backend=backend, seeds=seeds)
     if kind == "ann":

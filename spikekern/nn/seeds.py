@@ -70,12 +70,17 @@ def seed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     return _SeedLinear.apply(x, weight, bias)
 
 
+# Several seeds run one spike_linear per seed on layers at least this wide (else one batched
+# dense product): measured with benchmarks/seed_spike_linear.py on the models' layers.
+SEED_SPIKES_MIN_IN, SEED_SPIKES_MIN_OUT = 128, 256
+
+
 class SeedLinear(nn.Module):
     """nn.Linear for K seeds: weight [K, out, in], bias [K, out]; input [..., K, in]. Each seed
-    is initialised as nn.Linear initialises its one layer. spikes=True: the input is spikes,
-    and each seed runs spikekern.ops.spike_linear (with `backend`) on its own slice: K calls
-    that skip the zeros beat one batched dense product (docs/benchmarks.md, "spike_linear
-    with several seeds")."""
+    is initialised as nn.Linear initialises its one layer. spikes=True: the input is spikes;
+    one seed runs spikekern.ops.spike_linear (with `backend`), and several seeds run it once
+    per seed on their own slices where that beats one batched dense product
+    (per_seed_spikes()), else the batched product."""
 
     def __init__(self, in_features: int, out_features: int, seeds: int, bias: bool = True, spikes: bool = False,
                  backend: str | None = None):
@@ -94,7 +99,7 @@ class SeedLinear(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.spikes:
+        if not self.spikes or (self.seeds > 1 and not self.per_seed_spikes()):
             return seed_linear(x, self.weight, self.bias)
         from .linear import spike_input_linear
 
@@ -106,6 +111,12 @@ class SeedLinear(nn.Module):
         biases = self.bias.unbind(0) if self.bias is not None else [None] * self.seeds
         return torch.stack([spike_input_linear(xk, wk, bk, self.backend)
                             for xk, wk, bk in zip(x.unbind(-2), self.weight.unbind(0), biases)], dim=-2)
+
+    def per_seed_spikes(self) -> bool:
+        """Several seeds: one spike_linear per seed beats the batched dense product only on
+        layers at least SEED_SPIKES_MIN_IN wide in and SEED_SPIKES_MIN_OUT out (measured on the
+        models' layers, fwd + bwd: docs/benchmarks.md, "spike_linear with several seeds")."""
+        return self.in_features >= SEED_SPIKES_MIN_IN and self.out_features >= SEED_SPIKES_MIN_OUT
 
     def extra_repr(self) -> str:
         spikes = ", spikes=True" if self.spikes else ""
