@@ -33,7 +33,10 @@ ENVS = ["MinAtar/Asterix-v1", "MinAtar/Breakout-v1", "MinAtar/Freeway-v1", "MinA
 def random_return(env_id: str, episodes: int) -> tuple[float, float]:
     if dqn.is_atari(env_id):
         cfg = dqn.DQNConfig(env=env_id, test_eps=1.0)
-        n_actions = dqn.VecEnv(env_id, 1, train=False).n_actions
+        probe = dqn.VecEnv(env_id, 1, train=False)
+        n_actions = probe.n_actions
+        probe.close()
+        # test epsilon 1: every action is drawn at random, the network's output is never used
         returns = dqn.evaluate(lambda obs: torch.zeros(len(obs), n_actions), cfg, episodes, seed=0, device="cpu")
         return float(np.mean(returns)), float(np.std(returns))
     continuous = env_id == "Pendulum-v1"

@@ -467,8 +467,9 @@ def _agent_options(agent: str) -> dict:
     return dict(options, actor=actor)
 
 
-VARIANTS = tuple(f"{a}{'' if n == 'cuba' else '-' + n}{p}" for a in ACTORS if a != "ann" for n in HIDDEN_NEURONS
-                 for p in ("", PROXY) if n != "cuba" or p)
+# every name of a spiking actor that is more than the actor itself, for --help
+VARIANTS = tuple(label for a in ACTORS if a != "ann" for n in HIDDEN_NEURONS for p in (False, True)
+                 if (label := _agent_label(dict(actor=a, neuron=n, proxy_target=p))) != a)
 
 
 ALGORITHM = Algorithm(

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..rl.algorithms import algorithms
+from .statistics import share
 
 PUBLISHED = Path(__file__).with_name("published.json")
 
@@ -38,18 +39,19 @@ def _row(table: dict, method: str) -> dict | None:
 
 
 def _share(score: float, base: float, anchor: float | None) -> float | None:
-    """score as the source normalises it: (score - anchor) / (base - anchor), or score / base."""
-    lo = 0.0 if anchor is None else anchor
-    return None if base == lo else (score - lo) / (base - lo)
+    """score as the source normalises it: (score - anchor) / (base - anchor), or score / base
+    (None where the baseline equals the anchor)."""
+    zero = 0.0 if anchor is None else anchor
+    return None if base == zero else share(score, base, zero)
 
 
 def _fmt_share(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
 
-def markdown(groups: dict, baselines: dict[str, str], random: dict[str, float]) -> str:
-    """The section of summary.md: groups are summary.groups() of the sweep's runs, baselines
-    algo -> its ANN agent, random env -> a random policy's return (statistics.random_scores())."""
+def markdown(groups: dict, random: dict[str, float]) -> str:
+    """The section of summary.md: groups are summary.groups() of the sweep's runs, random
+    env -> a random policy's return (statistics.random_scores())."""
     ours: dict[str, dict[str, list]] = {}
     for (env, agent), runs in groups.items():
         ours.setdefault(env, {})[agent] = runs
@@ -84,7 +86,7 @@ def markdown(groups: dict, baselines: dict[str, str], random: dict[str, float]) 
                 name = row["method"] + (f" (= {row['agent']})" if row["agent"] else "")
                 out.append(f"| {key} | published | {name} | {row['T'] or ''} | {table['budget']} | {table['seeds']} | "
                            f"{score} | {_fmt_share(_share(s['mean'], base, anchor))} |")
-            out += _ours(env, ours[env], baselines, random, kind, anchor_row is not None)
+            out += _ours(env, ours[env], random, kind, anchor_row is not None)
         shown = [r for r in table["rows"] if r is base_row or any(r["agent"] in ours[env] for env in covered)]
         out += ["", f"The source's {agg['name']} over all its {len(base_row['scores'])} tasks: " + ", ".join(
             r["method"] + (f" T={r['T']}" if r["T"] else "") + f" {r['aggregate']:.2f}%" for r in shown) + ".", ""]
@@ -93,17 +95,18 @@ def markdown(groups: dict, baselines: dict[str, str], random: dict[str, float]) 
     return "## Published figures beside this sweep's (not part of the statistics above)\n\n" + "\n".join(out)
 
 
-def _ours(env: str, agents: dict, baselines: dict, random: dict, kind: str, anchored: bool) -> list[str]:
+def _ours(env: str, agents: dict, random: dict, kind: str, anchored: bool) -> list[str]:
     lines = []
     for agent, runs in agents.items():
-        base_runs = agents.get(baselines.get(runs[0].algo, ""))
+        spec = algorithms()[runs[0].algo]
+        base_runs = agents.get(spec.baseline)
         scores = np.array([getattr(r, kind) for r in runs])
         share = None
         if base_runs and (env in random or not anchored):
             share = _share(scores.mean(), float(np.mean([getattr(r, kind) for r in base_runs])),
                            random[env] if anchored else None)
         steps = sorted({int(r.steps[-1]) for r in runs})
-        unit = "env steps" if algorithms()[runs[0].algo].column == "step" else algorithms()[runs[0].algo].column
+        unit = "env steps" if spec.column == "step" else spec.column
         budget = f"{steps[0]} {unit}" if len(steps) == 1 else f"{steps[0]}-{steps[-1]} {unit}"
         lines.append(f"| {env} | this sweep | {agent} | {runs[0].T or ''} | {budget} | {len(runs)} | "
                      f"{scores.mean():.2f} +- {scores.std():.2f} | {_fmt_share(share)} |")

@@ -77,6 +77,12 @@ def random_scores() -> dict[str, float]:
     return {env: v["mean"] for env, v in json.loads(RANDOM_SCORES.read_text())["scores"].items()}
 
 
+def share(score: float, baseline: float, zero: float = 0.0) -> float:
+    """score normalised to the baseline: (score - zero) / (baseline - zero); zero is 0 (a ratio
+    to the baseline) or a random policy's return (random-to-baseline)."""
+    return (score - zero) / (baseline - zero)
+
+
 def normalised(groups: dict, baseline: str, kind: str, random: dict[str, float] | None = None
                ) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
     """agent -> [seeds, tasks] scores normalised per task, the tasks used, and the tasks left
@@ -104,7 +110,7 @@ def normalised(groups: dict, baseline: str, kind: str, random: dict[str, float] 
             cols = []
             for env in used:
                 ref = np.mean([getattr(r, kind) for r in groups[(env, baseline)]])
-                cols.append([(getattr(r, kind) - zero[env]) / (ref - zero[env]) for r in groups[(env, agent)][:n]])
+                cols.append([share(getattr(r, kind), ref, zero[env]) for r in groups[(env, agent)][:n]])
             scores[agent] = np.array(cols).T
     return scores, used, skipped
 

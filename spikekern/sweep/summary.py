@@ -151,8 +151,7 @@ def write(root: Path) -> list[Path]:
     except ImportError as exc:  # said, not hidden: the tables above are written all the same
         print(f"spikekern report: no IQM, intervals or normalised scores: {exc}", file=sys.stderr)
         text_stats, stats_paths = "", []
-    baselines = {name: a.baseline for name, a in algorithms().items()}
-    text_published = published.markdown(groups(runs), baselines, statistics.random_scores())
+    text_published = published.markdown(groups(runs), statistics.random_scores())
     (root / "summary.md").write_text("\n".join(t for t in (text, text_stats, text_published) if t))
     return paths + stats_paths
 
