@@ -126,3 +126,17 @@ def test_random_to_ann_normalisation(sweep, tmp_path_factory, monkeypatch):
     paths = {p.name for p in summary.write(root)}
     assert {"random_intervals_final.png", "random_profiles_best.png"} <= paths
     assert "random-to-ann normalised" in (root / "summary.md").read_text()
+
+
+def test_a_report_is_the_same_every_time(sweep):
+    """The bootstrap's resamples come from a fixed seed, whatever numpy's global state."""
+    root, _ = sweep
+    g = summary.groups(summary.collect(root))
+    first = statistics.aggregate(g, "ann")
+    np.random.seed(12345)
+    before = np.random.get_state()[1].copy()
+    again = statistics.aggregate(g, "ann")
+    assert (np.random.get_state()[1] == before).all()  # the caller's generator is left as it was
+    for kind in statistics.KINDS:
+        for part in ("iqm", "mean", "improvement"):
+            assert first[kind][part] == again[kind][part], (kind, part)

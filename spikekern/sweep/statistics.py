@@ -48,10 +48,18 @@ def intervals(score_dict: dict[str, np.ndarray], func) -> dict[str, tuple[float,
 
 def _estimates(score_dict: dict, func, reps: int) -> dict[str, tuple[float, float, float]]:
     rly, _ = _rliable()
-    with warnings.catch_warnings():  # arch deprecates the RandomState that rliable hands it; same draws
-        warnings.simplefilter("ignore", FutureWarning)
-        points, cis = rly.get_interval_estimates(score_dict, func, reps=reps,
-                                                 random_state=np.random.RandomState(BOOTSTRAP_SEED))
+    # rliable's stratified bootstrap draws its resamples from numpy's global generator (its
+    # random_state reaches only arch's base class, which it bypasses): seed that for the
+    # call and put the caller's state back, so a report is the same every time.
+    saved = np.random.get_state()
+    np.random.seed(BOOTSTRAP_SEED)
+    try:
+        with warnings.catch_warnings():  # arch deprecates the RandomState that rliable hands it
+            warnings.simplefilter("ignore", FutureWarning)
+            points, cis = rly.get_interval_estimates(score_dict, func, reps=reps,
+                                                     random_state=np.random.RandomState(BOOTSTRAP_SEED))
+    finally:
+        np.random.set_state(saved)
     return {k: (float(np.ravel(points[k])[0]), *(float(c) for c in np.ravel(cis[k]))) for k in score_dict}
 
 
