@@ -1,5 +1,6 @@
 """CPU speed as a user meets it: a fresh process that imports spikekern and calls the op,
-nothing else set up. LIF and CUBA-LIF at T=16, N=2^20, float32, 2 threads, forward (no
+nothing else set up. LIF and CUBA-LIF (--neurons: any of lif, cuba_lif, plif) at T=16,
+N=2^20, float32, 2 threads, forward (no
 grad) and forward+backward, against SpikingJelly 2.0's multi-step node (it picks its own
 CPU implementation; its spikes are checked against the reference loop first) and
 torch.compile of the reference loop, all timed interleaved in one process with a plain
@@ -10,6 +11,7 @@ Every configuration runs in its own fresh process: each CPU instruction-set path
 states (the process allocator as is, and after spikekern._malloc.keep_freed_memory()).
 
     python benchmarks/cpu_out_of_box.py --out benchmarks/results/cpu/out_of_box.json
+    python benchmarks/cpu_out_of_box.py --neurons lif plif --malloc default --out benchmarks/results/cpu/plif/plif.json
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from spikekern.bench import fresh
 PEERS = ["spikingjelly", "torch.compile(ref)"]
 
 
-def child(malloc: str, threads: int, rounds: int) -> None:
+def child(malloc: str, threads: int, rounds: int, neurons: list[str]) -> None:
     import torch
 
     from spikekern import _malloc
@@ -34,7 +36,7 @@ def child(malloc: str, threads: int, rounds: int) -> None:
     torch.set_num_threads(threads)
     if malloc == "keep":
         _malloc.keep_freed_memory()
-    cases = [Case("lif", 16, 1 << 20), Case("cuba_lif", 16, 1 << 20)]
+    cases = [Case(n, 16, 1 << 20) for n in neurons]
     rows = report.run_suite(cases, ["cpp"], rounds=rounds, peer_names=PEERS, log=lambda s: print(s, flush=True))
     fresh.emit(dict(machine=report.machine_info("cpu"), rows=rows))
 
@@ -43,15 +45,18 @@ def summarize(runs: list[dict]) -> list[str]:
     lines = []
     for run in runs:
         by = {(r["neuron"], r["mode"], r["backend"]): r for r in run["rows"] if r.get("status") == "ok"}
-        for neuron in ("lif", "cuba_lif"):
+        for neuron in ("lif", "cuba_lif", "plif"):
             for mode in ("fwd", "fwd+bwd"):
                 cpp = by.get((neuron, mode, "cpp"))
                 if cpp is None:
                     continue
                 ratios = "  ".join(f"{p} {by[(neuron, mode, p)]['ms'] / cpp['ms']:.2f}x"
                                    for p in PEERS if (neuron, mode, p) in by)
+                lif = by.get(("lif", mode, "cpp"))
+                vs_lif = f"  ({cpp['ms'] / lif['ms']:.2f}x LIF's time)" if lif and neuron != "lif" else ""
                 lines.append(f"isa={run['machine'].get('cpu_isa', '?'):<8} malloc={run['malloc']:<8} {neuron:<9} "
-                             f"{mode:<8} cpp {cpp['ms']:7.2f} ms ({cpp['pct_copy']:.0f}% of copy)  vs cpp: {ratios}")
+                             f"{mode:<8} cpp {cpp['ms']:7.2f} ms ({cpp['pct_copy']:.0f}% of copy)  vs cpp: {ratios}"
+                             + vs_lif)
     return lines
 
 
@@ -63,10 +68,11 @@ def main() -> int:
     ap.add_argument("--malloc", nargs="+", choices=["default", "keep"], default=["default", "keep"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--neurons", nargs="+", choices=["lif", "cuba_lif", "plif"], default=["lif", "cuba_lif"])
     ap.add_argument("--child", choices=["default", "keep"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.threads, args.rounds)
+        child(args.child, args.threads, args.rounds, args.neurons)
         return 0
     runs = []
     for isa in args.isa:
@@ -77,7 +83,7 @@ def main() -> int:
                 env["SPIKEKERN_CPU_ISA"] = isa
             print(f"--- fresh process: SPIKEKERN_CPU_ISA={isa or '(unset)'}, allocator {malloc}", flush=True)
             cmd = [sys.executable, __file__, "--out", args.out, "--child", malloc, "--threads", str(args.threads),
-                   "--rounds", str(args.rounds)]
+                   "--rounds", str(args.rounds), "--neurons", *args.neurons]
             result = fresh.run(cmd, f"the run with SPIKEKERN_CPU_ISA={isa!r}, allocator {malloc}", env=env, echo=True)
             runs.append(dict(result, isa_requested=isa or None, malloc=malloc))
     lines = summarize(runs)

@@ -72,18 +72,24 @@ def demangle(names: list[str]) -> list[str]:
     return out.stdout.splitlines()
 
 
+# The kernels that add partial gradients (ILC's weights, PLIF's parameter), by their ops' names.
+SUM_KERNELS = {"sum_parts_kernel": "ilc_sum_parts", "sum_blocks_kernel": "plif_sum_blocks"}
+
+
 def cuda_kernel_info(pretty: str, threads: int) -> dict:
     """op, dtype, vector width and launch shape of one instantiation, from its demangled name."""
     name = re.search(r"::(\w+)<", pretty).group(1)
     args = [a.strip() for a in pretty[pretty.index("<") + 1:pretty.index(">(")].split(",")]
     dtype_of = {"float": "float32", "double": "float64", "__half": "float16", "__nv_bfloat16": "bfloat16"}
-    if name in ("forward_steps_kernel", "backward_steps_kernel"):
-        neuron = "cuba_lif" if "CubaNeuron" in args[0] else "lif"
+    if name in ("forward_steps_kernel", "backward_steps_kernel", "backward_param_steps_kernel"):
+        neuron = "cuba_lif" if "CubaNeuron" in args[0] else "plif" if "PlifNeuron" in args[0] else "lif"
         op = f"{neuron}_{'forward' if name.startswith('forward') else 'backward'}"
-        return dict(op=op, dtype=dtype_of[args[1]], vector=int(args[3]), threads=threads, smem_dynamic=0)
+        # a learned parameter's block sum: kThreads doubles of dynamic shared memory
+        smem = 8 * threads if name == "backward_param_steps_kernel" else 0
+        return dict(op=op, dtype=dtype_of[args[1]], vector=int(args[3]), threads=threads, smem_dynamic=smem)
     acc = 8 if args[0] == "double" else 4
-    if name == "sum_parts_kernel":
-        return dict(op="ilc_sum_parts", dtype="float64" if args[0] == "double" else "float32", vector=1,
+    if name in SUM_KERNELS:  # one thread or one element per thread: not a neuron kernel
+        return dict(op=SUM_KERNELS[name], dtype="float64" if args[0] == "double" else "float32", vector=1,
                     threads=threads, smem_dynamic=0)
     bm = threads // ILC_P
     forward = name == "ilc_fwd_kernel"
@@ -206,7 +212,7 @@ def main() -> int:
     md += [f"{n}" for n in notes]
     (out / "resources.md").write_text("\n".join(md) + "\n")
     print("\n".join(table))
-    spills = [r for r in rows if r["spill_bytes"] > 0 and r["op"] != "ilc_sum_parts"]
+    spills = [r for r in rows if r["spill_bytes"] > 0 and r["op"] not in SUM_KERNELS.values()]
     for r in spills:
         print(f"SPILL: {r['kernel']} sm_{r['arch']}: {r['spill_bytes']} bytes", file=sys.stderr)
     print(f"{len(rows)} kernel instantiations; {len(spills)} fused neuron kernels spill; wrote {out}/resources.md")

@@ -216,6 +216,54 @@ Tensor2 ilc_forward_autograd(const Tensor& x, const Tensor& weight, const Tensor
   return {out[0], out[1]};
 }
 
+// ----------------------------------------------------------------------------- PLIF
+// Saves h, x and q: dL/dq needs x[t] and v[t-1] (recomputed from h[t-1]).
+class PlifFunction : public torch::autograd::Function<PlifFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const Tensor& x, const Tensor& q, double v_th,
+                               double v_reset, bool soft, bool decay_input, bool detach, int64_t surrogate,
+                               double alpha, bool save_h, bool return_v) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    static auto op = find_op<Tensor3(const Tensor&, const Tensor&, double, double, bool, bool, bool, int64_t,
+                                     double, bool, bool)>("spikekern::plif_forward");
+    auto [s, h, v] = op.call(x, q, v_th, v_reset, soft, decay_input, detach, surrogate, alpha, save_h, return_v);
+    ctx->set_materialize_grads(false);
+    ctx->saved_data["saved_h"] = save_h;
+    ctx->mark_non_differentiable({h});
+    ctx->save_for_backward({h, x, q});
+    ctx->saved_data["decay_input"] = decay_input;
+    ctx->saved_data["spike_dtype"] = static_cast<int64_t>(x.scalar_type());
+    FireArgs{v_th, v_reset, soft, detach, surrogate, alpha}.save(ctx);
+    return {s, h, v};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    static auto op = find_op<Tensor2(const Tensor&, const OptTensor&, const Tensor&, const Tensor&, const Tensor&,
+                                     double, double, bool, bool, bool, int64_t, double)>(
+        "spikekern::plif_backward");
+    const auto saved = ctx->get_saved_variables();
+    const Tensor& h = saved[0];
+    check_saved(ctx, "spikekern.ops.plif");
+    const auto f = FireArgs::load(ctx);
+    const auto spike_dtype = static_cast<at::ScalarType>(ctx->saved_data["spike_dtype"].toInt());
+    OptTensor gv = grads[2].defined() ? OptTensor(grads[2]) : std::nullopt;
+    auto [gx, gq] = op.call(spike_grad(grads[0], h, spike_dtype), gv, h, saved[1], saved[2], f.v_th, f.v_reset,
+                            f.soft, ctx->saved_data["decay_input"].toBool(), f.detach, f.surrogate, f.alpha);
+    variable_list out(11);
+    out[0] = gx;
+    if (ctx->needs_input_grad(1)) out[1] = gq.to(saved[2].scalar_type()).reshape(saved[2].sizes());
+    return out;
+  }
+};
+
+Tensor3 plif_forward_autograd(const Tensor& x, const Tensor& q, double v_th, double v_reset, bool soft,
+                              bool decay_input, bool detach, int64_t surrogate, double alpha, bool save_h,
+                              bool return_v) {
+  auto out = PlifFunction::apply(x, q, v_th, v_reset, soft, decay_input, detach, surrogate, alpha, save_h,
+                                 return_v);
+  return {out[0], out[1], out[2]};
+}
+
 // ----------------------------------------------------------------------- spike_linear
 // Saves the spikes as bits (the forward's second output) and the weight; the input
 // gradient is the dense dy @ W, the weight gradient sums dy's rows where s spiked.
@@ -261,6 +309,7 @@ TORCH_LIBRARY_IMPL(spikekern, Autograd, m) {
   m.impl("lif_forward", &lif_forward_autograd);
   m.impl("cuba_lif_forward", &cuba_forward_autograd);
   m.impl("ilc_cuba_lif_forward", &ilc_forward_autograd);
+  m.impl("plif_forward", &plif_forward_autograd);
   m.impl("spike_linear_forward", &spike_linear_forward_autograd);
 }
 

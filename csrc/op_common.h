@@ -86,6 +86,20 @@ inline std::tuple<Tensor, Tensor, Tensor> forward_outputs(const Tensor& x, bool 
           empty(return_v ? x.sizes() : at::IntArrayRef{0}, x.options())};
 }
 
+// PLIF's q (its learned 1/tau): one value on x's device, as a contiguous acc-type tensor.
+inline Tensor plif_q(const Tensor& q, const Tensor& x) {
+  TORCH_CHECK(q.numel() == 1, "spikekern: PLIF's q must hold one value, got shape ", q.sizes());
+  TORCH_CHECK(q.device() == x.device(), "spikekern: PLIF's q is on ", q.device(), " but x is on ", x.device());
+  return q.to(acc_dtype(x)).reshape({}).contiguous();
+}
+
+// PLIF's backward reads the forward's input x beside h (for dL/dq).
+inline void check_plif_backward(const Tensor& grad_s, const Tensor& h, const Tensor& x, c10::DeviceType device) {
+  check_backward(grad_s, h, device, "plif_backward");
+  TORCH_CHECK(x.sizes() == h.sizes() && x.scalar_type() == grad_s.scalar_type() && x.device() == h.device(),
+              "spikekern: plif_backward: x must match grad_spikes in shape, dtype and device");
+}
+
 struct IlcDims {
   int64_t T, M, A, P;
 };

@@ -42,6 +42,16 @@ TORCH_LIBRARY(spikekern, m) {
       "ilc_cuba_lif_backward(Tensor grad_spikes, Tensor h, Tensor weight, float c_decay, "
       "float v_decay, float v_threshold, float v_reset, bool soft_reset, bool detach_reset, "
       "int surrogate, float alpha) -> (Tensor grad_x, Tensor grad_weight, Tensor grad_bias)");
+  // PLIF: q is the learned 1/tau (one value, sigmoid of the module's parameter), a tensor so
+  // that backward returns its gradient; backward reads the input x for it.
+  m.def(
+      "plif_forward(Tensor x, Tensor q, float v_threshold, float v_reset, bool soft_reset, "
+      "bool decay_input, bool detach_reset, int surrogate, float alpha, bool save_h, "
+      "bool return_v) -> (Tensor spikes, Tensor h, Tensor v)");
+  m.def(
+      "plif_backward(Tensor grad_spikes, Tensor? grad_v, Tensor h, Tensor x, Tensor q, "
+      "float v_threshold, float v_reset, bool soft_reset, bool decay_input, bool detach_reset, "
+      "int surrogate, float alpha) -> (Tensor grad_x, Tensor grad_q)");
   // spike_linear: y = s @ weight^T + bias for s in {0, 1}. bits: s packed 8 per byte, [M, 8 * ceil(in / 64)]
   // (M: the rows of s); spikes: how many ones s holds (0-dim int64). check: an entry of s that is
   // neither 0 nor 1 is an error. Gradients not asked for are returned as empty tensors of shape [0].

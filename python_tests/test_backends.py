@@ -230,3 +230,56 @@ def test_ilc_weight_gradient_is_deterministic():
     for g in grads[1:]:
         for k in g:
             assert torch.equal(g[k], grads[0][k])
+
+
+# PLIF (NEURONS.md §10): the gradient of its parameter w is summed inside the fused backward.
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("decay_input", [True, False])
+@pytest.mark.parametrize("reset", [0.0, -0.2, None])
+def test_plif(target, dtype, shape, decay_input, reset):
+    device, backend = target
+    x = fresh_input(device, shape, dtype, seed=41)
+    w = torch.tensor(-0.3, device=device, dtype=dtype)  # tau = 1 + e^0.3
+    assert_matches_reference(lambda x, w, **k: ops.plif(x, w, **k), {"x": x, "w": w}, backend,
+                             decay_input=decay_input, v_reset=reset, return_v=True)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("surrogate", SURROGATES)
+@pytest.mark.parametrize("detach", [False, True])
+def test_plif_surrogates_and_float32_parameter(target, surrogate, detach):
+    # A float32 w (as PLIF owns it) driving a float64 neuron: q is computed in float64.
+    device, backend = target
+    x = fresh_input(device, (7, 3, 41), torch.float64, seed=42)
+    w = torch.tensor(0.4, device=device)
+    assert_matches_reference(lambda x, w, **k: ops.plif(x, w, **k), {"x": x, "w": w}, backend,
+                             surrogate=surrogate, detach_reset=detach)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_plif_half_inputs(target, dtype):
+    device, backend = target
+    x = fresh_input(device, (5, 7, 12), dtype, seed=43)
+    w = torch.tensor(0.0, device=device)
+    out, grads = assert_matches_reference(lambda x, w, **k: ops.plif(x, w, **k), {"x": x, "w": w}, backend)
+    assert out[0].dtype == dtype and grads["x"].dtype == dtype and grads["w"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_plif_parameter_gradient_is_the_same_every_run(target):
+    # Per-block partial sums added in a fixed order: the same bits whatever the thread count.
+    device, backend = target
+    x = fresh_input(device, (6, 5000), torch.float32, seed=44).requires_grad_(True)
+    w = torch.tensor(0.1, device=device, requires_grad=True)
+    grads, before = [], torch.get_num_threads()
+    try:
+        for threads in (1, 2, 1):
+            torch.set_num_threads(threads)
+            (gw,) = torch.autograd.grad(ops.plif(x, w, backend=backend).sum(), [w])
+            grads.append(gw)
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(g, grads[0]) for g in grads), [g.item() for g in grads]

@@ -8,6 +8,9 @@ import math
 import pytest
 import torch
 
+import spikekern
+from conftest import CPU_FUSED
+from spikekern import ops
 from spikekern.backends import reference as R
 from spikekern.backends.spike_fn import psi
 from spikekern.ops.surrogate import SURROGATES
@@ -138,7 +141,9 @@ def test_clif_equals_spikingjelly(dtype, surrogate, shape):
 @pytest.mark.parametrize("v_reset", [0.0, None])
 @pytest.mark.parametrize("detach", [False, True])
 @pytest.mark.parametrize("surrogate", ["sigmoid", "atan"])
-def test_plif_equals_spikingjelly(dtype, decay_input, v_reset, detach, surrogate):
+@pytest.mark.parametrize("backend", ["reference", *CPU_FUSED])
+def test_plif_equals_spikingjelly(dtype, decay_input, v_reset, detach, surrogate, backend):
+    """The reference loop and the fused backends, through spikekern.nn.PLIF (which owns w)."""
     code, alpha = SURROGATES[surrogate]
     gen = torch.Generator().manual_seed(SEED)
     x = (torch.randn(6, 4, 17, generator=gen) * 1.5).to(dtype).requires_grad_(True)
@@ -149,12 +154,19 @@ def test_plif_equals_spikingjelly(dtype, decay_input, v_reset, detach, surrogate
     x2 = x.detach().clone().requires_grad_(True)
     # SpikingJelly's initial w, -ln(init_tau - 1), made as a float32 tensor (then cast)
     assert node.w.item() == torch.tensor(-math.log(3.0 - 1.0), dtype=torch.float32).item()
-    w = node.w.detach().clone().requires_grad_(True)
-    s, v = R.plif(x2, w, decay_input, 1.0, v_reset, detach, code, alpha, return_v=True)
-    msg = f"seed {SEED}, {dtype}, decay_input={decay_input}, v_reset={v_reset}, detach={detach}, {surrogate}"
+    plif = spikekern.nn.PLIF(init_tau=3.0, decay_input=decay_input, v_reset=v_reset, detach_reset=detach,
+                             surrogate=surrogate, alpha=alpha, backend=backend)
+    assert torch.equal(plif.w, node.w.float())
+    w = plif.w
+    s, v = ops.plif(x2, w, decay_input=decay_input, v_reset=v_reset, detach_reset=detach, surrogate=surrogate,
+                    alpha=alpha, return_v=True, backend=backend)
+    assert torch.equal(s, plif(x2))
+    msg = f"seed {SEED}, {dtype}, decay_input={decay_input}, v_reset={v_reset}, detach={detach}, {surrogate}, {backend}"
     assert torch.equal(s, s_sj) and torch.equal(v, node.v_seq), msg
     g = torch.randn(s.shape, generator=gen).to(dtype)
     (s_sj * g).sum().backward()
     (s * g).sum().backward()
     torch.testing.assert_close(x2.grad, x.grad, msg=lambda e: f"{msg}: {e}")
-    torch.testing.assert_close(w.grad, node.w.grad, msg=lambda e: f"{msg}: {e}")
+    # w is float32 (as PLIF owns it) where SpikingJelly's was cast to the neuron's dtype
+    torch.testing.assert_close(w.grad.to(node.w.grad.dtype), node.w.grad, rtol=1e-5, atol=1e-5,
+                               msg=lambda e: f"{msg}: {e}")

@@ -20,6 +20,10 @@ def _ilc_args(x, w, b, save_h=True):
     return (x, w, b, 0.5, 0.75, 0.5, 0.0, False, False, 1, 1.0, save_h)
 
 
+def _plif_args(x, q, save_h=True, return_v=True, decay_input=True):
+    return (x, q, 1.0, 0.0, False, decay_input, False, 2, 4.0, save_h, return_v)
+
+
 def _case(requires_grad=True):
     x = torch.randn(5, 3, 8, requires_grad=requires_grad)
     w = (torch.randn(2, 4, 4) * 0.5).requires_grad_(requires_grad)
@@ -35,6 +39,10 @@ def test_opcheck_forward_ops(requires_grad):
     torch.library.opcheck(torch.ops.spikekern.lif_forward, _lif_args(x, None, save_h=requires_grad, return_v=False))
     torch.library.opcheck(torch.ops.spikekern.cuba_lif_forward, _cuba_args(x, save_h=requires_grad))
     torch.library.opcheck(torch.ops.spikekern.ilc_cuba_lif_forward, _ilc_args(x, w, b, save_h=requires_grad))
+    q = torch.tensor(0.4, requires_grad=requires_grad)
+    for decay_input in (True, False):
+        torch.library.opcheck(torch.ops.spikekern.plif_forward,
+                              _plif_args(x, q, save_h=requires_grad, decay_input=decay_input))
 
 
 def test_opcheck_backward_ops():
@@ -49,10 +57,14 @@ def test_opcheck_backward_ops():
     _, h = torch.ops.spikekern.ilc_cuba_lif_forward(*_ilc_args(x, w, b))
     torch.library.opcheck(torch.ops.spikekern.ilc_cuba_lif_backward,
                           (gs, h, w, 0.5, 0.75, 0.5, 0.0, False, False, 1, 1.0))
+    q = torch.tensor(0.4)
+    _, h, _ = torch.ops.spikekern.plif_forward(*_plif_args(x, q))
+    torch.library.opcheck(torch.ops.spikekern.plif_backward,
+                          (gs, torch.randn_like(x), h, x, q, 1.0, 0.0, False, True, False, 2, 4.0))
 
 
 class TinySNN(torch.nn.Module):
-    """Linear -> LIF -> Linear -> CUBA-LIF -> Linear -> ILC-CUBA-LIF, over [T, B, F]."""
+    """Linear -> LIF -> Linear -> CUBA-LIF -> Linear -> PLIF -> ILC-CUBA-LIF, over [T, B, F]."""
 
     def __init__(self, backend):
         super().__init__()
@@ -60,11 +72,13 @@ class TinySNN(torch.nn.Module):
         self.fc1, self.fc2, self.fc3 = torch.nn.Linear(6, 16), torch.nn.Linear(16, 16), torch.nn.Linear(16, 8)
         self.w = torch.nn.Parameter(torch.randn(2, 4, 4) * 0.3)
         self.b = torch.nn.Parameter(torch.zeros(2, 4))
+        self.plif_w = torch.nn.Parameter(torch.tensor(-0.5))
 
     def forward(self, x):
         s = ops.lif(self.fc1(x), v_threshold=0.5, backend=self.backend)
         s = ops.cuba_lif(self.fc2(s), backend=self.backend)
-        s = ops.ilc_cuba_lif(self.fc3(s), self.w, self.b, backend=self.backend)
+        s = ops.plif(self.fc3(s), self.plif_w, v_threshold=0.5, backend=self.backend)
+        s = ops.ilc_cuba_lif(s, self.w, self.b, backend=self.backend)
         return s.mean(0)
 
 
@@ -106,6 +120,8 @@ def test_opcheck_triton_ops(requires_grad):
     torch.library.opcheck(tops._lif_forward, _lif_args(x, save_h=requires_grad) + (False,), test_utils=utils)
     torch.library.opcheck(tops._cuba_forward, _cuba_args(x, save_h=requires_grad) + (True,), test_utils=utils)
     torch.library.opcheck(tops._ilc_forward, _ilc_args(x, w, b, save_h=requires_grad), test_utils=utils)
+    q = torch.tensor(0.4, device=TRITON_DEVICE, requires_grad=requires_grad)
+    torch.library.opcheck(tops._plif_forward, _plif_args(x, q, save_h=requires_grad), test_utils=utils)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason=_NO_GPU + " (torch.compile cannot trace Triton's interpreter)")

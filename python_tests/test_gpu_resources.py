@@ -37,3 +37,10 @@ def test_cuda_kernel_info_reads_the_instantiation():
     p = gpu_resources.ILC_P
     bm = 256 // p
     assert ilc["threads"] == bm * p and ilc["smem_dynamic"] == 8 * (2 * p * p + p + 2 * bm * p)
+    plif = gpu_resources.cuda_kernel_info(
+        "void spikekern::cuda::(anonymous namespace)::backward_param_steps_kernel<spikekern::generic::PlifNeuron<true>, "
+        "float, float, 4, 2, false, true>(float const*, double*)", 256)
+    assert plif == dict(op="plif_backward", dtype="float32", vector=4, threads=256, smem_dynamic=8 * 256)
+    total = gpu_resources.cuda_kernel_info(
+        "void spikekern::cuda::(anonymous namespace)::sum_blocks_kernel<float>(double const*, long, float*)", 256)
+    assert total["op"] == "plif_sum_blocks"

@@ -173,3 +173,17 @@ def test_bad_parameters_raise_value_error(backend, which, value):
         call = lambda: ops.cuba_lif(x, **{which: v}, backend=backend)  # noqa: E731
     with pytest.raises(ValueError):
         call()
+
+
+@cpu_property
+def test_plif_property(data, backend):
+    """PLIF, its parameter's gradient included (summed inside the fused backward)."""
+    leaf, view, seed = data.draw(inputs(backend))
+    v_th, v_reset = data.draw(thresholds())
+    kw = dict(decay_input=data.draw(st.booleans()), v_threshold=v_th, v_reset=v_reset,
+              return_v=data.draw(st.booleans()), **surrogate_args(data.draw))
+    init_tau = data.draw(st.floats(1.1, 10.0))
+    # float32 (as PLIF owns it) or x's dtype; a float64 w of a float32 neuron gets a float32 gradient
+    w = torch.tensor(-math.log(init_tau - 1.0), dtype=data.draw(st.sampled_from([torch.float32, leaf.dtype])))
+    _compare(lambda x, w, backend: ops.plif(x, w, backend=backend, **kw), {"x": leaf, "w": w}, {"x": view},
+             seed, backend)

@@ -82,12 +82,17 @@ def test_seed_linear_refuses_mismatched_shapes():
         seed_linear(torch.randn(4, 3, 5), torch.randn(2, 6, 5))
 
 
+SPIKING = ("ilc-san", "popsan", "ilc-san-wide", "popsan-plif")
+
+
 def make(kind: str, seeds=None, backend="cpp"):
-    if kind in ("ilc-san", "popsan", "ilc-san-wide"):
-        # -wide: a second hidden layer wide enough to run spike_linear once per seed
-        ilc, hidden = kind != "popsan", [260, 256] if kind.endswith("-wide") else [16, 12]
+    if kind in SPIKING:
+        # -wide: a second hidden layer wide enough to run spike_linear once per seed; -plif: PLIF
+        # hidden neurons (and output neurons without ILC), one learned w per seed
+        ilc, hidden = not kind.startswith("popsan"), [260, 256] if kind.endswith("-wide") else [16, 12]
         return PopSpikeActor(3, 2, 10, 10, hidden, (-3, 3), 0.15, 5, decode="last-mem" if ilc else "fr-mlp",
-                             act_limit=2.0, ilc=ilc, backend=backend, seeds=seeds)
+                             act_limit=2.0, ilc=ilc, backend=backend, seeds=seeds,
+                             neuron="plif" if kind.endswith("-plif") else "cuba")
     if kind == "ann":
         return MLPActor(3, 2, (16, 12), 2.0, seeds=seeds)
     return MLPQFunction(3, 2, (16, 12), seeds=seeds)
@@ -98,7 +103,7 @@ def call(net, obs, act):
 
 
 @pytest.mark.parametrize("backend", ["reference", "cpp"])
-@pytest.mark.parametrize("kind", ["ilc-san", "popsan", "ann", "critic", "ilc-san-wide"])
+@pytest.mark.parametrize("kind", [*SPIKING, "ann", "critic"])
 def test_stacked_model_is_each_seeds_model(kind, backend):
     """K = 3 models in one: outputs and every parameter gradient equal the three singles'
     (float64); the state dicts round-trip through stack_states / unstack_state."""
@@ -120,7 +125,7 @@ def test_stacked_model_is_each_seeds_model(kind, backend):
             torch.testing.assert_close(q.grad[k], p.grad, **F64, msg=lambda msg: f"seed {k} grad of {name}: {msg}")
         for name, t in unstack_state(stacked.state_dict(), k).items():
             assert torch.equal(t, m.state_dict()[name]), name
-    if kind in ("ilc-san", "popsan", "ilc-san-wide"):  # spikes identical where the potentials are: decoder input
+    if kind in SPIKING:  # spikes identical where the potentials are: decoder input
         s_stacked = stacked.out_neurons(stacked.out(stacked.hidden_neurons[-1](stacked.hidden[-1](
             stacked.hidden_neurons[0](stacked.hidden[0](stacked.encoder(obs)))))))
         for k, m in enumerate(singles):
@@ -129,7 +134,7 @@ def test_stacked_model_is_each_seeds_model(kind, backend):
             assert torch.equal(s_stacked[:, :, k], s_k)
 
 
-@pytest.mark.parametrize("kind", ["ilc-san", "popsan", "ann", "critic"])
+@pytest.mark.parametrize("kind", ["ilc-san", "popsan", "popsan-plif", "ann", "critic"])
 def test_one_seed_is_the_single_model_bit_for_bit(kind):
     torch.manual_seed(2)
     single = make(kind)

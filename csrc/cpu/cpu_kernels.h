@@ -28,6 +28,8 @@ struct SeqArgs {
   int surrogate = 0;
   bool soft = false, detach = false, save_h = false, save_v = false;
   bool stream = false;  // LIF, CUBA-LIF: write the [T, N] outputs with streaming stores
+  bool decay_input = false;  // PLIF
+  const void* q = nullptr;   // PLIF: its learned 1/tau, one acc-type value
   // forward
   const void* x = nullptr;
   const void* v_init = nullptr;
@@ -44,6 +46,7 @@ struct SeqArgs {
   void* gv_init = nullptr;
   void* gw_parts = nullptr;  // ILC: [tiles, A, P, P], one partial gradient per sample tile
   void* gb_parts = nullptr;  // ILC: [tiles, A, P]
+  void* param_parts = nullptr;  // PLIF: [blocks] double, one partial dL/dq per block of neuron_block
 };
 
 // Runs an op on neurons [begin, end) (ILC: on sample tiles [begin, end)).
@@ -81,7 +84,9 @@ struct KernelTable {
   RangeFn lif_forward, lif_backward;
   RangeFn cuba_lif_forward, cuba_lif_backward;
   RangeFn ilc_cuba_lif_forward, ilc_cuba_lif_backward;
+  RangeFn plif_forward, plif_backward;  // backward: on blocks of neuron_block neurons
   int64_t ilc_tile;  // samples per ILC tile
+  int64_t neuron_block;  // neurons per partial parameter gradient
   SpikeRangeFn spike_pack, spike_unpack, spike_linear_forward, spike_linear_grad_weight, spike_transpose;
   SpikeRangeFn spike_columns;  // serial: the CSC index of all M rows (begin, end unused)
 };

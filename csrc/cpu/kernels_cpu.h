@@ -101,7 +101,7 @@ inline void prefetch_row(const T* p, int64_t len) {
 // each step's outputs for the block are computed into local rows and then streamed out.
 
 template <class Neuron, typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
-void forward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireParams<acc_t> p,
+void forward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const FireParams<acc_t> p,
                    const scalar_t* x, const acc_t* v_init, acc_t v_start, int64_t T, int64_t N,
                    int64_t begin, int64_t end, scalar_t* s_out, acc_t* h_out, scalar_t* v_out,
                    bool stream = false) {
@@ -109,6 +109,7 @@ void forward_steps(const typename Neuron::template Coeffs<acc_t> k, const FirePa
   alignas(64) acc_t cur[kBlock], v[kBlock];
   alignas(64) scalar_t s_row[kBlock], v_row[kBlock];
   alignas(64) acc_t h_row[kBlock];
+  const auto k = Neuron::load(coeffs);
   for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
     const int64_t len = std::min(kBlock, end - n0);
     for (int64_t i = 0; i < len; ++i) {
@@ -143,16 +144,26 @@ void forward_steps(const typename Neuron::template Coeffs<acc_t> k, const FirePa
 }
 
 // Reverse time. gv (dL/dv[t]) may be null. Writes gx and dL/dv_init (if gv_init != null).
+// A neuron with a learned parameter (Neuron::kParamGrad) also reads x (if kParamReadsX) and
+// writes one partial dL/dparam per block of kBlock neurons (in double), param_parts[n0 / kBlock]:
+// begin must then be a multiple of kBlock, so a block's sum never depends on how the neurons
+// were split between threads. v[t-1]'s part of dh[t]/dparam is added one step later in
+// reverse time, from the v[t-1] that the reset of the h[t-1] loaded then gives (v_start's
+// after the loop).
 template <class Neuron, typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
-void backward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireParams<acc_t> p,
+void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const FireParams<acc_t> p,
                     const scalar_t* gs, const scalar_t* gv, const acc_t* h, int64_t T, int64_t N,
-                    int64_t begin, int64_t end, scalar_t* gx, acc_t* gv_init, bool stream = false) {
+                    int64_t begin, int64_t end, scalar_t* gx, acc_t* gv_init, bool stream = false,
+                    const scalar_t* x = nullptr, acc_t v_start = acc_t(0), double* param_parts = nullptr) {
+  constexpr bool PARAM = Neuron::kParamGrad;
   alignas(64) acc_t gh_next[kBlock], gcur[kBlock];  // dL/dh[t+1], and the neuron's carried gradient
+  alignas(64) acc_t gparam[kBlock];                  // per-neuron sums of gh * dh/dparam
   alignas(64) scalar_t gx_row[kBlock];
+  const auto k = Neuron::load(coeffs);
   const acc_t v_decay = Neuron::v_decay(k);
   for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
     const int64_t len = std::min(kBlock, end - n0);
-    for (int64_t i = 0; i < len; ++i) gh_next[i] = gcur[i] = acc_t(0);
+    for (int64_t i = 0; i < len; ++i) gh_next[i] = gcur[i] = gparam[i] = acc_t(0);
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t off = t * N + n0;
       scalar_t* gxt = stream ? gx_row : gx + off;
@@ -161,6 +172,7 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireP
         prefetch_row(h + ahead, len);
         prefetch_row(gs + ahead, len);
         if constexpr (HAS_GV) prefetch_row(gv + ahead, len);
+        if constexpr (PARAM && Neuron::kParamReadsX) prefetch_row(x + ahead, len);
       }
       for (int64_t i = 0; i < len; ++i) {
         // dL/dv[t]: gv[t] (when given) + v_decay * dL/dh[t+1]
@@ -168,6 +180,14 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireP
                                        : v_decay * gh_next[i];
         const acc_t gh = grad_h<KIND, SOFT, DETACH>(h[off + i], load<scalar_t, acc_t>(gs + off, i),
                                                     through_v, p);
+        if constexpr (PARAM) {
+          // gh[t+1] * dh[t+1]/dparam's v[t] part (0 at t = T-1, where gh_next is 0)
+          const acc_t ht = h[off + i];
+          const acc_t v_t = reset<SOFT>(ht, fire(ht, p.v_th), p.v_th, p.v_reset);
+          gparam[i] = mul_add(gh_next[i], Neuron::param_grad_v(k, v_t), gparam[i]);
+          if constexpr (Neuron::kParamReadsX)
+            gparam[i] = mul_add(gh, Neuron::param_grad_x(k, load<scalar_t, acc_t>(x + off, i)), gparam[i]);
+        }
         gh_next[i] = gh;
         gxt[i] = static_cast<scalar_t>(Neuron::input_grad(k, gh, gcur[i]));
       }
@@ -175,8 +195,21 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> k, const FireP
     }
     if (gv_init)
       for (int64_t i = 0; i < len; ++i) gv_init[n0 + i] = v_decay * gh_next[i];
+    if constexpr (PARAM) {  // the block's sum in double: the total often cancels to far below its terms
+      for (int64_t i = 0; i < len; ++i) gparam[i] = mul_add(gh_next[i], Neuron::param_grad_v(k, v_start), gparam[i]);
+      double sum = 0.0;
+      for (int64_t i = 0; i < len; ++i) sum = sum + static_cast<double>(gparam[i]);
+      param_parts[n0 / kBlock] = sum;
+    }
   }
   if (stream) stream_fence();
+}
+
+// Sums the per-block partial gradients of a learned parameter in block order.
+inline double sum_in_order(const double* parts, int64_t n) {
+  double sum = 0.0;
+  for (int64_t b = 0; b < n; ++b) sum = sum + parts[b];
+  return sum;
 }
 
 // ---------------------------------------------------------------------------- ILC-CUBA-LIF

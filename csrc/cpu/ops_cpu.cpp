@@ -197,6 +197,58 @@ Tensor cuba_lif_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor
   return gx;
 }
 
+// ------------------------------------------------------------------------------- PLIF
+std::tuple<Tensor, Tensor, Tensor> plif_forward_cpu(const Tensor& x_in, const Tensor& q_in, double v_th,
+                                                    double v_reset, bool soft, bool decay_input, bool detach,
+                                                    int64_t surrogate, double alpha, bool save_h, bool return_v) {
+  check_seq(x_in, "x", kCPU);
+  const Tensor x = x_in.contiguous();
+  const Tensor q = plif_q(q_in, x);
+  SeqArgs args;
+  args.dtype = dtype_code(x);
+  std::tie(args.T, args.N) = seq_sizes(x);
+  Tensor s, h, v;
+  std::tie(s, h, v) = forward_outputs(x, save_h, return_v, cpu_pool::empty);
+  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.decay_input = decay_input, args.q = q.data_ptr();
+  args.save_h = save_h, args.save_v = return_v;
+  args.x = x.data_ptr();
+  args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
+  args.stream = streams(args, s);
+  run(cpu_kernels().plif_forward, args, args.N, kGrain);
+  return {s, h, v};
+}
+
+std::tuple<Tensor, Tensor> plif_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
+                                             const Tensor& h_in, const Tensor& x_in, const Tensor& q_in,
+                                             double v_th, double v_reset, bool soft, bool decay_input,
+                                             bool detach, int64_t surrogate, double alpha) {
+  check_plif_backward(grad_s_in, h_in, x_in, kCPU);
+  const Tensor gs = grad_s_in.contiguous();
+  const Tensor h = h_in.contiguous();
+  const Tensor x = x_in.contiguous();
+  const Tensor q = plif_q(q_in, gs);
+  const auto gv = present(grad_v_in, gs);
+  SeqArgs args;
+  args.dtype = dtype_code(gs);
+  std::tie(args.T, args.N) = seq_sizes(h);
+  const auto& k = cpu_kernels();
+  // One partial dL/dq per block of neurons, summed in block order (in double: the total often
+  // cancels to far below its terms): the same bits whatever the thread count.
+  const int64_t blocks = (args.N + k.neuron_block - 1) / k.neuron_block;
+  Tensor gx = pooled_like(gs);
+  Tensor parts = at::empty({blocks}, gs.options().dtype(at::kDouble));
+  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.decay_input = decay_input, args.q = q.data_ptr();
+  args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
+  args.x = x.data_ptr(), args.gx = gx.data_ptr(), args.param_parts = parts.data_ptr();
+  args.stream = streams(args, gx);
+  run(k.plif_backward, args, blocks, std::max<int64_t>(1, kGrain / k.neuron_block));
+  Tensor gq = at::empty({}, parts.options());
+  *gq.data_ptr<double>() = cpu::sum_in_order(parts.data_ptr<double>(), blocks);
+  return {gx, gq.to(acc_dtype(gs))};
+}
+
 // ----------------------------------------------------------------------- ILC-CUBA-LIF
 void set_ilc_shape(SeqArgs& args, const Tensor& x, const Tensor& weight) {
   const IlcDims d = ilc_dims(x, weight);
@@ -283,6 +335,8 @@ TORCH_LIBRARY_IMPL(spikekern, CPU, m) {
   m.impl("cuba_lif_backward", &cuba_lif_backward_cpu);
   m.impl("ilc_cuba_lif_forward", &ilc_cuba_lif_forward_cpu);
   m.impl("ilc_cuba_lif_backward", &ilc_cuba_lif_backward_cpu);
+  m.impl("plif_forward", &plif_forward_cpu);
+  m.impl("plif_backward", &plif_backward_cpu);
 }
 
 // The CPU runtime's own functions (not neuron ops, so not in csrc/op_schemas.cpp): which

@@ -129,6 +129,20 @@ __device__ __forceinline__ A* dynamic_shared() {
   return reinterpret_cast<A*>(sk_dynamic_shared);
 }
 
+// out[e] = sum over tiles of parts[tile, e], in tile order (ILC's weight gradients, PLIF's
+// parameter gradient). In each source file's own unnamed namespace, as its kernels are.
+namespace {
+template <typename A>
+__global__ void sum_parts_kernel(const A* __restrict__ parts, int64_t tiles, int64_t size,
+                                 A* __restrict__ out) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= size) return;
+  A acc = A(0);
+  for (int64_t b = 0; b < tiles; ++b) acc = acc + parts[b * size + e];
+  out[e] = acc;
+}
+}  // namespace
+
 // Calls f(T{}) with T the C++ type of dt.
 template <typename F>
 cudaError_t with_dtype(DType dt, F&& f) {

@@ -111,17 +111,6 @@ __global__ void ilc_bwd_kernel(const T* __restrict__ gs, const A* __restrict__ h
   for (int e = tid; e < P; e += blockDim.x) gb_part[part * P + e] = dbsh[e];
 }
 
-// out[e] = sum over tiles of parts[tile, e], in tile order.
-template <typename A>
-__global__ void sum_parts_kernel(const A* __restrict__ parts, int64_t tiles, int64_t size,
-                                 A* __restrict__ out) {
-  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (e >= size) return;
-  A acc = A(0);
-  for (int64_t b = 0; b < tiles; ++b) acc = acc + parts[b * size + e];
-  out[e] = acc;
-}
-
 template <typename K>
 cudaError_t allow_smem(K kernel, size_t bytes) {
   // Above 48 KB (P = 64 in float64) a kernel must opt in to more dynamic shared memory.

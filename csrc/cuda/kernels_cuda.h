@@ -35,6 +35,16 @@ cudaError_t cuba_lif_backward(DType dt, const void* gs, const void* gv, const vo
                           double v_decay, const Fire& f, int64_t T, int64_t N, void* gx,
                           cudaStream_t stream);
 
+// PLIF: q points to its learned 1/tau (one acc value on the device). The backward writes one
+// partial dL/dq per block into param_parts (plif_param_blocks(dt, N) of them, double) and
+// their sum, in block order, into gq (acc dtype).
+int64_t plif_param_blocks(DType dt, int64_t N);
+cudaError_t plif_forward(DType dt, const void* x, const void* q, bool decay_input, const Fire& f, int64_t T,
+                         int64_t N, void* s, void* h, void* v, cudaStream_t stream);
+cudaError_t plif_backward(DType dt, const void* gs, const void* gv, const void* h, const void* x, const void* q,
+                          bool decay_input, const Fire& f, int64_t T, int64_t N, void* gx, void* param_parts,
+                          void* gq, cudaStream_t stream);
+
 // ILC-CUBA-LIF. Blocks take a tile of samples of one group; the backward writes one
 // partial weight/bias gradient per tile (gW_part [tiles, A, P, P], gb_part [tiles, A, P],
 // acc dtype) and then sums them in tile order into gW [A, P, P], gb [A, P].

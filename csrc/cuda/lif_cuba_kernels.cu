@@ -2,7 +2,9 @@
 // neuron type (neuron_math.h: LifNeuron, CubaNeuron), as in the CPU kernels. One thread
 // walks all T steps for V neurons with the state in registers; V = 16 bytes of the input
 // dtype when N is a multiple of V and every pointer is aligned (vector loads), else V = 1.
-// Loads are coalesced across neurons.
+// Loads are coalesced across neurons. A neuron with a learned parameter (PLIF) sums
+// gh * dh/dparam per thread, then per block in a fixed tree order (one partial per block),
+// and sum_parts_kernel adds the blocks' partials in block order: the same bits every run.
 #include "cuda_common.cuh"
 
 namespace spikekern {
@@ -12,11 +14,12 @@ namespace {
 template <class Neuron, typename T, typename A, int V, bool SOFT, bool SAVE_H>
 __global__ void __launch_bounds__(kThreads)
     forward_steps_kernel(const T* __restrict__ x, const A* __restrict__ v_init,
-                         const typename Neuron::template Coeffs<A> k, FireParams<A> p, A v_start,
+                         const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p, A v_start,
                          int64_t T_, int64_t N, T* __restrict__ s, A* __restrict__ h,
                          T* __restrict__ vout) {
   const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
   if (n >= N) return;
+  const auto k = Neuron::load(coeffs);
   A cur[V], v[V];
 #pragma unroll
   for (int j = 0; j < V; ++j) {
@@ -44,34 +47,105 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <class Neuron, typename T, typename A, int V, int KIND, bool SOFT, bool DETACH>
+__device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T* __restrict__ gv,
+                                               const A* __restrict__ h,
+                                               const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p,
+                                               int64_t T_, int64_t N, T* __restrict__ gx, A* __restrict__ gv_init,
+                                               const T* __restrict__ x, A v_start, double* __restrict__ param_parts) {
+  constexpr bool PARAM = Neuron::kParamGrad;
+  const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
+  // With a parameter every thread of the block joins the reduction below, so none returns.
+  if constexpr (!PARAM) {
+    if (n >= N) return;
+  }
+  const auto k = Neuron::load(coeffs);
+  A gparam = A(0);  // this thread's sum of gh * dh/dparam
+  if (n < N) {
+    A gh_next[V], gcur[V];  // dL/dh[t+1], and the neuron's carried gradient
+    const A v_decay = Neuron::v_decay(k);
+#pragma unroll
+    for (int j = 0; j < V; ++j) gh_next[j] = gcur[j] = A(0);
+    for_each_step<A, true>(T_, [&](int64_t t) {
+      const int64_t off = t * N + n;
+      const Pack<T, V> gsp = load_pack<T, V>(gs, off);
+      const Pack<A, V> hp = load_pack<A, V>(h, off);
+      Pack<T, V> gvp, gxp, xp;
+      if (gv) gvp = load_pack<T, V>(gv, off);
+      if constexpr (PARAM && Neuron::kParamReadsX) xp = load_pack<T, V>(x, off);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        A through_v = v_decay * gh_next[j];
+        if (gv) through_v = to_acc<A>(gvp.v[j]) + through_v;
+        if constexpr (PARAM) {  // gh[t+1] * dh[t+1]/dparam's v[t] part (as in the CPU loop)
+          const A v_t = reset<SOFT>(hp.v[j], fire(hp.v[j], p.v_th), p.v_th, p.v_reset);
+          gparam = mul_add(gh_next[j], Neuron::param_grad_v(k, v_t), gparam);
+        }
+        gh_next[j] = grad_h<KIND, SOFT, DETACH>(hp.v[j], to_acc<A>(gsp.v[j]), through_v, p);
+        gxp.v[j] = from_acc<T>(Neuron::input_grad(k, gh_next[j], gcur[j]));
+        if constexpr (PARAM && Neuron::kParamReadsX)
+          gparam = mul_add(gh_next[j], Neuron::param_grad_x(k, to_acc<A>(xp.v[j])), gparam);
+      }
+      store_pack<T, V>(gx, off, gxp);
+    });
+    if (gv_init)
+#pragma unroll
+      for (int j = 0; j < V; ++j) gv_init[n + j] = v_decay * gh_next[j];
+    if constexpr (PARAM)
+#pragma unroll
+      for (int j = 0; j < V; ++j) gparam = mul_add(gh_next[j], Neuron::param_grad_v(k, v_start), gparam);
+  }
+  if constexpr (PARAM) {
+    // The block's sum, in double (the total often cancels to far below its terms) and in a
+    // fixed order: kSeg threads each add kSeg threads' values in order, then thread 0 adds
+    // those. (A barrier inside a loop made ptxas spill here.)
+    constexpr unsigned kSeg = 16;
+    static_assert(kSeg * kSeg == kThreads, "the two-level sum covers the block");
+    double* red = dynamic_shared<double>();  // kThreads values
+    red[threadIdx.x] = static_cast<double>(gparam);
+    __syncthreads();
+    if (threadIdx.x < kSeg) {
+      double sum = 0.0;
+      for (unsigned i = 0; i < kSeg; ++i) sum = sum + red[threadIdx.x * kSeg + i];
+      red[threadIdx.x * kSeg] = sum;  // only this thread reads its segment
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      double sum = 0.0;
+      for (unsigned i = 0; i < kSeg; ++i) sum = sum + red[i * kSeg];
+      param_parts[blockIdx.x] = sum;
+    }
+  }
+}
+
+// The backward kernels: one per kind of neuron, so that each gets its own register budget.
+// Under __launch_bounds__ ptxas spilled a few bytes in most instantiations with a learned
+// parameter (at 32 to 80 registers: benchmarks/gpu_resources.py, which CI runs, forbids
+// spills); an explicit cap of 96 registers lets it keep everything in registers.
+template <class Neuron, typename T, typename A, int V, int KIND, bool SOFT, bool DETACH>
 __global__ void __launch_bounds__(kThreads)
     backward_steps_kernel(const T* __restrict__ gs, const T* __restrict__ gv, const A* __restrict__ h,
-                          const typename Neuron::template Coeffs<A> k, FireParams<A> p, int64_t T_,
+                          const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p, int64_t T_,
                           int64_t N, T* __restrict__ gx, A* __restrict__ gv_init) {
-  const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
-  if (n >= N) return;
-  A gh_next[V], gcur[V];  // dL/dh[t+1], and the neuron's carried gradient
-  const A v_decay = Neuron::v_decay(k);
-#pragma unroll
-  for (int j = 0; j < V; ++j) gh_next[j] = gcur[j] = A(0);
-  for_each_step<A, true>(T_, [&](int64_t t) {
-    const int64_t off = t * N + n;
-    const Pack<T, V> gsp = load_pack<T, V>(gs, off);
-    const Pack<A, V> hp = load_pack<A, V>(h, off);
-    Pack<T, V> gvp, gxp;
-    if (gv) gvp = load_pack<T, V>(gv, off);
-#pragma unroll
-    for (int j = 0; j < V; ++j) {
-      A through_v = v_decay * gh_next[j];
-      if (gv) through_v = to_acc<A>(gvp.v[j]) + through_v;
-      gh_next[j] = grad_h<KIND, SOFT, DETACH>(hp.v[j], to_acc<A>(gsp.v[j]), through_v, p);
-      gxp.v[j] = from_acc<T>(Neuron::input_grad(k, gh_next[j], gcur[j]));
-    }
-    store_pack<T, V>(gx, off, gxp);
-  });
-  if (gv_init)
-#pragma unroll
-    for (int j = 0; j < V; ++j) gv_init[n + j] = v_decay * gh_next[j];
+  backward_steps<Neuron, T, A, V, KIND, SOFT, DETACH>(gs, gv, h, coeffs, p, T_, N, gx, gv_init, nullptr, A(0),
+                                                      nullptr);
+}
+
+template <class Neuron, typename T, typename A, int V, int KIND, bool SOFT, bool DETACH>
+__global__ void __maxnreg__(96)
+    backward_param_steps_kernel(const T* __restrict__ gs, const T* __restrict__ gv, const A* __restrict__ h,
+                                const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p, int64_t T_,
+                                int64_t N, T* __restrict__ gx, const T* __restrict__ x, A v_start,
+                                double* __restrict__ param_parts) {
+  backward_steps<Neuron, T, A, V, KIND, SOFT, DETACH>(gs, gv, h, coeffs, p, T_, N, gx, nullptr, x, v_start,
+                                                      param_parts);
+}
+
+// *out = the sum of parts[0, n) in order, in double, rounded once to A.
+template <typename A>
+__global__ void sum_blocks_kernel(const double* __restrict__ parts, int64_t n, A* __restrict__ out) {
+  double sum = 0.0;
+  for (int64_t b = 0; b < n; ++b) sum = sum + parts[b];
+  *out = static_cast<A>(sum);
 }
 
 // make_coeffs(A{}) -> the neuron's Coeffs<A>.
@@ -107,34 +181,83 @@ cudaError_t launch_forward(DType dt, const void* x, const void* v_init, MakeCoef
 template <class Neuron, typename MakeCoeffs>
 cudaError_t launch_backward(DType dt, const void* gs, const void* gv, const void* h,
                             MakeCoeffs make_coeffs, const Fire& f, int64_t T, int64_t N, void* gx,
-                            void* gv_init, cudaStream_t stream) {
+                            void* gv_init, cudaStream_t stream, const void* x = nullptr,
+                            void* param_parts = nullptr, void* param_grad = nullptr) {
   return with_dtype(dt, [&](auto tag) -> cudaError_t {
     using Ty = decltype(tag);
     using A = typename Acc<Ty>::type;
     constexpr int VW = vec_width<Ty>();
-    const bool vec = N % VW == 0 && aligned(gs, 16) && aligned(gv, 16) && aligned(gx, 16) &&
+    const bool vec = N % VW == 0 && aligned(gs, 16) && aligned(gv, 16) && aligned(gx, 16) && aligned(x, 16) &&
                      aligned(h, sizeof(A) * VW) && aligned(gv_init, sizeof(A) * VW);
     const auto k = make_coeffs(A{});
     const FireParams<A> p = fire_params<A>(f);
+    const A v_start = initial_v(f.soft, A(f.v_reset));
+    const size_t smem = Neuron::kParamGrad ? kThreads * sizeof(double) : 0;
     cudaError_t err = cudaSuccess;
+    unsigned blocks = 0;
     with_bool(vec, [&](auto VEC) {
       constexpr int V = VEC.value ? VW : 1;
+      blocks = blocks_for((N + V - 1) / V);
       with_surrogate(f.surrogate, [&](auto KIND) {
         with_bool(f.soft, [&](auto SOFT) {
           with_bool(f.detach, [&](auto DETACH) {
-            err = launch(backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>,
-                         blocks_for((N + V - 1) / V), kThreads, 0, stream, static_cast<const Ty*>(gs),
-                         static_cast<const Ty*>(gv), static_cast<const A*>(h), k, p, T, N,
-                         static_cast<Ty*>(gx), static_cast<A*>(gv_init));
+            if constexpr (Neuron::kParamGrad)
+              err = launch(backward_param_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>,
+                           blocks, kThreads, smem, stream, static_cast<const Ty*>(gs),
+                           static_cast<const Ty*>(gv), static_cast<const A*>(h), k, p, T, N,
+                           static_cast<Ty*>(gx), static_cast<const Ty*>(x), v_start,
+                           static_cast<double*>(param_parts));
+            else
+              err = launch(backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>,
+                           blocks, kThreads, smem, stream, static_cast<const Ty*>(gs),
+                           static_cast<const Ty*>(gv), static_cast<const A*>(h), k, p, T, N,
+                           static_cast<Ty*>(gx), static_cast<A*>(gv_init));
           });
         });
       });
     });
-    return err;
+    if (err != cudaSuccess || !Neuron::kParamGrad) return err;
+    // The blocks' partials, summed in block order by one thread (zero blocks: zero).
+    return launch(sum_blocks_kernel<A>, 1, 1, 0, stream, static_cast<const double*>(param_parts),
+                  static_cast<int64_t>(blocks), static_cast<A*>(param_grad));
   });
 }
 
 }  // namespace
+
+int64_t plif_param_blocks(DType dt, int64_t N) {
+  // At most this many blocks (the scalar V = 1 launch); the vector launch uses fewer.
+  (void)dt;
+  return static_cast<int64_t>(blocks_for(N));
+}
+
+cudaError_t plif_forward(DType dt, const void* x, const void* q, bool decay_input, const Fire& f, int64_t T,
+                         int64_t N, void* s, void* h, void* v, cudaStream_t stream) {
+  cudaError_t err = cudaSuccess;
+  with_bool(decay_input, [&](auto DECAY) {
+    auto coeffs = [&](auto tag) {
+      using A = decltype(tag);
+      return PlifCoeffs<A>{static_cast<const A*>(q), f.soft ? A(0) : A(f.v_reset), A(0)};
+    };
+    err = launch_forward<PlifNeuron<DECAY.value>>(dt, x, nullptr, coeffs, f, T, N, s, h, v, stream);
+  });
+  return err;
+}
+
+cudaError_t plif_backward(DType dt, const void* gs, const void* gv, const void* h, const void* x, const void* q,
+                          bool decay_input, const Fire& f, int64_t T, int64_t N, void* gx, void* param_parts,
+                          void* gq, cudaStream_t stream) {
+  cudaError_t err = cudaSuccess;
+  with_bool(decay_input, [&](auto DECAY) {
+    auto coeffs = [&](auto tag) {
+      using A = decltype(tag);
+      return PlifCoeffs<A>{static_cast<const A*>(q), f.soft ? A(0) : A(f.v_reset), A(0)};
+    };
+    err = launch_backward<PlifNeuron<DECAY.value>>(dt, gs, gv, h, coeffs, f, T, N, gx, nullptr, stream, x,
+                                                   param_parts, gq);
+  });
+  return err;
+}
 
 cudaError_t lif_forward(DType dt, const void* x, const void* v_init, double a, double b, double c,
                         const Fire& f, int64_t T, int64_t N, void* s, void* h, void* v,

@@ -106,6 +106,43 @@ Tensor cuba_lif_backward_cuda(const Tensor& grad_s_in, const std::optional<Tenso
   return gx;
 }
 
+std::tuple<Tensor, Tensor, Tensor> plif_forward_cuda(const Tensor& x_in, const Tensor& q_in, double v_th,
+                                                     double v_reset, bool soft, bool decay_input, bool detach,
+                                                     int64_t surrogate, double alpha, bool save_h, bool return_v) {
+  check_seq(x_in, "x", kCUDA);
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const Tensor x = x_in.contiguous();
+  const Tensor q = plif_q(q_in, x);
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(x);
+  Tensor s, h, v;
+  std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
+  C10_CUDA_CHECK(cuda::plif_forward(dtype_of(x), x.data_ptr(), q.data_ptr(), decay_input,
+                                    fire(v_th, v_reset, soft, detach, surrogate, alpha), T, N, s.data_ptr(),
+                                    ptr_or_null(h), ptr_or_null(v), stream()));
+  return {s, h, v};
+}
+
+std::tuple<Tensor, Tensor> plif_backward_cuda(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
+                                              const Tensor& h_in, const Tensor& x_in, const Tensor& q_in,
+                                              double v_th, double v_reset, bool soft, bool decay_input,
+                                              bool detach, int64_t surrogate, double alpha) {
+  check_plif_backward(grad_s_in, h_in, x_in, kCUDA);
+  const c10::cuda::CUDAGuard guard(h_in.device());
+  const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous(), x = x_in.contiguous();
+  const Tensor q = plif_q(q_in, gs);
+  const auto gv = present(grad_v_in, gs);
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(h);
+  Tensor gx = at::empty_like(gs);
+  Tensor parts = at::empty({cuda::plif_param_blocks(dtype_of(gs), N)}, gs.options().dtype(at::kDouble));
+  Tensor gq = empty_acc({}, gs);
+  C10_CUDA_CHECK(cuda::plif_backward(dtype_of(gs), gs.data_ptr(), ptr_or_null(gv), h.data_ptr(), x.data_ptr(),
+                                     q.data_ptr(), decay_input, fire(v_th, v_reset, soft, detach, surrogate, alpha),
+                                     T, N, gx.data_ptr(), parts.data_ptr(), gq.data_ptr(), stream()));
+  return {gx, gq};
+}
+
 std::tuple<Tensor, Tensor> ilc_cuba_lif_forward_cuda(const Tensor& x_in, const Tensor& weight,
                                             const Tensor& bias, double c_decay, double v_decay,
                                             double v_th, double v_reset, bool soft, bool detach,
@@ -174,6 +211,8 @@ TORCH_LIBRARY_IMPL(spikekern, CUDA, m) {
   m.impl("cuba_lif_backward", &cuba_lif_backward_cuda);
   m.impl("ilc_cuba_lif_forward", &ilc_cuba_lif_forward_cuda);
   m.impl("ilc_cuba_lif_backward", &ilc_cuba_lif_backward_cuda);
+  m.impl("plif_forward", &plif_forward_cuda);
+  m.impl("plif_backward", &plif_backward_cuda);
 }
 
 }  // namespace spikekern

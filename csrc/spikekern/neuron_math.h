@@ -227,9 +227,21 @@ SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
   return gcur;
 }
 
-// The neuron types the time loops are templated on. cur is a second state per neuron (the
-// synaptic current) that LIF does not use; v_decay is dh[t+1]/dv[t].
+// The neuron types the time loops (kernels_cpu.h, cuda/lif_cuba_kernels.cu) are templated
+// on. A neuron type names its Coeffs and provides
+//   load(k)                     the coefficients a kernel uses (reads any held in memory)
+//   charge(k, cur, v, x) -> h   cur: a second state per neuron (CUBA's synaptic current)
+//   v_decay(k)                  dh[t+1]/dv[t]
+//   input_grad(k, gh, gcur)     dL/dx[t] from dL/dh[t] (gcur: cur's carried gradient)
+//   kParamGrad, kParamReadsX, param_grad_x(k, x), param_grad_v(k, v)
+//                               a learned parameter's dh[t]/dparam = param_grad_x(x[t]) (when
+//                               kParamReadsX) + param_grad_v(v[t-1]); the loops sum
+//                               gh[t] * dh[t]/dparam per block of neurons and the op sums
+//                               the blocks in a fixed order (the same bits every run).
 struct LifNeuron {
+  static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
+  template <typename K>
+  SK_HD static K load(const K& k) { return k; }
   template <typename acc_t>
   using Coeffs = LifCoeffs<acc_t>;
   template <typename acc_t>
@@ -247,6 +259,9 @@ struct LifNeuron {
 };
 
 struct CubaNeuron {
+  static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
+  template <typename K>
+  SK_HD static K load(const K& k) { return k; }
   template <typename acc_t>
   using Coeffs = CubaCoeffs<acc_t>;
   template <typename acc_t>
@@ -259,6 +274,60 @@ struct CubaNeuron {
   SK_HD static acc_t input_grad(const Coeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
     return cuba_input_grad(k, gh, gcur);
   }
+};
+
+// PLIF (NEURONS.md §10): LIF whose 1/tau, q = sigmoid(w), is learned. q is a tensor (the
+// backward returns its gradient), so the kernels read it from memory: `q` points to it (on
+// the device for CUDA) and load() fetches it once per kernel; v_r is v_reset, 0 for soft.
+//   decay_input:      h[t] = v[t-1] + (x[t] - (v[t-1] - v_r)) * q
+//   not decay_input:  h[t] = (v[t-1] - (v[t-1] - v_r) * q) + x[t]
+template <typename acc_t>
+struct PlifCoeffs {
+  const acc_t* q_ptr;
+  acc_t v_r;
+  acc_t q;  // *q_ptr, after load()
+};
+
+template <bool DECAY_INPUT>
+struct PlifNeuron {
+  template <typename acc_t>
+  using Coeffs = PlifCoeffs<acc_t>;
+  static constexpr bool kParamGrad = true;
+  template <typename acc_t>
+  SK_HD static Coeffs<acc_t> load(Coeffs<acc_t> k) {
+    k.q = *k.q_ptr;
+    return k;
+  }
+  template <typename acc_t>
+  SK_HD static acc_t charge(const Coeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x) {
+    (void)cur;
+    if constexpr (DECAY_INPUT) {
+      return v + (x - (v - k.v_r)) * k.q;
+    } else {
+      const acc_t leak = v - (v - k.v_r) * k.q;
+      return leak + x;
+    }
+  }
+  // dh[t]/dv[t-1] = 1 - q either way.
+  template <typename acc_t>
+  SK_HD static acc_t v_decay(const Coeffs<acc_t>& k) { return acc_t(1) - k.q; }
+  template <typename acc_t>
+  SK_HD static acc_t input_grad(const Coeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
+    (void)gcur;
+    if constexpr (DECAY_INPUT) return k.q * gh;
+    else return gh;
+  }
+  // dh[t]/dq = x[t] - (v[t-1] - v_r) (decay_input) or -(v[t-1] - v_r), in two parts: the
+  // kernels add gh[t] * param_grad_x(x[t]) at step t and gh[t+1] * param_grad_v(v[t]) once
+  // they hold v[t] (recomputed from the h[t] they load anyway), so no step reads h twice.
+  static constexpr bool kParamReadsX = DECAY_INPUT;
+  template <typename acc_t>
+  SK_HD static acc_t param_grad_x(const Coeffs<acc_t>& k, acc_t x) {
+    (void)k;
+    return x;
+  }
+  template <typename acc_t>
+  SK_HD static acc_t param_grad_v(const Coeffs<acc_t>& k, acc_t v) { return -(v - k.v_r); }
 };
 
 // Parameters every spiking neuron shares, already cast to the accumulation type.

@@ -2,7 +2,7 @@
 // (cuda_sim/cuda_sim.h), against the CPU kernels and against the equations of NEURONS.md
 // written out below as plain loops.
 //
-//   test_cuda_sim [--suite all|convert|harness|lif|cuba|ilc] [--expect-failure]
+//   test_cuda_sim [--suite all|convert|harness|lif|cuba|plif|ilc] [--expect-failure]
 //
 // Forward: spikes identical to both, potentials identical to the CPU kernels' (the same
 // neuron math, no contraction); gradients within the Python tests' tolerances
@@ -332,6 +332,109 @@ static void seq_suite(bool cuba, bool all_flavours) {
       }
 }
 
+// ---------------------------------------------------------------------------------- PLIF
+// NEURONS.md 10: the CUDA kernels against the CPU kernels (spikes and h identical, grad_x and
+// the parameter's gradient within tolerance) and against dL/dq summed from the equations.
+template <typename S>
+static void run_plif_case(int kind, bool soft, bool detach, bool decay_input, int64_t T, int64_t N, int64_t misalign,
+                          bool with_gv, unsigned seed) {
+  using A = typename Type<S>::A;
+  const int64_t TN = T * N;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "plif %s T=%lld N=%lld misalign=%lld %s %s%s decay_input=%d gv=%d seed=%u",
+                Type<S>::name, static_cast<long long>(T), static_cast<long long>(N),
+                static_cast<long long>(misalign), kSurrogate[kind], soft ? "soft" : "hard", detach ? " detach" : "",
+                decay_input, with_gv, seed);
+  g_case = buf;
+  std::mt19937 gen(seed);
+  const Buf<S> x = random_buf<S>(TN, gen, 0.4, 0.8, misalign);
+  const Buf<S> gs = random_buf<S>(TN, gen, 0.0, 1.0, misalign);
+  const Buf<S> gv = random_buf<S>(with_gv ? TN : 0, gen, 0.0, 1.0);
+  const double v_th = 0.5, v_reset = soft ? 0.0 : -0.1, alpha = kAlpha[kind];
+  Buf<A> q(1);
+  q[0] = A(0.3);  // 1/tau
+  const cu::Fire fire{v_th, v_reset, alpha, kind, soft, detach};
+  Buf<S> s(TN), gx(TN);
+  Buf<A> h(TN), gq(1);
+  Buf<double> parts(cu::plif_param_blocks(Type<S>::dt, N));
+  Buf<S> no_v(0);
+  const cudaError_t fe = cu::plif_forward(Type<S>::dt, x.p, q.p, decay_input, fire, T, N, s.p, h.p, no_v.p, nullptr);
+  check(fe == cudaSuccess, std::string("forward launch: ") + cudaGetErrorString(fe));
+  const cudaError_t be = cu::plif_backward(Type<S>::dt, gs.p, gv.p, h.p, x.p, q.p, decay_input, fire, T, N, gx.p,
+                                           parts.p, gq.p, nullptr);
+  check(be == cudaSuccess, std::string("backward launch: ") + cudaGetErrorString(be));
+  if (N == 0) {
+    check(gq[0] == A(0), "a zero-size batch's parameter gradient is 0");
+    return;
+  }
+  const std::vector<A> xa = widen(x), gsa = widen(gs), gva = widen(gv);
+  std::vector<A> s_cpu(TN), h_cpu(TN), v_cpu(TN), gx_cpu(TN);
+  const int64_t blocks = (N + sk::cpu::kBlock - 1) / sk::cpu::kBlock;
+  std::vector<double> parts_cpu(blocks);
+  const A v_r = soft ? A(0) : A(v_reset);
+  const sk::FireParams<A> p{A(v_th), A(v_reset), A(alpha)};
+  const sk::PlifCoeffs<A> k{q.p, v_r, A(0)};
+  sk::with_bool(decay_input, [&](auto DECAY) {
+    using Neuron = sk::PlifNeuron<DECAY.value>;
+    sk::with_bool(soft, [&](auto SOFT) {
+      sk::cpu::forward_steps<Neuron, A, A, SOFT.value, true, true>(k, p, xa.data(), nullptr, v_r, T, N, 0, N,
+                                                                  s_cpu.data(), h_cpu.data(), v_cpu.data());
+      sk::with_surrogate(kind, [&](auto KIND) {
+        sk::with_bool(detach, [&](auto DETACH) {
+          sk::with_bool(with_gv, [&](auto GV) {
+            sk::cpu::backward_steps<Neuron, A, A, KIND.value, SOFT.value, DETACH.value, GV.value>(
+                k, p, gsa.data(), GV.value ? gva.data() : nullptr, h.p, T, N, 0, N, gx_cpu.data(), nullptr, false,
+                xa.data(), v_r, parts_cpu.data());
+          });
+        });
+      });
+    });
+  });
+  const A gq_cpu = A(sk::cpu::sum_in_order(parts_cpu.data(), blocks));
+  // dL/dq from the equations, in double: gh by BPTT, times dh/dq.
+  double gq_ref = 0;
+  const double qd = double(q[0]);
+  for (int64_t n = 0; n < N; ++n) {
+    double g_next = 0;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t i = t * N + n;
+      const double hh = h.p[i], u = hh - v_th, psi = psi_ref(kind, u, alpha), sp = u >= 0 ? 1.0 : 0.0;
+      const double dvdh = soft ? (detach ? 1.0 : 1.0 - v_th * psi) : (detach ? 1.0 - sp : (1.0 - sp) + (v_reset - hh) * psi);
+      const double gh = double(gsa[i]) * psi + ((with_gv ? double(gva[i]) : 0.0) + (1.0 - qd) * g_next) * dvdh;
+      double v_prev = double(v_r);
+      if (t > 0) {
+        const double hp = h.p[i - N];
+        v_prev = hp - v_th >= 0 ? (soft ? hp - v_th : v_reset) : hp;
+      }
+      gq_ref += gh * (decay_input ? double(xa[i]) - (v_prev - double(v_r)) : -(v_prev - double(v_r)));
+      g_next = gh;
+    }
+  }
+  const double tol = Type<S>::tol;
+  check_equal("spikes vs CPU kernel", widen(s), s_cpu, TN);
+  check_equal("h vs CPU kernel", h.p, h_cpu, TN);
+  check_close("grad_x vs CPU kernel", widen(gx), gx_cpu, TN, tol);
+  const std::vector<A> gq_cpu_v{gq_cpu};
+  const std::vector<double> gq_ref_v{gq_ref};
+  check_close("grad_q vs CPU kernel", gq.p, gq_cpu_v, 1, Type<A>::tol);
+  check_close("grad_q vs equations", gq.p, gq_ref_v, 1, tol);
+}
+
+template <typename S>
+static void plif_suite(bool all_flavours) {
+  struct Case { int64_t T, N, misalign; bool gv; };
+  const Case cases[] = {{1, 1024, 0, false}, {5, 1027, 0, true}, {3, 4096, 1, true}, {7, 3, 0, false},
+                        {4, 0, 0, true}};
+  unsigned seed = 9000;
+  for (int kind = 0; kind < 5; ++kind)
+    for (int soft = 0; soft < 2; ++soft)
+      for (int detach = 0; detach < 2; ++detach)
+        for (int decay = 0; decay < 2; ++decay) {
+          if (!all_flavours && (soft + detach + kind + decay) % 2) continue;
+          for (const Case& c : cases) run_plif_case<S>(kind, soft, detach, decay, c.T, c.N, c.misalign, c.gv, ++seed);
+        }
+}
+
 // -------------------------------------------------------------------------- ILC-CUBA-LIF
 template <typename A>
 struct IlcResult {
@@ -595,7 +698,7 @@ int main(int argc, char** argv) {
     if (a == "--suite" && i + 1 < argc) suite = argv[++i];
     else if (a == "--expect-failure") expect_failure = true;
     else {
-      std::fprintf(stderr, "usage: %s [--suite all|convert|harness|lif|cuba|ilc] [--expect-failure]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--suite all|convert|harness|lif|cuba|plif|ilc] [--expect-failure]\n", argv[0]);
       return 2;
     }
   }
@@ -609,6 +712,11 @@ int main(int argc, char** argv) {
       seq_suite<__half>(cuba, false);
       seq_suite<__nv_bfloat16>(cuba, false);
     }
+  if (want("plif")) {
+    plif_suite<float>(true);
+    plif_suite<double>(false);
+    plif_suite<__half>(false);
+  }
   if (want("ilc")) {
     ilc_suite<float>(true);
     ilc_suite<double>(false);

@@ -5,6 +5,7 @@ spikes in the input's dtype and the saved potential h in float32):
   fwd (no grad):  read x, write s                              = 2 * isz
   fwd+bwd:        fwd reads x, writes s and h; bwd reads grad_s
                   and h, writes grad_x                          = 4 * isz + 2 * 4
+                  (PLIF's bwd also reads x for its parameter's gradient: + isz)
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ MODES = ("fwd", "fwd+bwd")
 
 @dataclass(frozen=True)
 class Case:
-    neuron: str   # "lif", "cuba_lif", "ilc_cuba_lif"
+    neuron: str   # "lif", "cuba_lif", "ilc_cuba_lif", "plif"
     T: int
     batch: int    # N neurons for lif/cuba; batch size for ILC
     A: int = 0    # ILC groups
@@ -40,7 +41,7 @@ class Case:
 
     def min_bytes(self, mode: str, dtype: torch.dtype) -> int:
         isz = torch.empty((), dtype=dtype).element_size()
-        per_step = 2 * isz if mode == "fwd" else 4 * isz + 2 * 4
+        per_step = 2 * isz if mode == "fwd" else 4 * isz + 2 * 4 + (isz if self.neuron == "plif" else 0)
         return per_step * self.T * self.neurons
 
 
@@ -56,6 +57,8 @@ def make_inputs(case: Case, dtype=torch.float32, device="cpu", seed=0) -> dict:
     if case.neuron == "ilc_cuba_lif":
         inputs["weight"] = (torch.randn(case.A, case.P, case.P, generator=g) / case.P ** 0.5).to(device, dtype)
         inputs["bias"] = torch.zeros(case.A, case.P, device=device, dtype=dtype)
+    if case.neuron == "plif":  # SpikingJelly's initial w: tau = 2
+        inputs["w"] = torch.zeros((), device=device)
     return inputs
 
 
@@ -65,6 +68,8 @@ def neuron_fn(case: Case) -> Callable:
         return lambda i, backend: ops.lif(i["x"], backend=backend)
     if case.neuron == "cuba_lif":
         return lambda i, backend: ops.cuba_lif(i["x"], backend=backend)
+    if case.neuron == "plif":
+        return lambda i, backend: ops.plif(i["x"], i["w"], backend=backend)
     return lambda i, backend: ops.ilc_cuba_lif(i["x"], i["weight"], i["bias"], backend=backend)
 
 
@@ -76,10 +81,10 @@ def runner(case: Case, mode: str, inputs: dict, backend: str) -> Callable[[], No
             with torch.no_grad():
                 f(inputs, backend)
         return run
-    leaves = [inputs["x"]] + ([inputs["weight"], inputs["bias"]] if "weight" in inputs else [])
-    grad_inputs = {k: (v.detach().requires_grad_(True) if any(v is l for l in leaves) else v)
+    params = [k for k in ("weight", "bias", "w") if k in inputs]  # the neuron's own parameters
+    grad_inputs = {k: (v.detach().requires_grad_(True) if k in ["x", *params] else v)
                    for k, v in inputs.items()}
-    wrt = [grad_inputs["x"]] + ([grad_inputs["weight"], grad_inputs["bias"]] if "weight" in inputs else [])
+    wrt = [grad_inputs[k] for k in ["x", *params]]
 
     def run():
         s = f(grad_inputs, backend)

@@ -33,6 +33,8 @@ def _sj_node(case: Case, inputs: dict):
                               surrogate_function=surrogate.Sigmoid(alpha=4.0), step_mode="m")
     elif case.neuron == "cuba_lif":
         node = neuron.CUBALIFNode(surrogate_function=surrogate.Rect(alpha=1.0))
+    elif case.neuron == "plif":  # its defaults are spikekern's: init_tau 2, Sigmoid(4), hard reset to 0
+        node = neuron.ParametricLIFNode(init_tau=2.0, surrogate_function=surrogate.Sigmoid(alpha=4.0))
     else:
         node = neuron.ILCCUBALIFNode(case.A, case.P, surrogate_function=surrogate.Rect(alpha=1.0))
         with torch.no_grad():
@@ -52,7 +54,7 @@ def _sj_node(case: Case, inputs: dict):
 
 def _snntorch_leaky(case: Case, inputs: dict):
     if case.neuron != "lif":
-        raise PeerUnavailable("snnTorch has no CUBA-LIF / ILC neuron")
+        raise PeerUnavailable("snnTorch has no CUBA-LIF / ILC / PLIF neuron")
     try:
         import snntorch
     except ImportError as exc:

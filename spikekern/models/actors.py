@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nn import CUBALIF, ILCCUBALIF, LIF, PopDecoder, PopSpikeEncoder
+from ..nn import CUBALIF, ILCCUBALIF, LIF, PLIF, PopDecoder, PopSpikeEncoder
 from ..nn.linear import linear
 from ..nn.seeds import check_seeds, seed_shape
 
@@ -17,9 +17,12 @@ from ..nn.seeds import check_seeds, seed_shape
 # its LIF: v <- 0.75 v (1 - s) + x, fire above 0.5, Rect(1) surrogate, nothing detached;
 # here LIF(tau=4, decay_input=False) (a = 1 - 1/4), hard reset to 0, threshold 0.5.
 HIDDEN_NEURONS = {
-    "cuba": lambda backend: CUBALIF(backend=backend),
-    "lif": lambda backend: LIF(tau=4.0, decay_input=False, v_threshold=0.5, v_reset=0.0, surrogate="rect",
-                               alpha=1.0, backend=backend),
+    "cuba": lambda backend, seeds: CUBALIF(backend=backend),
+    "lif": lambda backend, seeds: LIF(tau=4.0, decay_input=False, v_threshold=0.5, v_reset=0.0, surrogate="rect",
+                                      alpha=1.0, backend=backend),
+    # "lif" with its time constant learned per layer (and per seed), starting from the same tau
+    "plif": lambda backend, seeds: PLIF(init_tau=4.0, decay_input=False, v_threshold=0.5, v_reset=0.0,
+                                        surrogate="rect", alpha=1.0, backend=backend, seeds=seeds),
 }
 
 
@@ -51,10 +54,10 @@ class PopSpikeActor(nn.Module):
         fed_spikes = [encode != "pop-raw"] + [True] * len(hidden_sizes)
         self.hidden = nn.ModuleList(linear(a, b, seeds, spikes=spk, backend=backend)
                                     for a, b, spk in zip(sizes[:-1], sizes[1:], fed_spikes))
-        self.hidden_neurons = nn.ModuleList(HIDDEN_NEURONS[neuron](backend) for _ in hidden_sizes)
+        self.hidden_neurons = nn.ModuleList(HIDDEN_NEURONS[neuron](backend, seeds) for _ in hidden_sizes)
         self.out = linear(sizes[-1], act_dim * dec_pop_dim, seeds, spikes=True, backend=backend)
         self.out_neurons = (ILCCUBALIF(act_dim, dec_pop_dim, backend=backend, seeds=seeds) if ilc
-                            else HIDDEN_NEURONS[neuron](backend))
+                            else HIDDEN_NEURONS[neuron](backend, seeds))
         self.decoder = PopDecoder(act_dim, dec_pop_dim, spike_ts, decode, seeds=seeds)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

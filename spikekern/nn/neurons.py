@@ -171,6 +171,50 @@ class ILCCUBALIF(CUBALIF):
         return f"act_dim={self.act_dim}, pop_dim={self.pop_dim}, {seeds}" + super().extra_repr()
 
 
+class PLIF(nn.Module):
+    """Parametric LIF (NEURONS.md §10), SpikingJelly ParametricLIFNode defaults: 1/tau =
+    sigmoid(w) with the one parameter `w` initialised to -ln(init_tau - 1).
+
+    seeds=K (spikekern.nn.seeds): one w per seed, `w` [K]; input [T, B, K, features], each
+    seed's slice run by its own op call (K calls: a neuron op takes one q)."""
+
+    def __init__(self, init_tau=2.0, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=False,
+                 surrogate="sigmoid", alpha=None, backend=None, seeds=None):
+        super().__init__()
+        init_tau = float(init_tau)
+        if not init_tau > 1.0 or math.isinf(init_tau):
+            raise ValueError(f"init_tau must be finite and > 1 (1/tau = sigmoid(w) < 1), got {init_tau}")
+        self.init_tau, self.decay_input = init_tau, bool(decay_input)
+        self.v_threshold, self.v_reset = ops.validation.check_threshold(v_threshold, v_reset)
+        self.detach_reset = bool(detach_reset)
+        self.surrogate = surrogate
+        self.alpha = ops.surrogate.resolve(surrogate, alpha)[1]
+        self.backend = _check_backend(backend)
+        self.seeds = check_seeds(seeds)
+        self.w = nn.Parameter(torch.full(seed_shape(self.seeds), -math.log(init_tau - 1.0)))
+
+    def _plif(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return ops.plif(x, w, decay_input=self.decay_input, v_threshold=self.v_threshold, v_reset=self.v_reset,
+                        detach_reset=self.detach_reset, surrogate=self.surrogate, alpha=self.alpha,
+                        backend=_op_backend(self.backend, x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_multistep(x, self)
+        if self.seeds is None:
+            return self._plif(x, self.w)
+        K = self.seeds
+        if x.dim() < 3 or x.shape[-2] != K:
+            raise ValueError(f"PLIF(seeds={K}) expects [T, B, {K}, features], got {tuple(x.shape)}")
+        return torch.stack([self._plif(x.select(-2, k), self.w[k]) for k in range(K)], dim=-2)
+
+    def extra_repr(self) -> str:
+        reset = "soft" if self.v_reset is None else f"v_reset={self.v_reset}"
+        seeds = "" if self.seeds is None else f"seeds={self.seeds}, "
+        return (f"{seeds}init_tau={self.init_tau}, decay_input={self.decay_input}, v_threshold={self.v_threshold}, "
+                f"{reset}, detach_reset={self.detach_reset}, surrogate={self.surrogate}(alpha={self.alpha}), "
+                f"backend={self.backend or 'default'}")
+
+
 class NonSpikingIF(nn.Module):
     """Non-spiking IF decoder (NEURONS.md §4): [T, *] -> [*]."""
 

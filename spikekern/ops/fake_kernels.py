@@ -52,6 +52,14 @@ def _register() -> None:
     def _(gs, h, w, cd, vd, v_th, v_reset, soft, detach, sg, alpha):
         return gs.new_empty(gs.shape), w.new_empty(w.shape), w.new_empty(w.shape[:2])
 
+    @torch.library.register_fake(f"{_LIB}::plif_forward")
+    def _(x, q, v_th, v_reset, soft, decay_input, detach, sg, alpha, save_h, return_v):
+        return x.new_empty(x.shape), _maybe(x, save_h, _acc(x.dtype)), _maybe(x, return_v)
+
+    @torch.library.register_fake(f"{_LIB}::plif_backward")
+    def _(gs, gv, h, x, q, v_th, v_reset, soft, decay_input, detach, sg, alpha):
+        return gs.new_empty(gs.shape), h.new_empty(())
+
 
     @torch.library.register_fake(f"{_LIB}::spike_linear_forward")
     def _(s, w, bias, check):

@@ -1,4 +1,4 @@
-"""The public functional neurons: lif, cuba_lif, ilc_cuba_lif, nonspiking_if.
+"""The public functional neurons: lif, cuba_lif, ilc_cuba_lif, plif, nonspiking_if.
 
 Each validates its input, resolves the backend and calls either the reference loop or the
 fused op. Signatures are the fixed public API (API.md); semantics are NEURONS.md.
@@ -11,7 +11,8 @@ from .. import _backend
 from ..backends import reference
 from . import fake_kernels  # noqa: F401  (registers the fused ops' fake kernels)
 from . import surrogate as _surrogate
-from .validation import as_v_init, check_decay, check_same, check_sequence, check_threshold, lif_coefficients
+from .validation import (as_v_init, check_decay, check_parameter, check_same, check_sequence, check_threshold,
+                         lif_coefficients)
 
 
 def _needs_grad(*tensors) -> bool:
@@ -101,6 +102,26 @@ def ilc_cuba_lif(x, weight, bias, *, c_decay=0.5, v_decay=0.75, v_threshold=0.5,
         v_reset is None, bool(detach_reset), code, alpha, _needs_grad(x, weight, bias),
     )
     return s
+
+
+def plif(x, w, *, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=False, surrogate="sigmoid",
+         alpha=None, return_v=False, backend="auto"):
+    """Multi-step parametric LIF (NEURONS.md §10) on x [T, *]: 1/tau = sigmoid(w), w a
+    one-element tensor (spikekern.nn.PLIF owns it), whose gradient the fused backward computes."""
+    check_sequence(x)
+    check_parameter(x, w, "w")
+    code, alpha = _surrogate.resolve(surrogate, alpha)
+    v_th, v_reset = check_threshold(v_threshold, v_reset)
+    name = _backend.resolve(backend, x.device)
+    if name == "reference":
+        return reference.plif(x, w, bool(decay_input), v_th, v_reset, detach_reset, code, alpha, return_v)
+    # q in the kernels' accumulation dtype, by torch's own sigmoid: the reference's q, bit for bit.
+    q = torch.sigmoid(w.to(torch.float64 if x.dtype == torch.float64 else torch.float32))
+    s, _, v = _fused(name, "plif_forward")(
+        x, q, v_th, 0.0 if v_reset is None else v_reset, v_reset is None, bool(decay_input),
+        bool(detach_reset), code, alpha, _needs_grad(x, w), bool(return_v),
+    )
+    return (s, v) if return_v else s
 
 
 DECODES = ("last-mem", "max-mem", "max-abs-mem", "mean-mem")

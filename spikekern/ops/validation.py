@@ -31,6 +31,18 @@ def check_same(x: torch.Tensor, other: torch.Tensor, name: str) -> None:
         raise TypeError(f"{name} has dtype {other.dtype} but x has {x.dtype}; they must match")
 
 
+def check_parameter(x: torch.Tensor, w, name: str) -> None:
+    """A neuron's learned scalar (PLIF's w): a one-element floating tensor on x's device."""
+    if not isinstance(w, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor (the learned parameter), got {type(w).__name__}")
+    if w.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a floating tensor, got {w.dtype}")
+    if w.numel() != 1:
+        raise ValueError(f"{name} must hold one value, got shape {tuple(w.shape)}")
+    if w.device != x.device:
+        raise ValueError(f"{name} is on {w.device} but x is on {x.device}")
+
+
 def lif_coefficients(tau: float, decay_input: bool, v_reset: float | None) -> tuple[float, float, float]:
     """(a, b, c) of h = a v + b x + c for a SpikingJelly-style LIF (NEURONS.md §1)."""
     tau = float(tau)

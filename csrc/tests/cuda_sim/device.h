@@ -20,6 +20,7 @@
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
 #define __launch_bounds__(...)
+#define __maxnreg__(...)
 #define __align__(n) __attribute__((aligned(n)))
 // A block's fibers run on one OS thread, so thread-local storage is per block. GCC's
 // __thread (no dynamic initialisation, so no TLS init call) rather than thread_local; a

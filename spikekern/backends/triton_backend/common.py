@@ -67,6 +67,24 @@ def cuba_charge(c_decay, v_decay, cur, v, x):
 
 
 @triton.jit
+def plif_charge(q, v_r, v, x, DECAY_INPUT: tl.constexpr):
+    """PLIF: h = v + (x - (v - v_r)) q, or (v - (v - v_r) q) + x without decay_input."""
+    if DECAY_INPUT:
+        h = v + (x - (v - v_r)) * q
+    else:
+        leak = v - (v - v_r) * q
+        h = leak + x
+    return h
+
+
+@triton.jit
+def plif_param_grad_v(v, v_r):
+    """The v[t-1] part of PLIF's dh[t]/dq (neuron_math.h: param_grad_v); the x[t] part is x[t]
+    with decay_input, else 0."""
+    return -(v - v_r)
+
+
+@triton.jit
 def lif_input_grad(b, gh):
     """dL/dx[t] = b dL/dh[t]."""
     return b * gh

@@ -1,23 +1,27 @@
-"""Triton kernels for LIF and CUBA-LIF (NEURONS.md §1-2): one time loop written once over the
+"""Triton kernels for LIF, CUBA-LIF and PLIF (NEURONS.md §1-2, §10): one time loop written once over the
 neuron, as csrc/cuda/lif_cuba_kernels.cu does with templates. NEURON (compile time) picks the charge
 and the input gradient from common.py; everything else (fire, reset, surrogate, the loads
 and stores) is shared.
 
 One program walks all T steps for BLOCK neurons with the state in registers; loads and
 stores are coalesced across neurons. Params p = [k0, k1, k2, v_th, v_reset, v_start, alpha]
-(common.neuron_params): LIF k = (a, b, c), CUBA-LIF k = (c_decay, v_decay, unused).
+(common.neuron_params): LIF k = (a, b, c), CUBA-LIF k = (c_decay, v_decay, unused), PLIF
+none: its q (1/tau, learned) is a tensor of its own at q_ptr, and v_r is v_start. PLIF's backward
+also reads x (decay_input) and writes one partial dL/dq per program (summed by the op in program
+order); v[t-1]'s part of dh[t]/dq is added one step later, from the h[t-1] loaded then.
 """
 import triton
 import triton.language as tl
 
 from .common import (cuba_charge, cuba_input_grad, fire, grad_h, lif_charge, lif_input_grad,
-                     load_fire_params, reset)
+                     load_fire_params, plif_charge, plif_param_grad_v, reset)
 
-# NEURON, a compile-time argument of forward_steps / backward_steps: 0 LIF, 1 CUBA-LIF.
+# NEURON, a compile-time argument of forward_steps / backward_steps: 0 LIF, 1 CUBA-LIF,
+# 2 PLIF with decay_input, 3 PLIF without.
 
 
 @triton.jit
-def forward_steps(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, NEURON: tl.constexpr,
+def forward_steps(x_ptr, vinit_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, T, N, NEURON: tl.constexpr,
                   HAS_VINIT: tl.constexpr, SOFT: tl.constexpr, SAVE_H: tl.constexpr,
                   SAVE_V: tl.constexpr, RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
     """Forward; with RECOMPUTE_ONLY it writes only h (backward's first pass in recompute mode)."""
@@ -25,6 +29,8 @@ def forward_steps(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, NEURON: tl
     mask = offs < N
     k0, k1, k2 = tl.load(p_ptr), tl.load(p_ptr + 1), tl.load(p_ptr + 2)
     v_th, v_reset, v_start, _alpha = load_fire_params(p_ptr)
+    if NEURON >= 2:
+        k0 = tl.load(q_ptr).to(k0.dtype)
     cur = tl.zeros([BLOCK], k0.dtype)
     if HAS_VINIT:
         v = tl.load(vinit_ptr + offs, mask=mask, other=0.0).to(k0.dtype)
@@ -35,8 +41,10 @@ def forward_steps(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, NEURON: tl
         x = tl.load(xp, mask=mask, other=0.0).to(k0.dtype)
         if NEURON == 0:
             h = lif_charge(k0, k1, k2, v, x)
-        else:
+        elif NEURON == 1:
             h, cur = cuba_charge(k0, k1, cur, v, x)
+        else:
+            h = plif_charge(k0, v_start, v, x, NEURON == 2)
         s = fire(h, v_th)
         v = reset(h, s, v_th, v_reset, SOFT)
         if not RECOMPUTE_ONLY:
@@ -52,42 +60,59 @@ def forward_steps(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, NEURON: tl
 
 
 @triton.jit
-def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, last, NEURON: tl.constexpr,
-                   KIND: tl.constexpr, SOFT: tl.constexpr, DETACH: tl.constexpr,
+def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, pp_ptr, T, N, last,
+                   NEURON: tl.constexpr, KIND: tl.constexpr, SOFT: tl.constexpr, DETACH: tl.constexpr,
                    HAS_GV: tl.constexpr, NEED_GVI: tl.constexpr, BLOCK: tl.constexpr):
     """Reverse time from t = T-1 (element offset `last` = (T-1)*N). h may alias gx (recompute
     mode, float32): each step reads h[t] before it writes gx[t]."""
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    pid = tl.program_id(0)
+    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
     k0, k1 = tl.load(p_ptr), tl.load(p_ptr + 1)
-    v_th, v_reset, _v_start, alpha = load_fire_params(p_ptr)
+    v_th, v_reset, v_start, alpha = load_fire_params(p_ptr)
     if NEURON == 0:
         v_decay = k0
-    else:
+    elif NEURON == 1:
         v_decay = k1
+    else:
+        k0 = tl.load(q_ptr).to(k0.dtype)  # q
+        v_decay = 1.0 - k0
     gh_next = tl.zeros([BLOCK], k0.dtype)  # dL/dh[t+1]
     gcur = tl.zeros([BLOCK], k0.dtype)  # CUBA-LIF's carried current gradient
+    gparam = tl.zeros([BLOCK], k0.dtype)  # PLIF: per-neuron sums of gh * dh/dq
     gsp, gvp = gs_ptr + last + offs, gv_ptr + last + offs
-    hp, gxp = h_ptr + last + offs, gx_ptr + last + offs
-    for _ in range(T):
+    hp, gxp, xp = h_ptr + last + offs, gx_ptr + last + offs, x_ptr + last + offs
+    for i in range(T):
         h = tl.load(hp, mask=mask, other=0.0).to(k0.dtype)
         gs = tl.load(gsp, mask=mask, other=0.0).to(k0.dtype)
         through_v = v_decay * gh_next
         if HAS_GV:
             through_v = tl.load(gvp, mask=mask, other=0.0).to(k0.dtype) + through_v
+        if NEURON >= 2:  # gh[t+1] * dh[t+1]/dq's v[t] part (0 at t = T-1, where gh_next is 0)
+            gparam += gh_next * plif_param_grad_v(reset(h, fire(h, v_th), v_th, v_reset, SOFT), v_start)
         gh_next = grad_h(h, gs, through_v, v_th, v_reset, alpha, KIND, SOFT, DETACH)
         if NEURON == 0:
             gx = lif_input_grad(k1, gh_next)
-        else:
+        elif NEURON == 1:
             gcur = cuba_input_grad(k0, gh_next, gcur)
             gx = gcur
+        else:
+            if NEURON == 2:  # decay_input: dh[t]/dq's x[t] part
+                gx = k0 * gh_next
+                gparam += gh_next * tl.load(xp, mask=mask, other=0.0).to(k0.dtype)
+            else:
+                gx = gh_next
         tl.store(gxp, gx.to(gx_ptr.dtype.element_ty), mask=mask)
         gsp -= N
         gvp -= N
         hp -= N
         gxp -= N
+        xp -= N
     if NEED_GVI:
         tl.store(gvi_ptr + offs, v_decay * gh_next, mask=mask)
+    if NEURON >= 2:  # v[-1] = v_start's part, then this program's partial sum
+        gparam += gh_next * plif_param_grad_v(v_start + tl.zeros([BLOCK], k0.dtype), v_start)
+        tl.store(pp_ptr + pid, tl.sum(tl.where(mask, gparam, 0.0), axis=0))
 
 
 # The kernels behind each op, named after it (one search from spikekern.ops finds them).
@@ -95,7 +120,7 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, last, NE
 def lif_forward_kernel(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, HAS_VINIT: tl.constexpr,
                        SOFT: tl.constexpr, SAVE_H: tl.constexpr, SAVE_V: tl.constexpr,
                        RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
-    forward_steps(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, 0, HAS_VINIT, SOFT, SAVE_H,
+    forward_steps(x_ptr, vinit_ptr, p_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, 0, HAS_VINIT, SOFT, SAVE_H,
                   SAVE_V, RECOMPUTE_ONLY, BLOCK)
 
 
@@ -103,15 +128,15 @@ def lif_forward_kernel(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, HAS_V
 def lif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, last, KIND: tl.constexpr,
                         SOFT: tl.constexpr, DETACH: tl.constexpr, HAS_GV: tl.constexpr,
                         NEED_GVI: tl.constexpr, BLOCK: tl.constexpr):
-    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, last, 0, KIND, SOFT, DETACH,
-                   HAS_GV, NEED_GVI, BLOCK)
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, gs_ptr, p_ptr, p_ptr, T, N, last, 0, KIND,
+                   SOFT, DETACH, HAS_GV, NEED_GVI, BLOCK)
 
 
 @triton.jit
 def cuba_lif_forward_kernel(x_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, SOFT: tl.constexpr,
                             SAVE_H: tl.constexpr, SAVE_V: tl.constexpr,
                             RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
-    forward_steps(x_ptr, p_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, 1, False, SOFT, SAVE_H, SAVE_V,
+    forward_steps(x_ptr, p_ptr, p_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, 1, False, SOFT, SAVE_H, SAVE_V,
                   RECOMPUTE_ONLY, BLOCK)
 
 
@@ -119,5 +144,20 @@ def cuba_lif_forward_kernel(x_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, SOFT: tl.co
 def cuba_lif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, T, N, last, KIND: tl.constexpr,
                              SOFT: tl.constexpr, DETACH: tl.constexpr, HAS_GV: tl.constexpr,
                              BLOCK: tl.constexpr):
-    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, T, N, last, 1, KIND, SOFT, DETACH,
-                   HAS_GV, False, BLOCK)
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, gs_ptr, p_ptr, p_ptr, T, N, last, 1, KIND,
+                   SOFT, DETACH, HAS_GV, False, BLOCK)
+
+
+@triton.jit
+def plif_forward_kernel(x_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, T, N, DECAY_INPUT: tl.constexpr,
+                        SOFT: tl.constexpr, SAVE_H: tl.constexpr, SAVE_V: tl.constexpr, BLOCK: tl.constexpr):
+    forward_steps(x_ptr, p_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, T, N, 2 if DECAY_INPUT else 3, False, SOFT,
+                  SAVE_H, SAVE_V, False, BLOCK)
+
+
+@triton.jit
+def plif_backward_kernel(gs_ptr, gv_ptr, h_ptr, x_ptr, p_ptr, q_ptr, gx_ptr, pp_ptr, T, N, last,
+                         DECAY_INPUT: tl.constexpr, KIND: tl.constexpr, SOFT: tl.constexpr,
+                         DETACH: tl.constexpr, HAS_GV: tl.constexpr, BLOCK: tl.constexpr):
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, x_ptr, q_ptr, pp_ptr, T, N, last,
+                   2 if DECAY_INPUT else 3, KIND, SOFT, DETACH, HAS_GV, False, BLOCK)

@@ -22,7 +22,7 @@ from torch.library import triton_op, wrap_triton
 from .common import BLOCK, acc_dtype, neuron_params
 from .ilc import ilc_cuba_lif_backward_kernel, ilc_cuba_lif_forward_kernel
 from .lif_cuba import (cuba_lif_backward_kernel, cuba_lif_forward_kernel, lif_backward_kernel,
-                       lif_forward_kernel)
+                       lif_forward_kernel, plif_backward_kernel, plif_forward_kernel)
 
 _state = {"recompute_h": False}
 _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
@@ -199,6 +199,70 @@ def _cuba_bwd(ctx, gs, _gh, gv):
 _cuba_forward.register_autograd(_cuba_bwd, setup_context=_cuba_setup)
 
 
+# ---------------------------------------------------------------------------------- PLIF
+# q (the learned 1/tau) is a one-element tensor the kernels read; backward returns dL/dq as
+# the sum, in program order, of one partial per program (deterministic).
+def _plif_params(v_th, v_reset, soft, alpha, like):
+    return neuron_params((), v_th, v_reset, soft, alpha, like)
+
+
+@triton_op("spikekern_triton::plif_forward", mutates_args=())
+def _plif_forward(x: Tensor, q: Tensor, v_th: float, v_reset: float, soft: bool, decay_input: bool,
+                  detach: bool, surrogate: int, alpha: float, save_h: bool,
+                  return_v: bool) -> tuple[Tensor, Tensor, Tensor]:
+    x = x.contiguous()
+    T, N = _sizes(x)
+    s = torch.empty_like(x)
+    h = _empty_or(x, save_h, acc_dtype(x.dtype))
+    v = _empty_or(x, return_v, x.dtype)
+    qa = q.to(acc_dtype(x.dtype)).reshape(()).contiguous()
+    p = _plif_params(v_th, v_reset, soft, alpha, x)
+    _launch(plif_forward_kernel, _grid(N),
+        x, p, qa, s, h if save_h else s, v if return_v else s, T, N, DECAY_INPUT=decay_input, SOFT=soft,
+        SAVE_H=save_h, SAVE_V=return_v, BLOCK=BLOCK)
+    return s, h, v
+
+
+@triton_op("spikekern_triton::plif_backward", mutates_args=())
+def _plif_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, x: Tensor, q: Tensor, v_th: float,
+                   v_reset: float, soft: bool, decay_input: bool, detach: bool, surrogate: int,
+                   alpha: float) -> tuple[Tensor, Tensor]:
+    gs = grad_s.contiguous()
+    T, N = _sizes(gs)
+    acc = acc_dtype(gs.dtype)
+    gx = torch.empty_like(gs)
+    gv = grad_v.contiguous() if grad_v is not None else None
+    qa = q.to(acc).reshape(()).contiguous()
+    grid = _grid(N)
+    parts = torch.zeros(grid, dtype=acc, device=gs.device)
+    p = _plif_params(v_th, v_reset, soft, alpha, gs)
+    _launch(plif_backward_kernel, grid,
+        gs, gv if gv is not None else gs, h.contiguous(), x.contiguous(), p, qa, gx, parts, T, N, (T - 1) * N,
+        DECAY_INPUT=decay_input, KIND=surrogate, SOFT=soft, DETACH=detach, HAS_GV=gv is not None, BLOCK=BLOCK)
+    return gx, parts.double().sum().to(acc)  # in double: the total often cancels to far below its terms
+
+
+def _plif_setup(ctx, inputs, output):
+    x, q, v_th, v_reset, soft, decay_input, detach, sg, alpha, save_h, return_v = inputs
+    ctx.saved_h = save_h
+    ctx.args = (v_th, v_reset, soft, decay_input, detach, sg, alpha)
+    ctx.spike_dtype = x.dtype
+    ctx.save_for_backward(output[1], x, q)
+    ctx.set_materialize_grads(False)
+
+
+def _plif_bwd(ctx, gs, _gh, gv):
+    h, x, q = ctx.saved_tensors
+    _check_saved(ctx.saved_h, "plif")
+    if gs is None:
+        gs = torch.zeros(h.shape, dtype=ctx.spike_dtype, device=h.device)
+    gx, gq = _plif_backward(gs, gv, h, x, q, *ctx.args)
+    return (gx, gq.to(q.dtype).reshape(q.shape)) + (None,) * 9
+
+
+_plif_forward.register_autograd(_plif_bwd, setup_context=_plif_setup)
+
+
 # -------------------------------------------------------------------------- ILC-CUBA-LIF
 def _ilc_tiles(M: int, P: int) -> tuple[int, int]:
     p_pad = max(2, triton.next_power_of_2(P))
@@ -284,3 +348,7 @@ def cuba_lif_forward(*args):
 
 def ilc_cuba_lif_forward(*args):
     return _ilc_forward(*args)
+
+
+def plif_forward(*args):
+    return _plif_forward(*args)
