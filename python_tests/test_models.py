@@ -176,7 +176,7 @@ def test_lif_hidden_neuron_is_the_popsan_codes_lif():
         s = SpikeFn.apply(v - 0.5, 1, 1.0)
         spikes.append(s)
     ref = torch.stack(spikes)
-    out = HIDDEN_NEURONS["lif"]("cpp")(x)
+    out = HIDDEN_NEURONS["lif"]("cpp", None)(x)
     assert torch.equal(out, ref) and 0.05 < out.mean() < 0.5
     w = torch.randn(out.shape, generator=g, dtype=torch.float64)
     (out * w).sum().backward()
