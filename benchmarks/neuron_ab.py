@@ -28,6 +28,7 @@ def child(rounds: int) -> None:
     import torch
 
     import spikekern
+    import spikekern.cpu  # not imported by spikekern itself in every tree
     from spikekern.bench.cases import Case, make_inputs, runner
     from spikekern.bench.timing import interleaved
 

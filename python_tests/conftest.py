@@ -9,6 +9,10 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 # spike_linear's checking mode: every test that feeds it checks that its input is spikes.
 os.environ.setdefault("SPIKEKERN_CHECK_SPIKES", "1")
+# Reports made by the tests (sweeps' included) bootstrap with fewer resamples than the
+# default 5,000: their intervals are checked for what they are, not for Monte Carlo accuracy
+# (test_statistics.py sets more where it compares an interval with its own bootstrap).
+os.environ.setdefault("SPIKEKERN_BOOTSTRAP_REPS", "300")
 
 import pytest  # noqa: E402
 

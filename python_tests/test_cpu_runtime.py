@@ -1,6 +1,7 @@
 """The compiled CPU backend's runtime: the instruction-set dispatch (each build this CPU runs
 equals the reference; a build it cannot run is refused), streaming stores and the output
 pool."""
+import functools
 import os
 import subprocess
 import sys
@@ -25,7 +26,8 @@ def _run_python(code: str, **env) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=300)
 
 
-def _supported() -> list[str]:
+@functools.lru_cache(maxsize=1)  # a fresh process per build: asked once per test session
+def _supported() -> tuple[str, ...]:
     """The builds this CPU runs, as the extension itself detects them."""
     out = []
     for isa in ISAS:
@@ -33,7 +35,7 @@ def _supported() -> list[str]:
         if r.returncode == 0:
             assert r.stdout.strip() == isa
             out.append(isa)
-    return out
+    return tuple(out)
 
 
 def test_the_best_build_is_chosen_and_baseline_always_runs():

@@ -53,7 +53,8 @@ def _bootstrap_ci(x, func, reps=20_000, seed=1):
     return np.percentile(stats, [2.5, 97.5])
 
 
-def test_per_task_iqm_mean_and_intervals(sweep):
+def test_per_task_iqm_mean_and_intervals(sweep, monkeypatch):
+    monkeypatch.setenv(statistics.REPS_ENV, "2000")  # enough for the comparison below
     root, finals = sweep
     rows = {(r["env"], r["agent"]): r for r in statistics.per_task(summary.groups(summary.collect(root)))}
     for env in ("EnvA-v0", "EnvB-v0"):
@@ -140,3 +141,10 @@ def test_a_report_is_the_same_every_time(sweep):
     for kind in statistics.KINDS:
         for part in ("iqm", "mean", "improvement"):
             assert first[kind][part] == again[kind][part], (kind, part)
+
+
+@pytest.mark.parametrize("value", ["0", "99", "many", "-5"])
+def test_a_bad_number_of_resamples_is_an_error(monkeypatch, value):
+    monkeypatch.setenv(statistics.REPS_ENV, value)
+    with pytest.raises(ValueError, match="SPIKEKERN_BOOTSTRAP_REPS must be a whole number of at least 100"):
+        statistics.bootstrap_reps()

@@ -205,11 +205,15 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const 
   if (stream) stream_fence();
 }
 
-// Sums the per-block partial gradients of a learned parameter in block order.
-inline double sum_in_order(const double* parts, int64_t n) {
-  double sum = 0.0;
-  for (int64_t b = 0; b < n; ++b) sum = sum + parts[b];
-  return sum;
+// Sums per-block partial gradients in block order, element by element (deterministic): parts
+// holds n_blocks rows of `size` values. PLIF's parameter (size 1) and ILC's weights use it.
+template <typename acc_t>
+void sum_partials_in_order(const acc_t* parts, int64_t n_blocks, int64_t size, acc_t* out) {
+  for (int64_t e = 0; e < size; ++e) {
+    acc_t sum = acc_t(0);
+    for (int64_t b = 0; b < n_blocks; ++b) sum = sum + parts[b * size + e];
+    out[e] = sum;
+  }
 }
 
 // ---------------------------------------------------------------------------- ILC-CUBA-LIF
@@ -398,16 +402,6 @@ void ilc_cuba_lif_backward_tile(const CubaCoeffs<acc_t> k, const FireParams<acc_
       for (int64_t j = 0; j < kS; ++j) sum = sum + db_lane[i * kS + j];
       gb_part[g * P + i] = sum;
     }
-  }
-}
-
-// Sum the per-tile partial gradients in tile order (deterministic).
-template <typename acc_t>
-void ilc_reduce_partials(const acc_t* parts, int64_t n_blocks, int64_t size, acc_t* out) {
-  for (int64_t e = 0; e < size; ++e) {
-    acc_t sum = acc_t(0);
-    for (int64_t b = 0; b < n_blocks; ++b) sum = sum + parts[b * size + e];
-    out[e] = sum;
   }
 }
 

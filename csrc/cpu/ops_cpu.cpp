@@ -245,7 +245,7 @@ std::tuple<Tensor, Tensor> plif_backward_cpu(const Tensor& grad_s_in, const std:
   args.stream = streams(args, gx);
   run(k.plif_backward, args, blocks, std::max<int64_t>(1, kGrain / k.neuron_block));
   Tensor gq = at::empty({}, parts.options());
-  *gq.data_ptr<double>() = cpu::sum_in_order(parts.data_ptr<double>(), blocks);
+  cpu::sum_partials_in_order(parts.data_ptr<double>(), blocks, 1, gq.data_ptr<double>());
   return {gx, gq.to(acc_dtype(gs))};
 }
 
@@ -309,9 +309,9 @@ std::tuple<Tensor, Tensor, Tensor> ilc_cuba_lif_backward_cpu(
   run(k.ilc_cuba_lif_backward, args, tiles, 1);
   Tensor gW = at::empty({args.A, args.P, args.P}, h.options());
   Tensor gb = at::empty({args.A, args.P}, h.options());
-  AT_DISPATCH_FLOATING_TYPES(h.scalar_type(), "ilc_reduce_partials", [&] {
-    cpu::ilc_reduce_partials(gW_parts.data_ptr<scalar_t>(), tiles, wsize, gW.data_ptr<scalar_t>());
-    cpu::ilc_reduce_partials(gb_parts.data_ptr<scalar_t>(), tiles, bsize, gb.data_ptr<scalar_t>());
+  AT_DISPATCH_FLOATING_TYPES(h.scalar_type(), "sum_partials_in_order", [&] {
+    cpu::sum_partials_in_order(gW_parts.data_ptr<scalar_t>(), tiles, wsize, gW.data_ptr<scalar_t>());
+    cpu::sum_partials_in_order(gb_parts.data_ptr<scalar_t>(), tiles, bsize, gb.data_ptr<scalar_t>());
   });
   return {gx, gW.to(weight.scalar_type()), gb.to(weight.scalar_type())};
 }

@@ -36,9 +36,9 @@ cudaError_t cuba_lif_backward(DType dt, const void* gs, const void* gv, const vo
                           cudaStream_t stream);
 
 // PLIF: q points to its learned 1/tau (one acc value on the device). The backward writes one
-// partial dL/dq per block into param_parts (plif_param_blocks(dt, N) of them, double) and
+// partial dL/dq per block into param_parts (plif_param_blocks(N) of them, double) and
 // their sum, in block order, into gq (acc dtype).
-int64_t plif_param_blocks(DType dt, int64_t N);
+int64_t plif_param_blocks(int64_t N);
 cudaError_t plif_forward(DType dt, const void* x, const void* q, bool decay_input, const Fire& f, int64_t T,
                          int64_t N, void* s, void* h, void* v, cudaStream_t stream);
 cudaError_t plif_backward(DType dt, const void* gs, const void* gv, const void* h, const void* x, const void* q,

@@ -225,9 +225,8 @@ cudaError_t launch_backward(DType dt, const void* gs, const void* gv, const void
 
 }  // namespace
 
-int64_t plif_param_blocks(DType dt, int64_t N) {
+int64_t plif_param_blocks(int64_t N) {
   // At most this many blocks (the scalar V = 1 launch); the vector launch uses fewer.
-  (void)dt;
   return static_cast<int64_t>(blocks_for(N));
 }
 

@@ -135,7 +135,7 @@ std::tuple<Tensor, Tensor> plif_backward_cuda(const Tensor& grad_s_in, const std
   int64_t T, N;
   std::tie(T, N) = seq_sizes(h);
   Tensor gx = at::empty_like(gs);
-  Tensor parts = at::empty({cuda::plif_param_blocks(dtype_of(gs), N)}, gs.options().dtype(at::kDouble));
+  Tensor parts = at::empty({cuda::plif_param_blocks(N)}, gs.options().dtype(at::kDouble));
   Tensor gq = empty_acc({}, gs);
   C10_CUDA_CHECK(cuda::plif_backward(dtype_of(gs), gs.data_ptr(), ptr_or_null(gv), h.data_ptr(), x.data_ptr(),
                                      q.data_ptr(), decay_input, fire(v_th, v_reset, soft, detach, surrogate, alpha),

@@ -207,8 +207,8 @@ static void test_ilc() {
   for (int64_t blk = 0; blk < nb; ++blk)
     ilc_cuba_lif_backward_tile<double, double, kRect, false, false>(k, p, sh, gs.data(), h_ilc.data(), W.data(), blk,
                                                             gx_ilc.data(), gWp.data() + blk * wsize, gbp.data() + blk * bsize);
-  ilc_reduce_partials(gWp.data(), nb, wsize, gW.data());
-  ilc_reduce_partials(gbp.data(), nb, bsize, gb.data());
+  sum_partials_in_order(gWp.data(), nb, wsize, gW.data());
+  sum_partials_in_order(gbp.data(), nb, bsize, gb.data());
   std::vector<double> gW_ref(wsize, 0.0), gb_ref(bsize, 0.0);
   for (int64_t t = 1; t < sh.T; ++t)
     for (int64_t m = 0; m < sh.M; ++m)

@@ -13,12 +13,9 @@ import math
 import torch
 
 from ..backends import extension as _loader
+from .validation import acc_dtype
 
 _LIB = "spikekern"
-
-
-def _acc(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def _maybe(x: torch.Tensor, wanted: bool, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -29,7 +26,7 @@ def _maybe(x: torch.Tensor, wanted: bool, dtype: torch.dtype | None = None) -> t
 def _register() -> None:
     @torch.library.register_fake(f"{_LIB}::lif_forward")
     def _(x, v_init, a, b, c, v_th, v_reset, soft, detach, sg, alpha, save_h, return_v):
-        return x.new_empty(x.shape), _maybe(x, save_h, _acc(x.dtype)), _maybe(x, return_v)
+        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype)), _maybe(x, return_v)
 
     @torch.library.register_fake(f"{_LIB}::lif_backward")
     def _(gs, gv, h, a, b, v_th, v_reset, soft, detach, sg, alpha, need_gvi):
@@ -38,7 +35,7 @@ def _register() -> None:
 
     @torch.library.register_fake(f"{_LIB}::cuba_lif_forward")
     def _(x, cd, vd, v_th, v_reset, soft, detach, sg, alpha, save_h, return_v):
-        return x.new_empty(x.shape), _maybe(x, save_h, _acc(x.dtype)), _maybe(x, return_v)
+        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype)), _maybe(x, return_v)
 
     @torch.library.register_fake(f"{_LIB}::cuba_lif_backward")
     def _(gs, gv, h, cd, vd, v_th, v_reset, soft, detach, sg, alpha):
@@ -46,7 +43,7 @@ def _register() -> None:
 
     @torch.library.register_fake(f"{_LIB}::ilc_cuba_lif_forward")
     def _(x, w, bias, cd, vd, v_th, v_reset, soft, detach, sg, alpha, save_h):
-        return x.new_empty(x.shape), _maybe(x, save_h, _acc(x.dtype))
+        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype))
 
     @torch.library.register_fake(f"{_LIB}::ilc_cuba_lif_backward")
     def _(gs, h, w, cd, vd, v_th, v_reset, soft, detach, sg, alpha):
@@ -54,7 +51,7 @@ def _register() -> None:
 
     @torch.library.register_fake(f"{_LIB}::plif_forward")
     def _(x, q, v_th, v_reset, soft, decay_input, detach, sg, alpha, save_h, return_v):
-        return x.new_empty(x.shape), _maybe(x, save_h, _acc(x.dtype)), _maybe(x, return_v)
+        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype)), _maybe(x, return_v)
 
     @torch.library.register_fake(f"{_LIB}::plif_backward")
     def _(gs, gv, h, x, q, v_th, v_reset, soft, decay_input, detach, sg, alpha):

@@ -11,7 +11,7 @@ from .. import _backend
 from ..backends import reference
 from . import fake_kernels  # noqa: F401  (registers the fused ops' fake kernels)
 from . import surrogate as _surrogate
-from .validation import (as_v_init, check_decay, check_parameter, check_same, check_sequence, check_threshold,
+from .validation import (acc_dtype, as_v_init, check_decay, check_parameter, check_same, check_sequence, check_threshold,
                          lif_coefficients)
 
 
@@ -116,7 +116,7 @@ def plif(x, w, *, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=F
     if name == "reference":
         return reference.plif(x, w, bool(decay_input), v_th, v_reset, detach_reset, code, alpha, return_v)
     # q in the kernels' accumulation dtype, by torch's own sigmoid: the reference's q, bit for bit.
-    q = torch.sigmoid(w.to(torch.float64 if x.dtype == torch.float64 else torch.float32))
+    q = torch.sigmoid(w.to(acc_dtype(x.dtype)))
     s, _, v = _fused(name, "plif_forward")(
         x, q, v_th, 0.0 if v_reset is None else v_reset, v_reset is None, bool(decay_input),
         bool(detach_reset), code, alpha, _needs_grad(x, w), bool(return_v),

@@ -8,6 +8,12 @@ import torch
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
+def acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the kernels accumulate in (and save h in) for inputs of `dtype`: float64 for
+    float64, float32 for everything else (NEURONS.md, "Precision")."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def check_sequence(x, name: str = "x", min_dim: int = 1) -> None:
     """x must be a floating tensor [T, *] with T >= 1."""
     if not isinstance(x, torch.Tensor):

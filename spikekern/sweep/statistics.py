@@ -20,12 +20,16 @@ fixed seed (BOOTSTRAP_SEED), so a report is the same every time it is made.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 BOOTSTRAP_REPS = 5_000
+# Fewer resamples for a quick look (the tests use it): the intervals' Monte Carlo error grows,
+# the point estimates do not change.
+REPS_ENV = "SPIKEKERN_BOOTSTRAP_REPS"
 # A uniformly random policy's mean return per env (benchmarks/random_scores.py writes it).
 RANDOM_SCORES = Path(__file__).with_name("random_scores.json")
 BOOTSTRAP_SEED = 0
@@ -40,10 +44,20 @@ def _rliable():
     return rly, metrics
 
 
+def bootstrap_reps() -> int:
+    """The bootstrap's resamples: $SPIKEKERN_BOOTSTRAP_REPS if set (at least 100), else 5,000."""
+    value = os.environ.get(REPS_ENV)
+    if value is None:
+        return BOOTSTRAP_REPS
+    if not value.isdigit() or int(value) < 100:
+        raise ValueError(f"{REPS_ENV} must be a whole number of at least 100, got {value!r}")
+    return int(value)
+
+
 def intervals(score_dict: dict[str, np.ndarray], func) -> dict[str, tuple[float, float, float]]:
     """name -> (point estimate, 95% low, 95% high) of func over [runs, tasks] score matrices,
     by stratified bootstrap over runs (seeds) within each task."""
-    return _estimates(score_dict, func, BOOTSTRAP_REPS)
+    return _estimates(score_dict, func, bootstrap_reps())
 
 
 def _estimates(score_dict: dict, func, reps: int) -> dict[str, tuple[float, float, float]]:
@@ -137,7 +151,7 @@ def aggregate(groups: dict, baseline: str, random: dict[str, float] | None = Non
             entry["mean"] = intervals(scores, metrics.aggregate_mean)
             pairs = {agent: [s, scores[baseline]] for agent, s in scores.items() if agent != baseline}
             if pairs:
-                entry["improvement"] = _estimates(pairs, metrics.probability_of_improvement, BOOTSTRAP_REPS // 10)
+                entry["improvement"] = _estimates(pairs, metrics.probability_of_improvement, bootstrap_reps() // 10)
         out[kind] = entry
     return out
 
@@ -207,7 +221,7 @@ def plots(agg: dict, out_dir: Path, prefix: str = "", label: str = "fraction of 
         taus = np.linspace(0.0, max(1.5, hi * 1.05), 61)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            profiles, profile_cis = rly.create_performance_profile(a["scores"], taus, reps=BOOTSTRAP_REPS // 10)
+            profiles, profile_cis = rly.create_performance_profile(a["scores"], taus, reps=bootstrap_reps() // 10)
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=profile_cis, ax=ax, colors=colors,
                                              xlabel=fr"{kind} return, {label} ($\tau$)")

@@ -9,12 +9,10 @@ import triton
 from torch._subclasses.fake_tensor import is_fake
 import triton.language as tl
 
+from ...ops.validation import acc_dtype
+
 # Neurons per program for the elementwise (LIF, CUBA) kernels.
 BLOCK = 1024
-
-
-def acc_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def tl_acc(dtype: torch.dtype):
