@@ -10,7 +10,7 @@ FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 def acc_dtype(dtype: torch.dtype) -> torch.dtype:
     """The dtype the kernels accumulate in (and save h in) for inputs of `dtype`: float64 for
-    float64, float32 for everything else (NEURONS.md, "Precision")."""
+    float64, float32 for everything else (docs/NEURONS.md, its opening paragraph)."""
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 

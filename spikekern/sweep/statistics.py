@@ -30,6 +30,7 @@ BOOTSTRAP_REPS = 5_000
 # Fewer resamples for a quick look (the tests use it): the intervals' Monte Carlo error grows,
 # the point estimates do not change.
 REPS_ENV = "SPIKEKERN_BOOTSTRAP_REPS"
+MIN_REPS = 100
 # A uniformly random policy's mean return per env (benchmarks/random_scores.py writes it).
 RANDOM_SCORES = Path(__file__).with_name("random_scores.json")
 BOOTSTRAP_SEED = 0
@@ -45,12 +46,13 @@ def _rliable():
 
 
 def bootstrap_reps() -> int:
-    """The bootstrap's resamples: $SPIKEKERN_BOOTSTRAP_REPS if set (at least 100), else 5,000."""
+    """The bootstrap's resamples: $SPIKEKERN_BOOTSTRAP_REPS if set (at least MIN_REPS), else
+    BOOTSTRAP_REPS."""
     value = os.environ.get(REPS_ENV)
     if value is None:
         return BOOTSTRAP_REPS
-    if not value.isdigit() or int(value) < 100:
-        raise ValueError(f"{REPS_ENV} must be a whole number of at least 100, got {value!r}")
+    if not value.isdigit() or int(value) < MIN_REPS:
+        raise ValueError(f"{REPS_ENV} must be a whole number of at least {MIN_REPS}, got {value!r}")
     return int(value)
 
 
