@@ -13,6 +13,7 @@ Needs nvcc (and ptxas) on PATH, and Triton for the Triton half (skipped, and sai
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import importlib.util
 import json
 import math
@@ -98,31 +99,33 @@ def cuda_kernel_info(pretty: str, threads: int) -> dict:
                 threads=bm * ILC_P, smem_dynamic=smem)
 
 
-def cuda_rows(arch: int, threads: int) -> list[dict]:
+def cuda_rows(src: Path, arch: int, threads: int, host: bool) -> list[dict]:
+    """ptxas -v on one csrc/cuda/*.cu for `arch`. With `host`, an object file (device and
+    host code) instead of a cubin: the launchers' host code compiled against the real CUDA
+    headers, which CI does here rather than in a second nvcc build (CMake's)."""
     rows = []
-    for src in sorted(CU_DIR.glob("*.cu")):
-        with tempfile.TemporaryDirectory() as tmp:
-            r = subprocess.run(["nvcc", "-std=c++17", "-cubin", f"-arch=sm_{arch}", "-fmad=false", "-Xptxas", "-v",
-                                "-I", str(ROOT / "csrc"), str(src), "-o", os.path.join(tmp, "k.cubin")],
-                               capture_output=True, text=True)
-        if r.returncode != 0:
-            raise SystemExit(f"gpu_resources: nvcc failed on {src.name}:\n{r.stderr[-3000:]}")
-        current = None
-        found = []
-        for line in r.stderr.splitlines():
-            if m := _PTXAS_ENTRY.search(line):
-                current = dict(source=f"csrc/cuda/{src.name}", arch=arch, mangled=m.group(1))
-                found.append(current)
-            elif current and (m := _PTXAS_PROPS.search(line)):
-                current.update(stack=int(m.group(1)), spill_stores=int(m.group(2)), spill_loads=int(m.group(3)))
-            elif current and (m := _PTXAS_USED.search(line)):
-                current.update(registers=int(m.group(1)), smem_static=int(m.group(2) or 0))
-        for row, pretty in zip(found, demangle([f.pop("mangled") for f in found])):
-            row["kernel"] = pretty[:pretty.index(">(") + 1]  # without the parameter list
-            row.update(cuda_kernel_info(pretty, threads))
-            row["spill_bytes"] = row["spill_stores"] + row["spill_loads"]
-            row.update(occupancy(arch, row["registers"], row["threads"], row["smem_static"] + row["smem_dynamic"]))
-            rows.append(row)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = ["-c", "-o", os.path.join(tmp, "k.o")] if host else ["-cubin", "-o", os.path.join(tmp, "k.cubin")]
+        r = subprocess.run(["nvcc", "-std=c++17", f"-arch=sm_{arch}", "-fmad=false", "-Xptxas", "-v",
+                            "-I", str(ROOT / "csrc"), str(src), *out], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"gpu_resources: nvcc failed on {src.name}:\n{r.stderr[-3000:]}")
+    current = None
+    found = []
+    for line in r.stderr.splitlines():
+        if m := _PTXAS_ENTRY.search(line):
+            current = dict(source=f"csrc/cuda/{src.name}", arch=arch, mangled=m.group(1))
+            found.append(current)
+        elif current and (m := _PTXAS_PROPS.search(line)):
+            current.update(stack=int(m.group(1)), spill_stores=int(m.group(2)), spill_loads=int(m.group(3)))
+        elif current and (m := _PTXAS_USED.search(line)):
+            current.update(registers=int(m.group(1)), smem_static=int(m.group(2) or 0))
+    for row, pretty in zip(found, demangle([f.pop("mangled") for f in found])):
+        row["kernel"] = pretty[:pretty.index(">(") + 1]  # without the parameter list
+        row.update(cuda_kernel_info(pretty, threads))
+        row["spill_bytes"] = row["spill_stores"] + row["spill_loads"]
+        row.update(occupancy(arch, row["registers"], row["threads"], row["smem_static"] + row["smem_dynamic"]))
+        rows.append(row)
     return rows
 
 
@@ -188,15 +191,25 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="exit 1 if a fused neuron kernel spills")
     args = ap.parse_args()
     threads = threads_per_block_cuda()
-    rows, notes = [], []
+    # Each compile (a .cu for one architecture, the Triton kernels for one) is one process:
+    # run them side by side on every core, and report them in this fixed order.
+    jobs = []
     for arch in args.arch:
-        print(f"CUDA kernels for sm_{arch} (ptxas -v) ...", flush=True)
-        rows += cuda_rows(arch, threads)
-        print(f"Triton kernels for sm_{arch} ...", flush=True)
-        trows, why = triton_rows(arch)
-        rows += trows
-        if why:
-            notes.append(f"Triton kernels not reported: {why}.")
+        jobs += [(cuda_rows, src, arch, threads, arch == args.arch[0]) for src in sorted(CU_DIR.glob("*.cu"))]
+        jobs.append((triton_rows, arch))
+    print(f"compiling: every CUDA source and the Triton kernels for {', '.join(f'sm_{a}' for a in args.arch)} "
+          f"({len(jobs)} compiles) ...", flush=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        done = [pool.submit(job[0], *job[1:]) for job in jobs]
+    rows, notes = [], []
+    for job, future in zip(jobs, done):
+        if job[0] is triton_rows:
+            trows, why = future.result()
+            rows += trows
+            if why and f"Triton kernels not reported: {why}." not in notes:
+                notes.append(f"Triton kernels not reported: {why}.")
+        else:
+            rows += future.result()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "resources.json").write_text(

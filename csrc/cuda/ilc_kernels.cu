@@ -137,7 +137,7 @@ cudaError_t ilc_cuba_lif_forward(DType dt, const void* x, const void* W, const v
     const size_t smem = sizeof(A) * (P * P + P + BM * P);
     const dim3 grid(static_cast<unsigned>(ilc_tiles(M, P)), static_cast<unsigned>(A_));
     cudaError_t err = cudaSuccess;
-    with_bool(f.soft, [&](auto SOFT) {
+    with_reset(f.soft, [&](auto SOFT) {
       with_bool(h != nullptr, [&](auto SAVE_H) {
         auto kernel = ilc_fwd_kernel<Ty, A, SOFT.value, SAVE_H.value>;
         err = allow_smem(kernel, smem);
@@ -165,18 +165,14 @@ cudaError_t ilc_cuba_lif_backward(DType dt, const void* gs, const void* h, const
     const size_t smem = sizeof(A) * (2 * P * P + P + 2 * BM * P);
     const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(A_));
     cudaError_t err = cudaSuccess;
-    with_surrogate(f.surrogate, [&](auto KIND) {
-      with_bool(f.soft, [&](auto SOFT) {
-        with_bool(f.detach, [&](auto DETACH) {
-          auto kernel = ilc_bwd_kernel<Ty, A, KIND.value, SOFT.value, DETACH.value>;
-          err = allow_smem(kernel, smem);
-          if (err != cudaSuccess) return;
-          err = launch(kernel, grid, static_cast<unsigned>(BM * P), smem, stream, static_cast<const Ty*>(gs),
-                       static_cast<const A*>(h), static_cast<const A*>(W), A(c_decay), A(v_decay),
-                       fire_params<A>(f), T, M, A_, static_cast<int>(P), BM, static_cast<Ty*>(gx),
-                       static_cast<A*>(gW_part), static_cast<A*>(gb_part));
-        });
-      });
+    with_flavour(f.surrogate, f.soft, f.detach, [&](auto KIND, auto SOFT, auto DETACH) {
+      auto kernel = ilc_bwd_kernel<Ty, A, KIND.value, SOFT.value, DETACH.value>;
+      err = allow_smem(kernel, smem);
+      if (err != cudaSuccess) return;
+      err = launch(kernel, grid, static_cast<unsigned>(BM * P), smem, stream, static_cast<const Ty*>(gs),
+                   static_cast<const A*>(h), static_cast<const A*>(W), A(c_decay), A(v_decay), fire_params<A>(f),
+                   T, M, A_, static_cast<int>(P), BM, static_cast<Ty*>(gx), static_cast<A*>(gW_part),
+                   static_cast<A*>(gb_part));
     });
     if (err != cudaSuccess) return err;
     const int64_t wsize = A_ * P * P, bsize = A_ * P;

@@ -165,7 +165,7 @@ cudaError_t launch_forward(DType dt, const void* x, const void* v_init, MakeCoef
     cudaError_t err = cudaSuccess;
     with_bool(vec, [&](auto VEC) {
       constexpr int V = VEC.value ? VW : 1;
-      with_bool(f.soft, [&](auto SOFT) {
+      with_reset(f.soft, [&](auto SOFT) {
         with_bool(h != nullptr, [&](auto SAVE_H) {
           err = launch(forward_steps_kernel<Neuron, Ty, A, V, SOFT.value, SAVE_H.value>,
                        blocks_for((N + V - 1) / V), kThreads, 0, stream, static_cast<const Ty*>(x),
@@ -198,22 +198,16 @@ cudaError_t launch_backward(DType dt, const void* gs, const void* gv, const void
     with_bool(vec, [&](auto VEC) {
       constexpr int V = VEC.value ? VW : 1;
       blocks = blocks_for((N + V - 1) / V);
-      with_surrogate(f.surrogate, [&](auto KIND) {
-        with_bool(f.soft, [&](auto SOFT) {
-          with_bool(f.detach, [&](auto DETACH) {
-            if constexpr (Neuron::kParamGrad)
-              err = launch(backward_param_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>,
-                           blocks, kThreads, smem, stream, static_cast<const Ty*>(gs),
-                           static_cast<const Ty*>(gv), static_cast<const A*>(h), k, p, T, N,
-                           static_cast<Ty*>(gx), static_cast<const Ty*>(x), v_start,
-                           static_cast<double*>(param_parts));
-            else
-              err = launch(backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>,
-                           blocks, kThreads, smem, stream, static_cast<const Ty*>(gs),
-                           static_cast<const Ty*>(gv), static_cast<const A*>(h), k, p, T, N,
-                           static_cast<Ty*>(gx), static_cast<A*>(gv_init));
-          });
-        });
+      with_flavour(f.surrogate, f.soft, f.detach, [&](auto KIND, auto SOFT, auto DETACH) {
+        if constexpr (Neuron::kParamGrad)
+          err = launch(backward_param_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>, blocks,
+                       kThreads, smem, stream, static_cast<const Ty*>(gs), static_cast<const Ty*>(gv),
+                       static_cast<const A*>(h), k, p, T, N, static_cast<Ty*>(gx), static_cast<const Ty*>(x),
+                       v_start, static_cast<double*>(param_parts));
+        else
+          err = launch(backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>, blocks,
+                       kThreads, smem, stream, static_cast<const Ty*>(gs), static_cast<const Ty*>(gv),
+                       static_cast<const A*>(h), k, p, T, N, static_cast<Ty*>(gx), static_cast<A*>(gv_init));
       });
     });
     if (err != cudaSuccess || !Neuron::kParamGrad) return err;

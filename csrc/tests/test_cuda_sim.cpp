@@ -266,7 +266,7 @@ static void run_seq_case(const Flavour& f, const SeqCase& c, unsigned seed) {
   // The CPU kernels, on the same inputs widened to the accumulation type.
   const std::vector<A> xa = widen(x), gsa = widen(gs), gva = widen(gv);
   std::vector<A> s_cpu(TN), h_cpu(TN), v_cpu(TN), gx_cpu(TN), gvi_cpu(N);
-  sk::with_bool(f.soft, [&](auto SOFT) {
+  sk::with_reset(f.soft, [&](auto SOFT) {
     if (f.cuba)
       sk::cpu::forward_steps<sk::CubaNeuron, A, A, SOFT.value, true, true>(
           {A(f.cd), A(f.vd), A(f.v_start())}, {A(f.v_th), A(f.v_reset), A(f.alpha())}, xa.data(), nullptr,
@@ -277,21 +277,17 @@ static void run_seq_case(const Flavour& f, const SeqCase& c, unsigned seed) {
           N, 0, N, s_cpu.data(), h_cpu.data(), v_cpu.data());
   });
   const std::vector<A> h_for_bwd(h.p, h.p + TN);  // the backward reads the CUDA forward's h, as the CUDA one did
-  sk::with_surrogate(f.kind, [&](auto KIND) {
-    sk::with_bool(f.soft, [&](auto SOFT) {
-      sk::with_bool(f.detach, [&](auto DETACH) {
-        sk::with_bool(c.with_gv, [&](auto GV) {
-          const sk::FireParams<A> p{A(f.v_th), A(f.v_reset), A(f.alpha())};
-          if (f.cuba)
-            sk::cpu::backward_steps<sk::CubaNeuron, A, A, KIND.value, SOFT.value, DETACH.value, GV.value>(
-                {A(f.cd), A(f.vd), A(0)}, p, gsa.data(), GV.value ? gva.data() : nullptr, h_for_bwd.data(), T, N, 0, N,
-                gx_cpu.data(), nullptr);
-          else
-            sk::cpu::backward_steps<sk::LifNeuron, A, A, KIND.value, SOFT.value, DETACH.value, GV.value>(
-                {A(f.a), A(f.b), A(0)}, p, gsa.data(), GV.value ? gva.data() : nullptr, h_for_bwd.data(), T, N, 0, N,
-                gx_cpu.data(), gvi_cpu.data());
-        });
-      });
+  sk::with_flavour(f.kind, f.soft, f.detach, [&](auto KIND, auto SOFT, auto DETACH) {
+    sk::with_bool(c.with_gv, [&](auto GV) {
+      const sk::FireParams<A> p{A(f.v_th), A(f.v_reset), A(f.alpha())};
+      if (f.cuba)
+        sk::cpu::backward_steps<sk::CubaNeuron, A, A, KIND.value, SOFT.value, DETACH.value, GV.value>(
+            {A(f.cd), A(f.vd), A(0)}, p, gsa.data(), GV.value ? gva.data() : nullptr, h_for_bwd.data(), T, N, 0, N,
+            gx_cpu.data(), nullptr);
+      else
+        sk::cpu::backward_steps<sk::LifNeuron, A, A, KIND.value, SOFT.value, DETACH.value, GV.value>(
+            {A(f.a), A(f.b), A(0)}, p, gsa.data(), GV.value ? gva.data() : nullptr, h_for_bwd.data(), T, N, 0, N,
+            gx_cpu.data(), gvi_cpu.data());
     });
   });
   const SeqResult<A> ref = seq_reference(f, T, N, xa, v_init.p, gsa, gva);
@@ -330,6 +326,7 @@ static void seq_suite(bool cuba, bool all_flavours) {
     for (int soft = 0; soft < 2; ++soft)
       for (int detach = 0; detach < 2; ++detach) {
         if (!all_flavours && (soft + detach + kind) % 2) continue;  // half the flavours for the narrow dtypes
+        if (!sk::flavour_compiled(kind, soft, detach)) continue;
         Flavour f;
         f.cuba = cuba, f.kind = kind, f.soft = soft, f.detach = detach;
         f.v_reset = soft ? 0.0 : -0.1;
@@ -384,17 +381,15 @@ static void run_plif_case(int kind, bool soft, bool detach, bool decay_input, in
   const sk::PlifCoeffs<A> k{q.p, v_r, A(0)};
   sk::with_bool(decay_input, [&](auto DECAY) {
     using Neuron = sk::PlifNeuron<DECAY.value>;
-    sk::with_bool(soft, [&](auto SOFT) {
+    sk::with_reset(soft, [&](auto SOFT) {
       sk::cpu::forward_steps<Neuron, A, A, SOFT.value, true, true>(k, p, xa.data(), nullptr, v_r, T, N, 0, N,
                                                                   s_cpu.data(), h_cpu.data(), v_cpu.data());
-      sk::with_surrogate(kind, [&](auto KIND) {
-        sk::with_bool(detach, [&](auto DETACH) {
-          sk::with_bool(with_gv, [&](auto GV) {
-            sk::cpu::backward_steps<Neuron, A, A, KIND.value, SOFT.value, DETACH.value, GV.value>(
-                k, p, gsa.data(), GV.value ? gva.data() : nullptr, h.p, T, N, 0, N, gx_cpu.data(), nullptr, false,
-                xa.data(), v_r, parts_cpu.data());
-          });
-        });
+    });
+    sk::with_flavour(kind, soft, detach, [&](auto KIND, auto SOFT, auto DETACH) {
+      sk::with_bool(with_gv, [&](auto GV) {
+        sk::cpu::backward_steps<Neuron, A, A, KIND.value, SOFT.value, DETACH.value, GV.value>(
+            k, p, gsa.data(), GV.value ? gva.data() : nullptr, h.p, T, N, 0, N, gx_cpu.data(), nullptr, false,
+            xa.data(), v_r, parts_cpu.data());
       });
     });
   });
@@ -441,6 +436,7 @@ static void plif_suite(bool all_flavours) {
       for (int detach = 0; detach < 2; ++detach)
         for (int decay = 0; decay < 2; ++decay) {
           if (!all_flavours && (soft + detach + kind + decay) % 2) continue;
+          if (!sk::flavour_compiled(kind, soft, detach)) continue;
           for (const Case& c : cases) run_plif_case<S>(kind, soft, detach, decay, c.T, c.N, c.misalign, c.gv, ++seed);
         }
 }
@@ -548,18 +544,16 @@ static void run_ilc_case(const Flavour& f, const IlcCase& c, unsigned seed) {
   const sk::CubaCoeffs<A> k{A(f.cd), A(f.vd), A(f.v_start())};
   const sk::FireParams<A> p{A(f.v_th), A(f.v_reset), A(f.alpha())};
   const std::vector<A> h_for_bwd(h.p, h.p + n);
-  sk::with_bool(f.soft, [&](auto SOFT) {
+  sk::with_reset(f.soft, [&](auto SOFT) {
     for (int64_t blk = 0; blk < nb; ++blk)
       sk::cpu::ilc_cuba_lif_forward_tile<A, A, SOFT.value, true>(k, p, sh, xa.data(), Wa.data(), ba.data(), blk,
                                                                 s_cpu.data(), h_cpu.data());
-    sk::with_surrogate(f.kind, [&](auto KIND) {
-      sk::with_bool(f.detach, [&](auto DETACH) {
-        for (int64_t blk = 0; blk < nb; ++blk)
-          sk::cpu::ilc_cuba_lif_backward_tile<A, A, KIND.value, SOFT.value, DETACH.value>(
-              k, p, sh, gsa.data(), h_for_bwd.data(), Wa.data(), blk, gx_cpu.data(), gWp_cpu.data() + blk * wsize,
-              gbp_cpu.data() + blk * bsize);
-      });
-    });
+  });
+  sk::with_flavour(f.kind, f.soft, f.detach, [&](auto KIND, auto SOFT, auto DETACH) {
+    for (int64_t blk = 0; blk < nb; ++blk)
+      sk::cpu::ilc_cuba_lif_backward_tile<A, A, KIND.value, SOFT.value, DETACH.value>(
+          k, p, sh, gsa.data(), h_for_bwd.data(), Wa.data(), blk, gx_cpu.data(), gWp_cpu.data() + blk * wsize,
+          gbp_cpu.data() + blk * bsize);
   });
   sk::cpu::sum_partials_in_order(gWp_cpu.data(), nb, wsize, gW_cpu.data());
   sk::cpu::sum_partials_in_order(gbp_cpu.data(), nb, bsize, gb_cpu.data());
@@ -597,6 +591,7 @@ static void ilc_suite(bool all_flavours) {
     for (int soft = 0; soft < 2; ++soft)
       for (int detach = 0; detach < 2; ++detach) {
         if (!all_flavours && (soft + detach + kind) % 2) continue;
+        if (!sk::flavour_compiled(kind, soft, detach)) continue;
         Flavour f;
         f.cuba = true, f.kind = kind, f.soft = soft, f.detach = detach;
         f.v_reset = soft ? 0.0 : -0.1;
@@ -732,6 +727,11 @@ int main(int argc, char** argv) {
     ilc_suite<__half>(false);
     ilc_suite<__nv_bfloat16>(false);
   }
+  check(g_checks > 0, "no check ran");
+#ifdef SK_ONE_FLAVOUR
+  std::printf("one flavour compiled (SK_ONE_FLAVOUR): %s surrogate, %s reset, %s\n", kSurrogate[sk::kOneFlavourKind],
+              sk::kOneFlavourSoft ? "soft" : "hard", sk::kOneFlavourDetach ? "detached" : "attached");
+#endif
   std::printf("%d checks, %d failed (suite %s)\n", g_checks, g_failures, suite.c_str());
   if (g_expect_failure) {
     std::printf(g_failures ? "the broken kernel was caught\n" : "the broken kernel was NOT caught\n");
