@@ -15,10 +15,6 @@ from ...ops.validation import acc_dtype
 BLOCK = 1024
 
 
-def tl_acc(dtype: torch.dtype):
-    return tl.float64 if dtype == torch.float64 else tl.float32
-
-
 @functools.lru_cache(maxsize=256)
 def _cached_params(values: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     return torch.tensor(values, dtype=dtype, device=device)
