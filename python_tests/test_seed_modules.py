@@ -231,3 +231,29 @@ def test_one_seed_q_network_is_the_single_network_bit_for_bit(kind):
     obs = q_input(kind, (5,), torch.Generator().manual_seed(2))
     obs = obs.float() if obs.dtype == torch.float64 else obs
     assert torch.equal(one(obs[:, None])[:, 0], single(obs))
+
+
+def graph_nodes(t: torch.Tensor) -> set[str]:
+    seen, todo, names = set(), [t.grad_fn], set()
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names.add(type(fn).__name__)
+        todo += [f for f, _ in fn.next_functions]
+    return names
+
+
+@pytest.mark.parametrize("kind", ["ilc-san", "popsan", "popsan-plif", "ann", "critic", *Q_KINDS])
+def test_one_seed_takes_its_parameters_as_views(kind):
+    """With one seed the modules take their parameters' only slice by a view, never by indexing,
+    whose backward writes a zero tensor of the parameter's whole size and copies the gradient
+    into it at every update (spikekern.nn.seeds.one_seed)."""
+    torch.manual_seed(3)
+    if kind in Q_KINDS:
+        y = make_q(kind, seeds=1)(q_input(kind, (4, 1), torch.Generator().manual_seed(1)))
+    else:
+        y = call(make(kind, seeds=1), torch.randn(4, 1, 3), torch.randn(4, 1, 2))
+    nodes = graph_nodes(y)
+    assert "SelectBackward0" not in nodes, sorted(nodes)

@@ -205,7 +205,8 @@ class PLIF(nn.Module):
         K = self.seeds
         if x.dim() < 3 or x.shape[-2] != K:
             raise ValueError(f"PLIF(seeds={K}) expects [T, B, {K}, features], got {tuple(x.shape)}")
-        return torch.stack([self._plif(x.select(-2, k), self.w[k]) for k in range(K)], dim=-2)
+        # unbind, not select: select's backward writes a zero tensor of x's whole size per seed
+        return torch.stack([self._plif(xk, wk) for xk, wk in zip(x.unbind(-2), self.w.unbind(0))], dim=-2)
 
     def extra_repr(self) -> str:
         reset = "soft" if self.v_reset is None else f"v_reset={self.v_reset}"

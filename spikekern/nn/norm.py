@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .seeds import check_seeds, seed_shape
+from .seeds import check_seeds, one_seed, seed_shape
 
 
 class PopNorm(nn.Module):
@@ -39,7 +39,7 @@ class PopNorm(nn.Module):
         if self.seeds is None:
             return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         if self.seeds == 1:  # the single layer's own call: the same bits
-            return F.layer_norm(x, self.normalized_shape, self.weight[0], self.bias[0], self.eps)
+            return F.layer_norm(x, self.normalized_shape, one_seed(self.weight), one_seed(self.bias), self.eps)
         return torch.addcmul(self.bias, F.layer_norm(x, self.normalized_shape, None, None, self.eps), self.weight)
 
     def extra_repr(self) -> str:

@@ -59,6 +59,13 @@ class _SeedLinear(torch.autograd.Function):
         return gx, gw, gb
 
 
+def one_seed(t: torch.Tensor | None, dim: int = 0) -> torch.Tensor | None:
+    """t's only seed along `dim` (of size 1) as a view. Not t[0]: indexing's backward writes a
+    zero tensor of t's whole size and then copies the gradient into it, at every step, while a
+    squeeze's backward is a view (a 512 x 512 layer: a 1 MB fill and copy per update)."""
+    return None if t is None else t.squeeze(dim)
+
+
 def seed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """K linear layers at once: x [..., K, in], weight [K, out, in], bias [K, out] or None ->
     [..., K, out]. With K = 1 it is F.linear itself (the same bits as the single layer)."""
@@ -66,7 +73,7 @@ def seed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
         raise ValueError(f"seed_linear: x must be [..., K, in] and weight [K, out, in]; got x {tuple(x.shape)} "
                          f"and weight {tuple(weight.shape)}")
     if weight.shape[0] == 1:
-        return F.linear(x.squeeze(-2), weight[0], None if bias is None else bias[0]).unsqueeze(-2)
+        return F.linear(x.squeeze(-2), one_seed(weight), one_seed(bias)).unsqueeze(-2)
     return _SeedLinear.apply(x, weight, bias)
 
 
@@ -104,7 +111,7 @@ class SeedLinear(nn.Module):
         from .linear import spike_input_linear
 
         if self.seeds == 1:
-            return spike_input_linear(x.squeeze(-2), self.weight[0], None if self.bias is None else self.bias[0],
+            return spike_input_linear(x.squeeze(-2), one_seed(self.weight), one_seed(self.bias),
                                       self.backend).unsqueeze(-2)
         # One spike_linear per seed: unbind (whose backward is one stack) rather than
         # indexing, whose backward would write a whole zero weight gradient per seed.
@@ -141,7 +148,7 @@ class SeedConv2d(nn.Module):
         if x.dim() != 5 or x.shape[1:3] != (K, I):
             raise ValueError(f"SeedConv2d expects [B, {K}, {I}, H, W], got {tuple(x.shape)}")
         if K == 1:  # the single layer's own call: the same bits
-            y = F.conv2d(x[:, 0], self.weight[0], self.bias[0], self.stride)
+            y = F.conv2d(one_seed(x, 1), one_seed(self.weight), one_seed(self.bias), self.stride)
         else:
             y = F.conv2d(x.flatten(1, 2), self.weight.flatten(0, 1), self.bias.flatten(), self.stride, groups=K)
         return y.view(x.shape[0], K, O, *y.shape[-2:])
