@@ -1,5 +1,5 @@
 """CPU speed as a user meets it: a fresh process that imports spikekern and calls the op,
-nothing else set up. LIF and CUBA-LIF (--neurons: any of lif, cuba_lif, plif) at T=16,
+nothing else set up. LIF and CUBA-LIF (--neurons: any of lif, cuba_lif, plif, clif) at T=16,
 N=2^20, float32, 2 threads, forward (no
 grad) and forward+backward, against SpikingJelly 2.0's multi-step node (it picks its own
 CPU implementation; its spikes are checked against the reference loop first) and
@@ -12,6 +12,7 @@ states (the process allocator as is, and after spikekern._malloc.keep_freed_memo
 
     python benchmarks/cpu_out_of_box.py --out benchmarks/results/cpu/out_of_box.json
     python benchmarks/cpu_out_of_box.py --neurons lif plif --malloc default --out benchmarks/results/cpu/plif/plif.json
+    python benchmarks/cpu_out_of_box.py --neurons lif clif --isa avx2 --malloc default --out benchmarks/results/cpu/clif/run-1.json
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from spikekern.bench import fresh
 
 PEERS = ["spikingjelly", "torch.compile(ref)"]
+NEURONS = ("lif", "cuba_lif", "plif", "clif")
 
 
 def child(malloc: str, threads: int, rounds: int, neurons: list[str]) -> None:
@@ -45,7 +47,7 @@ def summarize(runs: list[dict]) -> list[str]:
     lines = []
     for run in runs:
         by = {(r["neuron"], r["mode"], r["backend"]): r for r in run["rows"] if r.get("status") == "ok"}
-        for neuron in ("lif", "cuba_lif", "plif"):
+        for neuron in NEURONS:
             for mode in ("fwd", "fwd+bwd"):
                 cpp = by.get((neuron, mode, "cpp"))
                 if cpp is None:
@@ -68,7 +70,7 @@ def main() -> int:
     ap.add_argument("--malloc", nargs="+", choices=["default", "keep"], default=["default", "keep"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--neurons", nargs="+", choices=["lif", "cuba_lif", "plif"], default=["lif", "cuba_lif"])
+    ap.add_argument("--neurons", nargs="+", choices=NEURONS, default=["lif", "cuba_lif"])
     ap.add_argument("--child", choices=["default", "keep"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

@@ -88,6 +88,9 @@ def cuda_kernel_info(pretty: str, threads: int) -> dict:
         # a learned parameter's block sum: kThreads doubles of dynamic shared memory
         smem = 8 * threads if name == "backward_param_steps_kernel" else 0
         return dict(op=op, dtype=dtype_of[args[1]], vector=int(args[3]), threads=threads, smem_dynamic=smem)
+    if name in ("clif_forward_kernel", "clif_backward_kernel"):  # <T, A, V, ...>
+        return dict(op=name.replace("_kernel", ""), dtype=dtype_of[args[0]], vector=int(args[2]), threads=threads,
+                    smem_dynamic=0)
     acc = 8 if args[0] == "double" else 4
     if name in SUM_KERNELS:  # one thread or one element per thread: not a neuron kernel
         return dict(op=SUM_KERNELS[name], dtype="float64" if args[0] == "double" else "float32", vector=1,

@@ -264,6 +264,45 @@ Tensor3 plif_forward_autograd(const Tensor& x, const Tensor& q, double v_th, dou
   return {out[0], out[1], out[2]};
 }
 
+// ----------------------------------------------------------------------------- CLIF
+// Saves h and m: step t's backward needs h[t], m[t] and m[t-1].
+class ClifFunction : public torch::autograd::Function<ClifFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const Tensor& x, double tau, double v_th, int64_t surrogate,
+                               double alpha, bool save_h) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    static auto op = find_op<Tensor3(const Tensor&, double, double, int64_t, double, bool)>("spikekern::clif_forward");
+    auto [s, h, m] = op.call(x, tau, v_th, surrogate, alpha, save_h);
+    ctx->set_materialize_grads(false);
+    ctx->saved_data["saved_h"] = save_h;
+    ctx->mark_non_differentiable({h, m});
+    ctx->save_for_backward({h, m});
+    ctx->saved_data["tau"] = tau;
+    ctx->saved_data["v_th"] = v_th;
+    ctx->saved_data["surrogate"] = surrogate;
+    ctx->saved_data["alpha"] = alpha;
+    return {s, h, m};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    static auto op = find_op<Tensor(const Tensor&, const Tensor&, const Tensor&, double, double, int64_t, double)>(
+        "spikekern::clif_backward");
+    variable_list out(6);
+    if (!grads[0].defined()) return out;  // h and m are not differentiable: only the spikes carry a gradient
+    const auto saved = ctx->get_saved_variables();
+    check_saved(ctx, "spikekern.ops.clif");
+    auto& d = ctx->saved_data;
+    out[0] = op.call(grads[0], saved[0], saved[1], d["tau"].toDouble(), d["v_th"].toDouble(), d["surrogate"].toInt(),
+                     d["alpha"].toDouble());
+    return out;
+  }
+};
+
+Tensor3 clif_forward_autograd(const Tensor& x, double tau, double v_th, int64_t surrogate, double alpha, bool save_h) {
+  auto out = ClifFunction::apply(x, tau, v_th, surrogate, alpha, save_h);
+  return {out[0], out[1], out[2]};
+}
+
 // ----------------------------------------------------------------------- spike_linear
 // Saves the spikes as bits (the forward's second output) and the weight; the input
 // gradient is the dense dy @ W, the weight gradient sums dy's rows where s spiked.
@@ -310,6 +349,7 @@ TORCH_LIBRARY_IMPL(spikekern, Autograd, m) {
   m.impl("cuba_lif_forward", &cuba_forward_autograd);
   m.impl("ilc_cuba_lif_forward", &ilc_forward_autograd);
   m.impl("plif_forward", &plif_forward_autograd);
+  m.impl("clif_forward", &clif_forward_autograd);
   m.impl("spike_linear_forward", &spike_linear_forward_autograd);
 }
 

@@ -100,6 +100,13 @@ inline void check_plif_backward(const Tensor& grad_s, const Tensor& h, const Ten
               "spikekern: plif_backward: x must match grad_spikes in shape, dtype and device");
 }
 
+// CLIF's backward reads the forward's m beside h, the same shape and dtype.
+inline void check_clif_backward(const Tensor& grad_s, const Tensor& h, const Tensor& m, c10::DeviceType device) {
+  check_backward(grad_s, h, device, "clif_backward");
+  TORCH_CHECK(m.sizes() == h.sizes() && m.scalar_type() == h.scalar_type() && m.device() == h.device(),
+              "spikekern: clif_backward: m must match h in shape, dtype and device");
+}
+
 struct IlcDims {
   int64_t T, M, A, P;
 };

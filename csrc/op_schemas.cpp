@@ -52,6 +52,14 @@ TORCH_LIBRARY(spikekern, m) {
       "plif_backward(Tensor grad_spikes, Tensor? grad_v, Tensor h, Tensor x, Tensor q, "
       "float v_threshold, float v_reset, bool soft_reset, bool decay_input, bool detach_reset, "
       "int surrogate, float alpha) -> (Tensor grad_x, Tensor grad_q)");
+  // CLIF: soft reset, nothing detached; h and m (the complementary potential, both in the acc
+  // dtype) are saved for the backward when save_h, else returned as [0].
+  m.def(
+      "clif_forward(Tensor x, float tau, float v_threshold, int surrogate, float alpha, bool save_h) -> "
+      "(Tensor spikes, Tensor h, Tensor m)");
+  m.def(
+      "clif_backward(Tensor grad_spikes, Tensor h, Tensor m, float tau, float v_threshold, int surrogate, "
+      "float alpha) -> Tensor");
   // spike_linear: y = s @ weight^T + bias for s in {0, 1}. bits: s packed 8 per byte, [M, 8 * ceil(in / 64)]
   // (M: the rows of s); spikes: how many ones s holds (0-dim int64). check: an entry of s that is
   // neither 0 nor 1 is an error. Gradients not asked for are returned as empty tensors of shape [0].

@@ -283,3 +283,48 @@ def test_plif_parameter_gradient_is_the_same_every_run(target):
     finally:
         torch.set_num_threads(before)
     assert all(torch.equal(g, grads[0]) for g in grads), [g.item() for g in grads]
+
+
+# CLIF (NEURONS.md §9): two states per neuron, the complementary potential m in the soft reset.
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("surrogate", SURROGATES)
+def test_clif(target, dtype, shape, surrogate):
+    device, backend = target
+    x = fresh_input(device, shape, dtype, seed=zlib.crc32(repr((shape, surrogate)).encode()) % 1000)
+    assert_matches_reference(lambda x, **k: ops.clif(x, **k), {"x": x}, backend, surrogate=surrogate,
+                             alpha=None if surrogate != "atan" else 1.3)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clif_states_and_noncontiguous_input(target, dtype):
+    # The saved states themselves: h and m against the reference loop's (v recomputed from them),
+    # from a non-contiguous input, with a time constant and threshold off the defaults.
+    device, backend = target
+    x = noncontiguous(fresh_input(device, (9, 4, 23), dtype, seed=45))
+    tau, v_th = 3.0, 0.7
+    _, v_ref, m_ref = ops_reference_clif(x, tau, v_th)
+    op = torch.ops.spikekern.clif_forward if backend != "triton" else triton_backend.clif_forward
+    s, h, m = op(x, tau, v_th, 1, 1.0, True)
+    torch.testing.assert_close(m, m_ref.to(m.dtype), rtol=1e-10 if dtype == torch.float64 else 1e-5,
+                               atol=1e-10 if dtype == torch.float64 else 1e-5)
+    v = h - s.to(h.dtype) * (v_th + torch.sigmoid(m))  # v[t] from h[t] and m[t] (NEURONS.md §9)
+    torch.testing.assert_close(v, v_ref.to(v.dtype), rtol=1e-10 if dtype == torch.float64 else 1e-5,
+                               atol=1e-10 if dtype == torch.float64 else 1e-5)
+    assert_matches_reference(lambda x, **k: ops.clif(x, **k), {"x": x}, backend, tau=tau, v_threshold=v_th)
+
+
+def ops_reference_clif(x, tau, v_th):
+    from spikekern.backends import reference
+    return reference.clif(x, tau, v_th, 1, 1.0, return_states=True)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_clif_half_inputs(target, dtype):
+    device, backend = target
+    x = fresh_input(device, (5, 7, 12), dtype, seed=46)
+    out, grads = assert_matches_reference(lambda x, **k: ops.clif(x, **k), {"x": x}, backend)
+    assert out[0].dtype == dtype and grads["x"].dtype == dtype

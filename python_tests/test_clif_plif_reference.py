@@ -119,6 +119,7 @@ SJ_SURROGATES = {"rect": lambda a: sj_surrogate.Rect(alpha=a), "sigmoid": lambda
 @pytest.mark.parametrize("surrogate", ["rect", "sigmoid", "atan"])
 @pytest.mark.parametrize("shape", [(1, 7), (8, 3, 33)])
 def test_clif_equals_spikingjelly(dtype, surrogate, shape):
+    """The reference loop: spikes and both states bit for bit."""
     code, alpha = SURROGATES[surrogate]
     gen = torch.Generator().manual_seed(SEED)
     x = (torch.randn(*shape, generator=gen) * 1.5).to(dtype).requires_grad_(True)
@@ -134,6 +135,28 @@ def test_clif_equals_spikingjelly(dtype, surrogate, shape):
     (s_sj * g).sum().backward()
     (s * g).sum().backward()
     torch.testing.assert_close(x2.grad, x.grad, msg=lambda e: f"{msg}: {e}")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("surrogate", ["rect", "sigmoid", "atan"])
+@pytest.mark.parametrize("backend", CPU_FUSED)
+def test_fused_clif_equals_spikingjelly(dtype, surrogate, backend):
+    """The fused backends through spikekern.nn.CLIF: spikes equal, the input gradient within tolerance
+    (their sigmoid's last bit may differ from torch's, so the states agree within rounding)."""
+    code, alpha = SURROGATES[surrogate]
+    gen = torch.Generator().manual_seed(SEED)
+    x = (torch.randn(8, 3, 33, generator=gen) * 1.5).to(dtype).requires_grad_(True)
+    node = sj_neuron.ComplementaryLIFNode(surrogate_function=SJ_SURROGATES[surrogate](alpha), step_mode="m")
+    s_sj = node(x)
+    x2 = x.detach().clone().requires_grad_(True)
+    s = spikekern.nn.CLIF(surrogate=surrogate, alpha=alpha, backend=backend)(x2)
+    msg = f"seed {SEED}, {dtype}, {surrogate}, {backend}"
+    assert torch.equal(s, s_sj), msg
+    g = torch.randn(s.shape, generator=gen).to(dtype)
+    (s_sj * g).sum().backward()
+    (s * g).sum().backward()
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x2.grad, x.grad, **tol, msg=lambda e: f"{msg}: {e}")
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

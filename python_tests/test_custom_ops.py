@@ -24,6 +24,10 @@ def _plif_args(x, q, save_h=True, return_v=True, decay_input=True):
     return (x, q, 1.0, 0.0, False, decay_input, False, 2, 4.0, save_h, return_v)
 
 
+def _clif_args(x, save_h=True):
+    return (x, 2.0, 1.0, 1, 1.0, save_h)
+
+
 def _case(requires_grad=True):
     x = torch.randn(5, 3, 8, requires_grad=requires_grad)
     w = (torch.randn(2, 4, 4) * 0.5).requires_grad_(requires_grad)
@@ -43,6 +47,7 @@ def test_opcheck_forward_ops(requires_grad):
     for decay_input in (True, False):
         torch.library.opcheck(torch.ops.spikekern.plif_forward,
                               _plif_args(x, q, save_h=requires_grad, decay_input=decay_input))
+    torch.library.opcheck(torch.ops.spikekern.clif_forward, _clif_args(x, save_h=requires_grad))
 
 
 def test_opcheck_backward_ops():
@@ -61,10 +66,12 @@ def test_opcheck_backward_ops():
     _, h, _ = torch.ops.spikekern.plif_forward(*_plif_args(x, q))
     torch.library.opcheck(torch.ops.spikekern.plif_backward,
                           (gs, torch.randn_like(x), h, x, q, 1.0, 0.0, False, True, False, 2, 4.0))
+    _, h, m = torch.ops.spikekern.clif_forward(*_clif_args(x))
+    torch.library.opcheck(torch.ops.spikekern.clif_backward, (gs, h, m, 2.0, 1.0, 1, 1.0))
 
 
 class TinySNN(torch.nn.Module):
-    """Linear -> LIF -> Linear -> CUBA-LIF -> Linear -> PLIF -> ILC-CUBA-LIF, over [T, B, F]."""
+    """Linear -> LIF -> Linear -> CUBA-LIF -> CLIF -> Linear -> PLIF -> ILC-CUBA-LIF, over [T, B, F]."""
 
     def __init__(self, backend):
         super().__init__()
@@ -77,6 +84,7 @@ class TinySNN(torch.nn.Module):
     def forward(self, x):
         s = ops.lif(self.fc1(x), v_threshold=0.5, backend=self.backend)
         s = ops.cuba_lif(self.fc2(s), backend=self.backend)
+        s = ops.clif(self.fc2(s) + s, v_threshold=0.5, backend=self.backend)
         s = ops.plif(self.fc3(s), self.plif_w, v_threshold=0.5, backend=self.backend)
         s = ops.ilc_cuba_lif(s, self.w, self.b, backend=self.backend)
         return s.mean(0)
@@ -122,6 +130,7 @@ def test_opcheck_triton_ops(requires_grad):
     torch.library.opcheck(tops._ilc_forward, _ilc_args(x, w, b, save_h=requires_grad), test_utils=utils)
     q = torch.tensor(0.4, device=TRITON_DEVICE, requires_grad=requires_grad)
     torch.library.opcheck(tops._plif_forward, _plif_args(x, q, save_h=requires_grad), test_utils=utils)
+    torch.library.opcheck(tops._clif_forward, _clif_args(x, save_h=requires_grad), test_utils=utils)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason=_NO_GPU + " (torch.compile cannot trace Triton's interpreter)")

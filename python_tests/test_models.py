@@ -25,6 +25,7 @@ MODELS = {
     "ilc-san-lif": (lambda: _actor(neuron="lif"), lambda: torch.randn(9, 5) * 1.5),
     "popsan-plif": (lambda: _actor(ilc=False, decode="fr-mlp", neuron="plif"), lambda: torch.randn(9, 5) * 1.5),
     "ilc-san-plif": (lambda: _actor(neuron="plif"), lambda: torch.randn(9, 5) * 1.5),
+    "popsan-clif": (lambda: _actor(ilc=False, decode="fr-mlp", neuron="clif"), lambda: torch.randn(9, 5) * 1.5),
     "ilc-san-max-abs-pop-raw": (lambda: _actor(decode="max-abs-mem", encode="pop-raw"), lambda: torch.randn(9, 5)),
     "pl-sdqn": (lambda: SpikingDQN(4, 44, 44, 6, time_window=4), lambda: torch.randint(0, 256, (3, 4, 44, 44), dtype=torch.uint8)),
     "sdqn": (lambda: SpikingDQN(4, 44, 44, (2, 3), time_window=3, popnorm=False), lambda: torch.rand(3, 4, 44, 44) * 4),

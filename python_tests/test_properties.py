@@ -176,6 +176,15 @@ def test_bad_parameters_raise_value_error(backend, which, value):
 
 
 @cpu_property
+def test_clif_property(data, backend):
+    """CLIF: two states per neuron, its time constant and threshold drawn."""
+    leaf, view, seed = data.draw(inputs(backend))
+    kw = dict(tau=data.draw(st.floats(1.0, 10.0)), v_threshold=data.draw(st.floats(0.1, 2.0)),
+              **surrogate_args(data.draw))
+    kw.pop("detach_reset")  # CLIF detaches nothing
+    _compare(lambda x, backend: ops.clif(x, backend=backend, **kw), {"x": leaf}, {"x": view}, seed, backend)
+
+@cpu_property
 def test_plif_property(data, backend):
     """PLIF, its parameter's gradient included (summed inside the fused backward)."""
     leaf, view, seed = data.draw(inputs(backend))

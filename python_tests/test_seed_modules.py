@@ -82,17 +82,17 @@ def test_seed_linear_refuses_mismatched_shapes():
         seed_linear(torch.randn(4, 3, 5), torch.randn(2, 6, 5))
 
 
-SPIKING = ("ilc-san", "popsan", "ilc-san-wide", "popsan-plif")
+SPIKING = ("ilc-san", "popsan", "ilc-san-wide", "popsan-plif", "popsan-clif")
 
 
 def make(kind: str, seeds=None, backend="cpp"):
     if kind in SPIKING:
         # -wide: a second hidden layer wide enough to run spike_linear once per seed; -plif: PLIF
-        # hidden neurons (and output neurons without ILC), one learned w per seed
+        # hidden neurons (and output neurons without ILC), one learned w per seed; -clif: CLIF
         ilc, hidden = not kind.startswith("popsan"), [260, 256] if kind.endswith("-wide") else [16, 12]
         return PopSpikeActor(3, 2, 10, 10, hidden, (-3, 3), 0.15, 5, decode="last-mem" if ilc else "fr-mlp",
                              act_limit=2.0, ilc=ilc, backend=backend, seeds=seeds,
-                             neuron="plif" if kind.endswith("-plif") else "cuba")
+                             neuron=kind[-4:] if kind.endswith(("-plif", "-clif")) else "cuba")
     if kind == "ann":
         return MLPActor(3, 2, (16, 12), 2.0, seeds=seeds)
     return MLPQFunction(3, 2, (16, 12), seeds=seeds)
@@ -134,7 +134,7 @@ def test_stacked_model_is_each_seeds_model(kind, backend):
             assert torch.equal(s_stacked[:, :, k], s_k)
 
 
-@pytest.mark.parametrize("kind", ["ilc-san", "popsan", "popsan-plif", "ann", "critic"])
+@pytest.mark.parametrize("kind", ["ilc-san", "popsan", "popsan-plif", "popsan-clif", "ann", "critic"])
 def test_one_seed_is_the_single_model_bit_for_bit(kind):
     torch.manual_seed(2)
     single = make(kind)

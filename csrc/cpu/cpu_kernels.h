@@ -23,13 +23,15 @@ struct SeqArgs {
   DType dtype = DType::kFloat;
   int64_t T = 0, N = 0;     // the [T, N] view of LIF and CUBA-LIF
   int64_t M = 0, A = 0, P = 0;  // ILC: x is [T, M, A*P], the weights [A, P, P]
-  double k0 = 0, k1 = 0, k2 = 0;  // LIF: a, b, c; CUBA-LIF and ILC: c_decay, v_decay
+  double k0 = 0, k1 = 0, k2 = 0;  // LIF: a, b, c; CUBA-LIF and ILC: c_decay, v_decay; CLIF: tau
   double v_th = 0, v_reset = 0, alpha = 0;
   int surrogate = 0;
   bool soft = false, detach = false, save_h = false, save_v = false;
   bool stream = false;  // LIF, CUBA-LIF: write the [T, N] outputs with streaming stores
   bool decay_input = false;  // PLIF
   const void* q = nullptr;   // PLIF: its learned 1/tau, one acc-type value
+  void* m = nullptr;               // CLIF forward: the complementary potential m[t] (acc type)
+  const void* m_saved = nullptr;   // CLIF backward: the forward's m
   // forward
   const void* x = nullptr;
   const void* v_init = nullptr;
@@ -85,6 +87,7 @@ struct KernelTable {
   RangeFn cuba_lif_forward, cuba_lif_backward;
   RangeFn ilc_cuba_lif_forward, ilc_cuba_lif_backward;
   RangeFn plif_forward, plif_backward;  // backward: on blocks of neuron_block neurons
+  RangeFn clif_forward, clif_backward;
   int64_t ilc_tile;  // samples per ILC tile
   int64_t neuron_block;  // neurons per partial parameter gradient
   SpikeRangeFn spike_pack, spike_unpack, spike_linear_forward, spike_linear_grad_weight, spike_transpose;

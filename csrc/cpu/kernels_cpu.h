@@ -205,6 +205,74 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const 
   if (stream) stream_fence();
 }
 
+// ------------------------------------------------------------------------- the CLIF loops
+// CLIF (neuron_math.h: clif_step) carries two states, v and m, and its backward needs m[t]
+// and m[t-1] beside h[t], so the forward saves m as well (SAVE: h and m, acc type).
+template <typename scalar_t, typename acc_t, bool SAVE>
+void clif_forward_steps(const ClifCoeffs<acc_t> k, const scalar_t* x, int64_t T, int64_t N, int64_t begin,
+                        int64_t end, scalar_t* s_out, acc_t* h_out, acc_t* m_out, bool stream = false) {
+  alignas(64) acc_t v[kBlock], m[kBlock];
+  alignas(64) scalar_t s_row[kBlock];
+  alignas(64) acc_t h_row[kBlock], m_row[kBlock];
+  for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
+    const int64_t len = std::min(kBlock, end - n0);
+    for (int64_t i = 0; i < len; ++i) v[i] = m[i] = acc_t(0);
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t off = t * N + n0;
+      const scalar_t* xt = x + off;
+      if (t + kPrefetchRows < T) prefetch_row(xt + kPrefetchRows * N, len);
+      scalar_t* st = stream ? s_row : s_out + off;
+      acc_t* ht = stream || !SAVE ? h_row : h_out + off;
+      acc_t* mt = stream || !SAVE ? m_row : m_out + off;
+      for (int64_t i = 0; i < len; ++i) {
+        acc_t s;
+        const acc_t h = clif_step(k, v[i], m[i], load<scalar_t, acc_t>(xt, i), s);
+        st[i] = static_cast<scalar_t>(s);
+        if constexpr (SAVE) ht[i] = h, mt[i] = m[i];
+      }
+      if (stream) {
+        stream_row(s_out + off, s_row, len);
+        if constexpr (SAVE) stream_row(h_out + off, h_row, len), stream_row(m_out + off, m_row, len);
+      }
+    }
+  }
+  if (stream) stream_fence();
+}
+
+// Reverse time: each step reads h[t] and m[t-1] (m[t] is the row the step after read as its
+// m[t-1]), writes dL/dx[t].
+template <typename scalar_t, typename acc_t, int KIND>
+void clif_backward_steps(const ClifCoeffs<acc_t> k, const scalar_t* gs, const acc_t* h, const acc_t* m,
+                         int64_t T, int64_t N, int64_t begin, int64_t end, scalar_t* gx, bool stream = false) {
+  alignas(64) acc_t gv[kBlock], gm[kBlock], m_t[kBlock];
+  alignas(64) acc_t m_zero[kBlock] = {};  // m[-1], so the step's loop has no branch
+  alignas(64) scalar_t gx_row[kBlock];
+  for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
+    const int64_t len = std::min(kBlock, end - n0);
+    for (int64_t i = 0; i < len; ++i) gv[i] = gm[i] = acc_t(0), m_t[i] = m[(T - 1) * N + n0 + i];
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t off = t * N + n0;
+      scalar_t* gxt = stream ? gx_row : gx + off;
+      if (t >= kPrefetchRows) {
+        const int64_t ahead = off - kPrefetchRows * N;
+        prefetch_row(h + ahead, len);
+        prefetch_row(gs + ahead, len);
+        if (t > kPrefetchRows) prefetch_row(m + ahead - N, len);  // m[t-1]'s row, ahead
+      }
+      const acc_t* m_prev = t > 0 ? m + off - N : m_zero;
+      for (int64_t i = 0; i < len; ++i) {
+        const acc_t mp = m_prev[i];
+        const acc_t gh = clif_grad_step<KIND>(k, h[off + i], m_t[i], mp, load<scalar_t, acc_t>(gs + off, i),
+                                              gv[i], gm[i]);
+        m_t[i] = mp;
+        gxt[i] = static_cast<scalar_t>(gh);
+      }
+      if (stream) stream_row(gx + off, gx_row, len);
+    }
+  }
+  if (stream) stream_fence();
+}
+
 // Sums per-block partial gradients in block order, element by element (deterministic): parts
 // holds n_blocks rows of `size` values. PLIF's parameter (size 1) and ILC's weights use it.
 template <typename acc_t>

@@ -249,6 +249,45 @@ std::tuple<Tensor, Tensor> plif_backward_cpu(const Tensor& grad_s_in, const std:
   return {gx, gq.to(acc_dtype(gs))};
 }
 
+// ------------------------------------------------------------------------------- CLIF
+std::tuple<Tensor, Tensor, Tensor> clif_forward_cpu(const Tensor& x_in, double tau, double v_th, int64_t surrogate,
+                                                    double alpha, bool save_h) {
+  check_seq(x_in, "x", kCPU);
+  const Tensor x = x_in.contiguous();
+  SeqArgs args;
+  args.dtype = dtype_code(x);
+  std::tie(args.T, args.N) = seq_sizes(x);
+  Tensor s, h, unused;
+  std::tie(s, h, unused) = forward_outputs(x, save_h, false, cpu_pool::empty);
+  const Tensor m = save_h ? cpu_pool::empty(x.sizes(), h.options()) : empty_acc({0}, x);
+  args.k0 = tau;
+  set_fire(args, v_th, 0.0, true, false, surrogate, alpha);
+  args.save_h = save_h;
+  args.x = x.data_ptr(), args.s = s.data_ptr();
+  args.h = save_h ? h.data_ptr() : nullptr, args.m = save_h ? m.data_ptr() : nullptr;
+  args.stream = streams(args, s);
+  run(cpu_kernels().clif_forward, args, args.N, kGrain);
+  return {s, h, m};
+}
+
+Tensor clif_backward_cpu(const Tensor& grad_s_in, const Tensor& h_in, const Tensor& m_in, double tau, double v_th,
+                         int64_t surrogate, double alpha) {
+  check_clif_backward(grad_s_in, h_in, m_in, kCPU);
+  const Tensor gs = grad_s_in.contiguous();
+  const Tensor h = h_in.contiguous();
+  const Tensor m = m_in.contiguous();
+  SeqArgs args;
+  args.dtype = dtype_code(gs);
+  std::tie(args.T, args.N) = seq_sizes(h);
+  Tensor gx = pooled_like(gs);
+  args.k0 = tau;
+  set_fire(args, v_th, 0.0, true, false, surrogate, alpha);
+  args.gs = gs.data_ptr(), args.h_saved = h.data_ptr(), args.m_saved = m.data_ptr(), args.gx = gx.data_ptr();
+  args.stream = streams(args, gx);
+  run(cpu_kernels().clif_backward, args, args.N, kGrain);
+  return gx;
+}
+
 // ----------------------------------------------------------------------- ILC-CUBA-LIF
 void set_ilc_shape(SeqArgs& args, const Tensor& x, const Tensor& weight) {
   const IlcDims d = ilc_dims(x, weight);
@@ -337,6 +376,8 @@ TORCH_LIBRARY_IMPL(spikekern, CPU, m) {
   m.impl("ilc_cuba_lif_backward", &ilc_cuba_lif_backward_cpu);
   m.impl("plif_forward", &plif_forward_cpu);
   m.impl("plif_backward", &plif_backward_cpu);
+  m.impl("clif_forward", &clif_forward_cpu);
+  m.impl("clif_backward", &clif_backward_cpu);
 }
 
 // The CPU runtime's own functions (not neuron ops, so not in csrc/op_schemas.cpp): which

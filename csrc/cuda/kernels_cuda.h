@@ -45,6 +45,13 @@ cudaError_t plif_backward(DType dt, const void* gs, const void* gv, const void* 
                           bool decay_input, const Fire& f, int64_t T, int64_t N, void* gx, void* param_parts,
                           void* gq, cudaStream_t stream);
 
+// CLIF: h and m (acc dtype) are written when h is not null (the backward reads both); its
+// reset is soft and nothing is detached (f's soft and detach are not read).
+cudaError_t clif_forward(DType dt, const void* x, double tau, double v_th, int64_t T, int64_t N, void* s, void* h,
+                         void* m, cudaStream_t stream);
+cudaError_t clif_backward(DType dt, const void* gs, const void* h, const void* m, double tau, const Fire& f, int64_t T,
+                          int64_t N, void* gx, cudaStream_t stream);
+
 // ILC-CUBA-LIF. Blocks take a tile of samples of one group; the backward writes one
 // partial weight/bias gradient per tile (gW_part [tiles, A, P, P], gb_part [tiles, A, P],
 // acc dtype) and then sums them in tile order into gW [A, P, P], gb [A, P].

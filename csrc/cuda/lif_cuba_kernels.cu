@@ -1,4 +1,4 @@
-// CUDA kernels for LIF and CUBA-LIF (NEURONS.md §1-2): one time loop written once over the
+// CUDA kernels for LIF, CUBA-LIF, PLIF and CLIF (NEURONS.md §1-2, 9-10): one time loop written once over the
 // neuron type (neuron_math.h: LifNeuron, CubaNeuron), as in the CPU kernels. One thread
 // walks all T steps for V neurons with the state in registers; V = 16 bytes of the input
 // dtype when N is a multiple of V and every pointer is aligned (vector loads), else V = 1.
@@ -217,6 +217,68 @@ cudaError_t launch_backward(DType dt, const void* gs, const void* gv, const void
   });
 }
 
+// ------------------------------------------------------------------------------- CLIF
+// Its own loops (two states, neuron_math.h: clif_step, clif_grad_step), walked as above: one
+// thread per V neurons, state in registers.
+template <typename T, typename A, int V, bool SAVE>
+__global__ void __launch_bounds__(kThreads)
+    clif_forward_kernel(const T* __restrict__ x, const ClifCoeffs<A> k, int64_t T_, int64_t N, T* __restrict__ s,
+                        A* __restrict__ h, A* __restrict__ m_out) {
+  const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
+  if (n >= N) return;
+  A v[V], m[V];
+#pragma unroll
+  for (int j = 0; j < V; ++j) v[j] = m[j] = A(0);
+  for_each_step<A, false>(T_, [&](int64_t t) {
+    const int64_t off = t * N + n;
+    const Pack<T, V> xs = load_pack<T, V>(x, off);
+    Pack<T, V> ss;
+    Pack<A, V> hs, ms;
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      A sp;
+      hs.v[j] = clif_step(k, v[j], m[j], to_acc<A>(xs.v[j]), sp);
+      ss.v[j] = from_acc<T>(sp);
+      ms.v[j] = m[j];
+    }
+    store_pack<T, V>(s, off, ss);
+    if constexpr (SAVE) {
+      store_pack<A, V>(h, off, hs);
+      store_pack<A, V>(m_out, off, ms);
+    }
+  });
+}
+
+// An explicit register cap, as the parameter kernels above: under __launch_bounds__ ptxas
+// spilled 24 bytes in the 8-wide half-precision instantiations.
+template <typename T, typename A, int V, int KIND>
+__global__ void __maxnreg__(96)
+    clif_backward_kernel(const T* __restrict__ gs, const A* __restrict__ h, const A* __restrict__ m,
+                         const ClifCoeffs<A> k, int64_t T_, int64_t N, T* __restrict__ gx) {
+  const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
+  if (n >= N) return;
+  A gv[V], gm[V];
+  Pack<A, V> m_t = load_pack<A, V>(m, (T_ - 1) * N + n);  // m[t]; the step reads m[t-1]
+#pragma unroll
+  for (int j = 0; j < V; ++j) gv[j] = gm[j] = A(0);
+  for_each_step<A, true>(T_, [&](int64_t t) {
+    const int64_t off = t * N + n;
+    const Pack<T, V> gsp = load_pack<T, V>(gs, off);
+    const Pack<A, V> hp = load_pack<A, V>(h, off);
+    Pack<A, V> mp;
+    if (t > 0) mp = load_pack<A, V>(m, off - N);
+    else
+#pragma unroll
+      for (int j = 0; j < V; ++j) mp.v[j] = A(0);
+    Pack<T, V> gxp;
+#pragma unroll
+    for (int j = 0; j < V; ++j)
+      gxp.v[j] = from_acc<T>(clif_grad_step<KIND>(k, hp.v[j], m_t.v[j], mp.v[j], to_acc<A>(gsp.v[j]), gv[j], gm[j]));
+    m_t = mp;
+    store_pack<T, V>(gx, off, gxp);
+  });
+}
+
 }  // namespace
 
 int64_t plif_param_blocks(int64_t N) {
@@ -250,6 +312,50 @@ cudaError_t plif_backward(DType dt, const void* gs, const void* gv, const void* 
                                                    param_parts, gq);
   });
   return err;
+}
+
+cudaError_t clif_forward(DType dt, const void* x, double tau, double v_th, int64_t T, int64_t N, void* s, void* h,
+                         void* m, cudaStream_t stream) {
+  return with_dtype(dt, [&](auto tag) -> cudaError_t {
+    using Ty = decltype(tag);
+    using A = typename Acc<Ty>::type;
+    constexpr int VW = vec_width<Ty>();
+    const bool vec = N % VW == 0 && aligned(x, 16) && aligned(s, 16) && aligned(h, sizeof(A) * VW) &&
+                     aligned(m, sizeof(A) * VW);
+    const ClifCoeffs<A> k{A(tau), A(v_th), A(0), A(1.0 / tau)};
+    cudaError_t err = cudaSuccess;
+    with_bool(vec, [&](auto VEC) {
+      constexpr int V = VEC.value ? VW : 1;
+      with_bool(h != nullptr, [&](auto SAVE) {
+        err = launch(clif_forward_kernel<Ty, A, V, SAVE.value>, blocks_for((N + V - 1) / V), kThreads, 0, stream,
+                     static_cast<const Ty*>(x), k, T, N, static_cast<Ty*>(s), static_cast<A*>(h),
+                     static_cast<A*>(m));
+      });
+    });
+    return err;
+  });
+}
+
+cudaError_t clif_backward(DType dt, const void* gs, const void* h, const void* m, double tau, const Fire& f, int64_t T,
+                          int64_t N, void* gx, cudaStream_t stream) {
+  return with_dtype(dt, [&](auto tag) -> cudaError_t {
+    using Ty = decltype(tag);
+    using A = typename Acc<Ty>::type;
+    constexpr int VW = vec_width<Ty>();
+    const bool vec = N % VW == 0 && aligned(gs, 16) && aligned(gx, 16) && aligned(h, sizeof(A) * VW) &&
+                     aligned(m, sizeof(A) * VW);
+    const ClifCoeffs<A> k{A(tau), A(f.v_th), A(f.alpha), A(1.0 / tau)};
+    cudaError_t err = cudaSuccess;
+    with_bool(vec, [&](auto VEC) {
+      constexpr int V = VEC.value ? VW : 1;
+      with_kind(f.surrogate, [&](auto KIND) {
+        err = launch(clif_backward_kernel<Ty, A, V, KIND.value>, blocks_for((N + V - 1) / V), kThreads, 0, stream,
+                     static_cast<const Ty*>(gs), static_cast<const A*>(h), static_cast<const A*>(m), k, T, N,
+                     static_cast<Ty*>(gx));
+      });
+    });
+    return err;
+  });
 }
 
 cudaError_t lif_forward(DType dt, const void* x, const void* v_init, double a, double b, double c,

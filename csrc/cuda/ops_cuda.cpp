@@ -143,6 +143,35 @@ std::tuple<Tensor, Tensor> plif_backward_cuda(const Tensor& grad_s_in, const std
   return {gx, gq};
 }
 
+std::tuple<Tensor, Tensor, Tensor> clif_forward_cuda(const Tensor& x_in, double tau, double v_th, int64_t surrogate,
+                                                     double alpha, bool save_h) {
+  check_seq(x_in, "x", kCUDA);
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const Tensor x = x_in.contiguous();
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(x);
+  Tensor s, h, unused;
+  std::tie(s, h, unused) = forward_outputs(x, save_h, false);
+  const Tensor m = empty_acc(save_h ? x.sizes() : at::IntArrayRef{0}, x);
+  (void)fire(v_th, 0.0, true, false, surrogate, alpha);  // checks the surrogate code
+  C10_CUDA_CHECK(cuda::clif_forward(dtype_of(x), x.data_ptr(), tau, v_th, T, N, s.data_ptr(), ptr_or_null(h),
+                                    ptr_or_null(m), stream()));
+  return {s, h, m};
+}
+
+Tensor clif_backward_cuda(const Tensor& grad_s_in, const Tensor& h_in, const Tensor& m_in, double tau, double v_th,
+                          int64_t surrogate, double alpha) {
+  check_clif_backward(grad_s_in, h_in, m_in, kCUDA);
+  const c10::cuda::CUDAGuard guard(h_in.device());
+  const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous(), m = m_in.contiguous();
+  int64_t T, N;
+  std::tie(T, N) = seq_sizes(h);
+  Tensor gx = at::empty_like(gs);
+  C10_CUDA_CHECK(cuda::clif_backward(dtype_of(gs), gs.data_ptr(), h.data_ptr(), m.data_ptr(), tau,
+                                     fire(v_th, 0.0, true, false, surrogate, alpha), T, N, gx.data_ptr(), stream()));
+  return gx;
+}
+
 std::tuple<Tensor, Tensor> ilc_cuba_lif_forward_cuda(const Tensor& x_in, const Tensor& weight,
                                             const Tensor& bias, double c_decay, double v_decay,
                                             double v_th, double v_reset, bool soft, bool detach,
@@ -213,6 +242,8 @@ TORCH_LIBRARY_IMPL(spikekern, CUDA, m) {
   m.impl("ilc_cuba_lif_backward", &ilc_cuba_lif_backward_cuda);
   m.impl("plif_forward", &plif_forward_cuda);
   m.impl("plif_backward", &plif_backward_cuda);
+  m.impl("clif_forward", &clif_forward_cuda);
+  m.impl("clif_backward", &clif_backward_cuda);
 }
 
 }  // namespace spikekern

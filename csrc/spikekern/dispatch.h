@@ -76,5 +76,16 @@ void with_flavour(int kind, bool soft, bool detach, F&& f) {
 #endif
 }
 
+// f(KIND): a backward whose one choice is its surrogate (CLIF: soft reset, nothing detached).
+template <typename F>
+void with_kind(int kind, F&& f) {
+#ifdef SK_ONE_FLAVOUR
+  if (kind != kOneFlavourKind) throw std::logic_error("spikekern: this build compiles one surrogate (SK_ONE_FLAVOUR)");
+  f(Kind<kOneFlavourKind>{});
+#else
+  with_surrogate(kind, f);
+#endif
+}
+
 }  // inline namespace SK_ISA_NAMESPACE
 }  // namespace spikekern

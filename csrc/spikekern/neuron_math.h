@@ -330,6 +330,55 @@ struct PlifNeuron {
   SK_HD static acc_t param_grad_v(const Coeffs<acc_t>& k, acc_t v) { return -(v - k.v_r); }
 };
 
+// CLIF (NEURONS.md §9): a second state per neuron, the complementary potential m, enters the
+// reset, so CLIF has its own time loops (kernels_cpu.h, cuda/lif_cuba_kernels.cu) around
+// these two steps. Soft reset, nothing detached, no learned parameter:
+//   h[t] = (v[t-1] - v[t-1]/tau) + x[t];  d[t] = sigmoid(h[t]/tau);  s[t] = Θ(h[t] - v_th)
+//   m[t] = m[t-1] d[t] + s[t];           v[t] = h[t] - s[t] (v_th + sigmoid(m[t]))
+template <typename acc_t>
+struct ClifCoeffs {
+  acc_t tau, v_th, alpha;  // alpha: the surrogate's
+  acc_t inv_tau;           // 1 / tau, for the backward (the forward divides, as the reference does)
+};
+
+// The logistic sigmoid, 1 / (1 + e^-z), in the order torch's sigmoid computes it. The
+// potentials agree with the reference loop's within rounding, not bit for bit: torch's exp
+// and this one (fast_exp on the CPU) may differ in the last bit.
+template <typename acc_t>
+SK_HD acc_t logistic(acc_t z) {
+  return acc_t(1) / (acc_t(1) + fast_exp(-z));
+}
+
+// One forward step: updates v and m, returns h[t]; s is the spike.
+template <typename acc_t>
+SK_HD acc_t clif_step(const ClifCoeffs<acc_t>& k, acc_t& v, acc_t& m, acc_t x, acc_t& s) {
+  const acc_t h = (v - v / k.tau) + x;
+  const acc_t d = logistic(h / k.tau);
+  s = fire(h, k.v_th);
+  m = m * d + s;
+  v = h - s * (k.v_th + logistic(m));
+  return h;
+}
+
+// One reverse step (NEURONS.md §9, backward) from h[t], m[t] and m[t-1]: returns dL/dh[t]
+// (= dL/dx[t]); gv and gm carry dL/dv[t] and dL/dm[t] in (from step t+1) and dL/dv[t-1],
+// dL/dm[t-1] out.
+template <int KIND, typename acc_t>
+SK_HD acc_t clif_grad_step(const ClifCoeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t m_prev, acc_t gs,
+                           acc_t& gv, acc_t& gm) {
+  const acc_t u = h - k.v_th;
+  const acc_t s = u >= acc_t(0) ? acc_t(1) : acc_t(0);
+  const acc_t psi = surrogate_grad<KIND, acc_t>(u, k.alpha);
+  const acc_t d = logistic(h * k.inv_tau);  // within rounding of the forward's d
+  const acc_t sm = logistic(m_t);
+  const acc_t gm_t = mul_add(-gv * s, sm * (acc_t(1) - sm), gm);   // dL/dm[t]
+  const acc_t gs_t = mul_add(-gv, k.v_th + sm, gs + gm_t);         // dL/ds[t]
+  const acc_t gh = mul_add(gm_t * m_prev, d * (acc_t(1) - d) * k.inv_tau, mul_add(gs_t, psi, gv));
+  gv = (acc_t(1) - k.inv_tau) * gh;
+  gm = gm_t * d;
+  return gh;
+}
+
 // Parameters every spiking neuron shares, already cast to the accumulation type.
 template <typename acc_t>
 struct FireParams {

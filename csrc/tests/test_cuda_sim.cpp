@@ -2,7 +2,7 @@
 // (cuda_sim/cuda_sim.h), against the CPU kernels and against the equations of NEURONS.md
 // written out below as plain loops.
 //
-//   test_cuda_sim [--suite all|convert|harness|lif|cuba|plif|ilc] [--expect-failure]
+//   test_cuda_sim [--suite all|convert|harness|lif|cuba|plif|clif|ilc] [--expect-failure]
 //
 // Forward: spikes identical to both, potentials identical to the CPU kernels' (the same
 // neuron math, no contraction); gradients within the Python tests' tolerances
@@ -441,6 +441,56 @@ static void plif_suite(bool all_flavours) {
         }
 }
 
+// ---------------------------------------------------------------------------------- CLIF
+// NEURONS.md 9: the CUDA kernels against the CPU kernels: spikes identical, h, m and grad_x within
+// tolerance (the same neuron math, clif_step, but its sigmoid's exp is the device's expf on the GPU
+// and fast_expf on the CPU, which may differ in the last bit).
+template <typename S>
+static void run_clif_case(int kind, int64_t T, int64_t N, int64_t misalign, unsigned seed) {
+  using A = typename Type<S>::A;
+  const int64_t TN = T * N;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "clif %s T=%lld N=%lld misalign=%lld %s seed=%u", Type<S>::name,
+                static_cast<long long>(T), static_cast<long long>(N), static_cast<long long>(misalign),
+                kSurrogate[kind], seed);
+  g_case = buf;
+  std::mt19937 gen(seed);
+  const Buf<S> x = random_buf<S>(TN, gen, 0.4, 1.2, misalign);
+  const Buf<S> gs = random_buf<S>(TN, gen, 0.0, 1.0, misalign);
+  const double tau = 2.5, v_th = 0.8, alpha = kAlpha[kind];
+  const cu::Fire fire{v_th, 0.0, alpha, kind, true, false};
+  Buf<S> s(TN), gx(TN);
+  Buf<A> h(TN), m(TN);
+  const cudaError_t fe = cu::clif_forward(Type<S>::dt, x.p, tau, v_th, T, N, s.p, h.p, m.p, nullptr);
+  check(fe == cudaSuccess, std::string("forward launch: ") + cudaGetErrorString(fe));
+  const cudaError_t be = cu::clif_backward(Type<S>::dt, gs.p, h.p, m.p, tau, fire, T, N, gx.p, nullptr);
+  check(be == cudaSuccess, std::string("backward launch: ") + cudaGetErrorString(be));
+  if (N == 0) return;
+  const std::vector<A> xa = widen(x), gsa = widen(gs);
+  std::vector<A> s_cpu(TN), h_cpu(TN), m_cpu(TN), gx_cpu(TN);
+  const sk::ClifCoeffs<A> k{A(tau), A(v_th), A(alpha), A(1.0 / tau)};
+  sk::cpu::clif_forward_steps<A, A, true>(k, xa.data(), T, N, 0, N, s_cpu.data(), h_cpu.data(), m_cpu.data());
+  sk::with_kind(kind, [&](auto KIND) {
+    sk::cpu::clif_backward_steps<A, A, KIND.value>(k, gsa.data(), h.p, m.p, T, N, 0, N, gx_cpu.data());
+  });
+  check_equal("spikes vs CPU kernel", widen(s), s_cpu, TN);
+  check_close("h vs CPU kernel", h.p, h_cpu, TN, Type<A>::tol);
+  check_close("m vs CPU kernel", m.p, m_cpu, TN, Type<A>::tol);
+  check_close("grad_x vs CPU kernel", widen(gx), gx_cpu, TN, Type<S>::tol);
+}
+
+template <typename S>
+static void clif_suite(bool all_surrogates) {
+  struct Case { int64_t T, N, misalign; };
+  const Case cases[] = {{1, 1024, 0}, {5, 1027, 0}, {3, 4096, 1}, {7, 3, 0}, {4, 0, 0}};
+  unsigned seed = 9500;
+  for (int kind = 0; kind < 5; ++kind) {
+    if ((!all_surrogates && kind % 2) || !sk::flavour_compiled(kind, sk::kOneFlavourSoft, sk::kOneFlavourDetach))
+      continue;
+    for (const Case& c : cases) run_clif_case<S>(kind, c.T, c.N, c.misalign, ++seed);
+  }
+}
+
 // -------------------------------------------------------------------------- ILC-CUBA-LIF
 template <typename A>
 struct IlcResult {
@@ -702,7 +752,7 @@ int main(int argc, char** argv) {
     if (a == "--suite" && i + 1 < argc) suite = argv[++i];
     else if (a == "--expect-failure") g_expect_failure = true;
     else {
-      std::fprintf(stderr, "usage: %s [--suite all|convert|harness|lif|cuba|plif|ilc] [--expect-failure]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--suite all|convert|harness|lif|cuba|plif|clif|ilc] [--expect-failure]\n", argv[0]);
       return 2;
     }
   }
@@ -720,6 +770,11 @@ int main(int argc, char** argv) {
     plif_suite<float>(true);
     plif_suite<double>(false);
     plif_suite<__half>(false);
+  }
+  if (want("clif")) {
+    clif_suite<float>(true);
+    clif_suite<double>(false);
+    clif_suite<__half>(false);
   }
   if (want("ilc")) {
     ilc_suite<float>(true);

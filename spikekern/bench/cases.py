@@ -5,7 +5,8 @@ spikes in the input's dtype and the saved potential h in float32):
   fwd (no grad):  read x, write s                              = 2 * isz
   fwd+bwd:        fwd reads x, writes s and h; bwd reads grad_s
                   and h, writes grad_x                          = 4 * isz + 2 * 4
-                  (PLIF's bwd also reads x for its parameter's gradient: + isz)
+                  (PLIF's bwd also reads x for its parameter's gradient: + isz;
+                  CLIF's fwd also writes, and its bwd reads, m in float32: + 2 * 4)
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ MODES = ("fwd", "fwd+bwd")
 
 @dataclass(frozen=True)
 class Case:
-    neuron: str   # "lif", "cuba_lif", "ilc_cuba_lif", "plif"
+    neuron: str   # "lif", "cuba_lif", "ilc_cuba_lif", "plif", "clif"
     T: int
     batch: int    # N neurons for lif/cuba; batch size for ILC
     A: int = 0    # ILC groups
@@ -41,7 +42,8 @@ class Case:
 
     def min_bytes(self, mode: str, dtype: torch.dtype) -> int:
         isz = torch.empty((), dtype=dtype).element_size()
-        per_step = 2 * isz if mode == "fwd" else 4 * isz + 2 * 4 + (isz if self.neuron == "plif" else 0)
+        extra = {"plif": isz, "clif": 2 * 4}.get(self.neuron, 0)
+        per_step = 2 * isz if mode == "fwd" else 4 * isz + 2 * 4 + extra
         return per_step * self.T * self.neurons
 
 
@@ -70,6 +72,8 @@ def neuron_fn(case: Case) -> Callable:
         return lambda i, backend: ops.cuba_lif(i["x"], backend=backend)
     if case.neuron == "plif":
         return lambda i, backend: ops.plif(i["x"], i["w"], backend=backend)
+    if case.neuron == "clif":
+        return lambda i, backend: ops.clif(i["x"], backend=backend)
     return lambda i, backend: ops.ilc_cuba_lif(i["x"], i["weight"], i["bias"], backend=backend)
 
 

@@ -35,6 +35,8 @@ def _sj_node(case: Case, inputs: dict):
         node = neuron.CUBALIFNode(surrogate_function=surrogate.Rect(alpha=1.0))
     elif case.neuron == "plif":  # its defaults are spikekern's: init_tau 2, Sigmoid(4), hard reset to 0
         node = neuron.ParametricLIFNode(init_tau=2.0, surrogate_function=surrogate.Sigmoid(alpha=4.0))
+    elif case.neuron == "clif":  # its defaults are spikekern's: tau 2, threshold 1, Rect(1)
+        node = neuron.ComplementaryLIFNode(surrogate_function=surrogate.Rect(alpha=1.0))
     else:
         node = neuron.ILCCUBALIFNode(case.A, case.P, surrogate_function=surrogate.Rect(alpha=1.0))
         with torch.no_grad():

@@ -19,10 +19,10 @@ FULL_CASES = [
     Case("lif", 16, 1 << 16), Case("lif", 16, 1 << 20), Case("lif", 4, 1 << 20),
     Case("cuba_lif", 16, 1 << 16), Case("cuba_lif", 16, 1 << 20),
     Case("ilc_cuba_lif", 5, 100, 6, 10), Case("ilc_cuba_lif", 16, 4096, 6, 10),
-    Case("plif", 16, 1 << 20),
+    Case("plif", 16, 1 << 20), Case("clif", 16, 1 << 20),
 ]
 QUICK_CASES = [Case("lif", 16, 1 << 20), Case("cuba_lif", 16, 1 << 20), Case("ilc_cuba_lif", 5, 100, 6, 10),
-               Case("plif", 16, 1 << 20)]
+               Case("plif", 16, 1 << 20), Case("clif", 16, 1 << 20)]
 
 
 def _peers_for(case, inputs, peer_names, log) -> tuple[dict, list[dict]]:

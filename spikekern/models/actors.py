@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nn import CUBALIF, ILCCUBALIF, LIF, PLIF, PopDecoder, PopSpikeEncoder
+from ..nn import CLIF, CUBALIF, ILCCUBALIF, LIF, PLIF, PopDecoder, PopSpikeEncoder
 from ..nn.linear import linear
 from ..nn.seeds import check_seeds, seed_shape
 
@@ -23,6 +23,9 @@ HIDDEN_NEURONS = {
     # "lif" with its time constant learned per layer (and per seed), starting from the same tau
     "plif": lambda backend, seeds: PLIF(init_tau=4.0, decay_input=False, v_threshold=0.5, v_reset=0.0,
                                         surrogate="rect", alpha=1.0, backend=backend, seeds=seeds),
+    # "lif" (the same leak, 1 - 1/4, threshold and surrogate) with the complementary potential of
+    # Huang et al. (ICML 2024) in its (soft) reset: NEURONS.md §9
+    "clif": lambda backend, seeds: CLIF(tau=4.0, v_threshold=0.5, surrogate="rect", alpha=1.0, backend=backend),
 }
 
 

@@ -216,6 +216,29 @@ class PLIF(nn.Module):
                 f"backend={self.backend or 'default'}")
 
 
+class CLIF(nn.Module):
+    """Complementary LIF (NEURONS.md §9), SpikingJelly ComplementaryLIFNode defaults: a second
+    state per neuron (the complementary potential m) enters the soft reset. No parameters, so
+    K seeds' inputs [T, B, K, features] run as one op like any other shape."""
+
+    def __init__(self, tau=2.0, v_threshold=1.0, surrogate="rect", alpha=None, backend=None):
+        super().__init__()
+        self.tau = ops.validation.check_clif_tau(tau)
+        self.v_threshold, _ = ops.validation.check_threshold(v_threshold, None)
+        self.surrogate = surrogate
+        self.alpha = ops.surrogate.resolve(surrogate, alpha)[1]
+        self.backend = _check_backend(backend)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_multistep(x, self)
+        return ops.clif(x, self.tau, v_threshold=self.v_threshold, surrogate=self.surrogate, alpha=self.alpha,
+                        backend=_op_backend(self.backend, x))
+
+    def extra_repr(self) -> str:
+        return (f"tau={self.tau}, v_threshold={self.v_threshold}, surrogate={self.surrogate}(alpha={self.alpha}), "
+                f"backend={self.backend or 'default'}")
+
+
 class NonSpikingIF(nn.Module):
     """Non-spiking IF decoder (NEURONS.md §4): [T, *] -> [*]."""
 

@@ -4,7 +4,7 @@ FakeTensor tracing know their output shapes.
 The schemas live in csrc/op_schemas.cpp, the CPU and CUDA implementations in csrc/cpu and
 csrc/cuda, and autograd in csrc/autograd.cpp. Forward ops return the pre-reset potential h
 (float32, or float64 for float64 input) when save_h is true; that is all backward needs,
-since s = Θ(h - v_th).
+since s = Θ(h - v_th) (CLIF's also saves m, its second state).
 """
 from __future__ import annotations
 
@@ -56,6 +56,14 @@ def _register() -> None:
     @torch.library.register_fake(f"{_LIB}::plif_backward")
     def _(gs, gv, h, x, q, v_th, v_reset, soft, decay_input, detach, sg, alpha):
         return gs.new_empty(gs.shape), h.new_empty(())
+
+    @torch.library.register_fake(f"{_LIB}::clif_forward")
+    def _(x, tau, v_th, sg, alpha, save_h):
+        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype)), _maybe(x, save_h, acc_dtype(x.dtype))
+
+    @torch.library.register_fake(f"{_LIB}::clif_backward")
+    def _(gs, h, m, tau, v_th, sg, alpha):
+        return gs.new_empty(gs.shape)
 
 
     @torch.library.register_fake(f"{_LIB}::spike_linear_forward")

@@ -1,4 +1,4 @@
-"""The public functional neurons: lif, cuba_lif, ilc_cuba_lif, plif, nonspiking_if.
+"""The public functional neurons: lif, cuba_lif, ilc_cuba_lif, plif, clif, nonspiking_if.
 
 Each validates its input, resolves the backend and calls either the reference loop or the
 fused op. Signatures are the fixed public API (API.md); semantics are NEURONS.md.
@@ -11,7 +11,7 @@ from .. import _backend
 from ..backends import reference
 from . import fake_kernels  # noqa: F401  (registers the fused ops' fake kernels)
 from . import surrogate as _surrogate
-from .validation import (acc_dtype, as_v_init, check_decay, check_parameter, check_same, check_sequence, check_threshold,
+from .validation import (acc_dtype, as_v_init, check_clif_tau, check_decay, check_parameter, check_same, check_sequence, check_threshold,
                          lif_coefficients)
 
 
@@ -122,6 +122,20 @@ def plif(x, w, *, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=F
         bool(detach_reset), code, alpha, _needs_grad(x, w), bool(return_v),
     )
     return (s, v) if return_v else s
+
+
+def clif(x, tau=2.0, *, v_threshold=1.0, surrogate="rect", alpha=None, backend="auto"):
+    """Multi-step complementary LIF (NEURONS.md §9, SpikingJelly's ComplementaryLIFNode) on x [T, *]:
+    a second state m per neuron enters the soft reset. Returns the spikes [T, *]."""
+    check_sequence(x)
+    code, alpha = _surrogate.resolve(surrogate, alpha)
+    tau = check_clif_tau(tau)
+    v_th, _ = check_threshold(v_threshold, None)
+    name = _backend.resolve(backend, x.device)
+    if name == "reference":
+        return reference.clif(x, tau, v_th, code, alpha)
+    s, _, _ = _fused(name, "clif_forward")(x, tau, v_th, code, alpha, _needs_grad(x))
+    return s
 
 
 DECODES = ("last-mem", "max-mem", "max-abs-mem", "mean-mem")

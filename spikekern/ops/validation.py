@@ -64,6 +64,14 @@ def lif_coefficients(tau: float, decay_input: bool, v_reset: float | None) -> tu
     return a, b, c
 
 
+def check_clif_tau(tau) -> float:
+    """CLIF's time constant: finite and >= 1 (its decay 1 - 1/tau in [0, 1))."""
+    tau = float(tau)
+    if not (math.isfinite(tau) and tau >= 1.0):
+        raise ValueError(f"CLIF's tau must be finite and >= 1, got {tau}")
+    return tau
+
+
 def check_threshold(v_threshold: float, v_reset: float | None) -> tuple[float, float | None]:
     """(v_threshold, v_reset) as floats, both finite, with v_threshold above what a spike
     resets to: above v_reset for a hard reset (else a reset neuron fires again at once), above

@@ -50,8 +50,8 @@ class TD3Config:
     steps: int = option(1_000_000, "total env steps (ILC-SAN: 100 epochs of 10000)", low=1)
     # spiking actor (ILC-SAN defaults)
     neuron: str = option("cuba", "neuron of the spiking actor's hidden layers (and of its output layer without ILC): "
-                                 "cuba (CUBA-LIF), lif (the same without its current) or plif (lif with its time "
-                                 "constant learned)", choices=tuple(HIDDEN_NEURONS))
+                                 "cuba (CUBA-LIF), lif (the same without its current), plif (lif with its time "
+                                 "constant learned) or clif (lif with the complementary potential in its soft reset)", choices=tuple(HIDDEN_NEURONS))
     spike_ts: int = option(5, "time steps T of the spiking actor", low=1)
     encoder_pop_dim: int = option(10, "encoder neurons per observation dimension", low=2)
     decoder_pop_dim: int = option(10, "decoder neurons per action dimension", low=1)

@@ -1,4 +1,4 @@
-"""Triton kernels (backend "triton"): fused LIF, CUBA-LIF, ILC-CUBA-LIF and PLIF, forward and
+"""Triton kernels (backend "triton"): fused LIF, CUBA-LIF, ILC-CUBA-LIF, PLIF and CLIF, forward and
 backward, registered with torch.library.triton_op so torch.compile can trace into them.
 
 On CPU tensors they run only under the Triton interpreter (TRITON_INTERPRET=1), which is how
@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import os
 
-_OPS = ("lif_forward", "cuba_lif_forward", "ilc_cuba_lif_forward", "plif_forward")
+_OPS = ("lif_forward", "cuba_lif_forward", "ilc_cuba_lif_forward", "plif_forward", "clif_forward")
 
 
 def why_unavailable(device_type: str) -> str | None:

@@ -24,13 +24,14 @@ from triton.compiler import ASTSource
 from spikekern.backends.triton_backend import common, ilc, lif_cuba, ops
 
 # Pointers to the accumulation dtype (the rest point to the I/O dtype).
-_ACC_POINTERS = {"h_ptr", "p_ptr", "q_ptr", "pp_ptr", "vinit_ptr", "gvi_ptr", "gw_part_ptr", "gb_part_ptr"}
+_ACC_POINTERS = {"h_ptr", "m_ptr", "p_ptr", "q_ptr", "pp_ptr", "vinit_ptr", "gvi_ptr", "gw_part_ptr", "gb_part_ptr"}
 _TRITON_DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
 DTYPES = ["float32", "bfloat16", "float16", "float64"]  # the I/O dtypes each kernel is compiled for
 KERNELS = [lif_cuba.lif_forward_kernel, lif_cuba.lif_backward_kernel,
            lif_cuba.cuba_lif_forward_kernel, lif_cuba.cuba_lif_backward_kernel,
            ilc.ilc_cuba_lif_forward_kernel, ilc.ilc_cuba_lif_backward_kernel,
-           lif_cuba.plif_forward_kernel, lif_cuba.plif_backward_kernel]
+           lif_cuba.plif_forward_kernel, lif_cuba.plif_backward_kernel,
+           lif_cuba.clif_forward_kernel, lif_cuba.clif_backward_kernel]
 
 
 def variants(kernel):

@@ -91,6 +91,38 @@ def cuba_input_grad(c_decay, gh, gcur):
 
 
 @triton.jit
+def logistic(z):
+    """1 / (1 + e^-z) (neuron_math.h: logistic)."""
+    return 1.0 / (1.0 + tl.exp(-z))
+
+
+@triton.jit
+def clif_step(tau, v_th, v, m, x):
+    """One CLIF step (neuron_math.h: clif_step). Returns (h, s, v', m')."""
+    h = (v - v / tau) + x
+    d = logistic(h / tau).to(h.dtype)
+    s = fire(h, v_th)
+    m = m * d + s
+    v = h - s * (v_th + logistic(m).to(h.dtype))
+    return h, s, v, m
+
+
+@triton.jit
+def clif_grad_step(tau, v_th, alpha, h, m_t, m_prev, gs, gv, gm, KIND: tl.constexpr):
+    """One CLIF reverse step (neuron_math.h: clif_grad_step). Returns (dL/dh[t], dL/dv[t-1], dL/dm[t-1])."""
+    u = h - v_th
+    s = tl.where(u >= 0.0, 1.0, 0.0).to(h.dtype)
+    psi = surrogate_grad(u, alpha, KIND)
+    inv_tau = 1.0 / tau
+    d = logistic(h * inv_tau).to(h.dtype)
+    sm = logistic(m_t).to(h.dtype)
+    gm_t = gm - gv * s * (sm * (1.0 - sm))
+    gs_t = (gs + gm_t) - gv * (v_th + sm)
+    gh = (gv + gs_t * psi) + gm_t * m_prev * (d * (1.0 - d) * inv_tau)
+    return gh, (1.0 - inv_tau) * gh, gm_t * d
+
+
+@triton.jit
 def surrogate_grad(u, alpha, KIND: tl.constexpr):
     """psi(u) of NEURONS.md §5: 0 qgate, 1 rect, 2 sigmoid, 3 atan, 4 pass."""
     if KIND == 0:

@@ -1,4 +1,4 @@
-"""Triton kernels for LIF, CUBA-LIF and PLIF (NEURONS.md §1-2, §10): one time loop written once over the
+"""Triton kernels for LIF, CUBA-LIF, PLIF and CLIF (NEURONS.md §1-2, §9-10): one time loop written once over the
 neuron, as csrc/cuda/lif_cuba_kernels.cu does with templates. NEURON (compile time) picks the charge
 and the input gradient from common.py; everything else (fire, reset, surrogate, the loads
 and stores) is shared.
@@ -9,12 +9,14 @@ stores are coalesced across neurons. Params p = [k0, k1, k2, v_th, v_reset, v_st
 none: its q (1/tau, learned) is a tensor of its own at q_ptr, and v_r is v_start. PLIF's backward
 also reads x (decay_input) and writes one partial dL/dq per program (summed by the op in program
 order); v[t-1]'s part of dh[t]/dq is added one step later, from the h[t-1] loaded then.
+CLIF, whose second state m enters the reset, has loops of its own (clif_forward_kernel,
+clif_backward_kernel), with p = [tau, v_th, alpha].
 """
 import triton
 import triton.language as tl
 
-from .common import (cuba_charge, cuba_input_grad, fire, grad_h, lif_charge, lif_input_grad,
-                     load_fire_params, plif_charge, plif_param_grad_v, reset)
+from .common import (clif_grad_step, clif_step, cuba_charge, cuba_input_grad, fire, grad_h, lif_charge,
+                     lif_input_grad, load_fire_params, plif_charge, plif_param_grad_v, reset)
 
 # NEURON, a compile-time argument of forward_steps / backward_steps: 0 LIF, 1 CUBA-LIF,
 # 2 PLIF with decay_input, 3 PLIF without.
@@ -161,3 +163,49 @@ def plif_backward_kernel(gs_ptr, gv_ptr, h_ptr, x_ptr, p_ptr, q_ptr, gx_ptr, pp_
                          DETACH: tl.constexpr, HAS_GV: tl.constexpr, BLOCK: tl.constexpr):
     backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, x_ptr, q_ptr, pp_ptr, T, N, last,
                    2 if DECAY_INPUT else 3, KIND, SOFT, DETACH, HAS_GV, False, BLOCK)
+
+
+@triton.jit
+def clif_forward_kernel(x_ptr, p_ptr, s_ptr, h_ptr, m_ptr, T, N, SAVE_H: tl.constexpr, BLOCK: tl.constexpr):
+    """CLIF forward; SAVE_H writes h and m (acc dtype), which its backward reads."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    tau, v_th = tl.load(p_ptr), tl.load(p_ptr + 1)
+    v = tl.zeros([BLOCK], tau.dtype)
+    m = tl.zeros([BLOCK], tau.dtype)
+    xp, sp, hp, mp = x_ptr + offs, s_ptr + offs, h_ptr + offs, m_ptr + offs
+    for _ in range(T):
+        x = tl.load(xp, mask=mask, other=0.0).to(tau.dtype)
+        h, s, v, m = clif_step(tau, v_th, v, m, x)
+        tl.store(sp, s.to(s_ptr.dtype.element_ty), mask=mask)
+        if SAVE_H:
+            tl.store(hp, h.to(h_ptr.dtype.element_ty), mask=mask)
+            tl.store(mp, m.to(m_ptr.dtype.element_ty), mask=mask)
+        xp += N
+        sp += N
+        hp += N
+        mp += N
+
+
+@triton.jit
+def clif_backward_kernel(gs_ptr, h_ptr, m_ptr, p_ptr, gx_ptr, T, N, last, KIND: tl.constexpr, BLOCK: tl.constexpr):
+    """Reverse time from t = T-1 (element offset `last`): step t reads h[t] and m[t-1]; m[t] is
+    the row the step after it read."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    tau, v_th, alpha = tl.load(p_ptr), tl.load(p_ptr + 1), tl.load(p_ptr + 2)
+    gv = tl.zeros([BLOCK], tau.dtype)
+    gm = tl.zeros([BLOCK], tau.dtype)
+    gsp, hp, mp, gxp = gs_ptr + last + offs, h_ptr + last + offs, m_ptr + last + offs, gx_ptr + last + offs
+    m_t = tl.load(mp, mask=mask, other=0.0)
+    for i in range(T):
+        h = tl.load(hp, mask=mask, other=0.0)
+        gs = tl.load(gsp, mask=mask, other=0.0).to(tau.dtype)
+        mp -= N
+        m_prev = tl.load(mp, mask=mask & (offs * 0 + i < T - 1), other=0.0)  # m[-1] = 0
+        gh, gv, gm = clif_grad_step(tau, v_th, alpha, h, m_t, m_prev, gs, gv, gm, KIND)
+        tl.store(gxp, gh.to(gx_ptr.dtype.element_ty), mask=mask)
+        m_t = m_prev
+        gsp -= N
+        hp -= N
+        gxp -= N

@@ -19,10 +19,10 @@ from torch import Tensor
 from torch._subclasses.fake_tensor import is_fake
 from torch.library import triton_op, wrap_triton
 
-from .common import BLOCK, acc_dtype, neuron_params
+from .common import BLOCK, acc_dtype, neuron_params, params
 from .ilc import ilc_cuba_lif_backward_kernel, ilc_cuba_lif_forward_kernel
-from .lif_cuba import (cuba_lif_backward_kernel, cuba_lif_forward_kernel, lif_backward_kernel,
-                       lif_forward_kernel, plif_backward_kernel, plif_forward_kernel)
+from .lif_cuba import (clif_backward_kernel, clif_forward_kernel, cuba_lif_backward_kernel, cuba_lif_forward_kernel,
+                       lif_backward_kernel, lif_forward_kernel, plif_backward_kernel, plif_forward_kernel)
 
 _state = {"recompute_h": False}
 _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
@@ -263,6 +263,53 @@ def _plif_bwd(ctx, gs, _gh, gv):
 _plif_forward.register_autograd(_plif_bwd, setup_context=_plif_setup)
 
 
+# ---------------------------------------------------------------------------------- CLIF
+# Its own parameter vector [tau, v_th, alpha]; h and m (acc dtype) saved for the backward.
+@triton_op("spikekern_triton::clif_forward", mutates_args=())
+def _clif_forward(x: Tensor, tau: float, v_th: float, surrogate: int, alpha: float,
+                  save_h: bool) -> tuple[Tensor, Tensor, Tensor]:
+    x = x.contiguous()
+    T, N = _sizes(x)
+    s = torch.empty_like(x)
+    h = _empty_or(x, save_h, acc_dtype(x.dtype))
+    m = _empty_or(x, save_h, acc_dtype(x.dtype))
+    p = params((tau, v_th, alpha), x)
+    _launch(clif_forward_kernel, _grid(N), x, p, s, h if save_h else s, m if save_h else s, T, N, SAVE_H=save_h,
+            BLOCK=BLOCK)
+    return s, h, m
+
+
+@triton_op("spikekern_triton::clif_backward", mutates_args=())
+def _clif_backward(grad_s: Tensor, h: Tensor, m: Tensor, tau: float, v_th: float, surrogate: int,
+                   alpha: float) -> Tensor:
+    gs = grad_s.contiguous()
+    T, N = _sizes(gs)
+    gx = torch.empty_like(gs)
+    p = params((tau, v_th, alpha), gs)
+    _launch(clif_backward_kernel, _grid(N), gs, h.contiguous(), m.contiguous(), p, gx, T, N, (T - 1) * N,
+            KIND=surrogate, BLOCK=BLOCK)
+    return gx
+
+
+def _clif_setup(ctx, inputs, output):
+    x, tau, v_th, sg, alpha, save_h = inputs
+    ctx.saved_h = save_h
+    ctx.args = (tau, v_th, sg, alpha)
+    ctx.save_for_backward(output[1], output[2])
+    ctx.set_materialize_grads(False)
+
+
+def _clif_bwd(ctx, gs, _gh, _gm):
+    h, m = ctx.saved_tensors
+    _check_saved(ctx.saved_h, "clif")
+    if gs is None:  # h and m are not differentiable: only the spikes carry a gradient
+        return (None,) * 6
+    return (_clif_backward(gs, h, m, *ctx.args),) + (None,) * 5
+
+
+_clif_forward.register_autograd(_clif_bwd, setup_context=_clif_setup)
+
+
 # -------------------------------------------------------------------------- ILC-CUBA-LIF
 def _ilc_tiles(M: int, P: int) -> tuple[int, int]:
     p_pad = max(2, triton.next_power_of_2(P))
@@ -352,3 +399,7 @@ def ilc_cuba_lif_forward(*args):
 
 def plif_forward(*args):
     return _plif_forward(*args)
+
+
+def clif_forward(*args):
+    return _clif_forward(*args)
