@@ -1,9 +1,10 @@
-"""Training throughput per neuron backend, same config and seed: TD3 env steps/s (ILC-SAN,
-updates included), DQN frames/s (PL-SDQN on Atari at the default settings, gradient steps
+"""Training throughput per neuron backend, same config and seed: TD3 env steps/s (ILC-SAN by
+default, or the --td3-agents given, e.g. popsan-lif popsan-clif; updates included), DQN frames/s (PL-SDQN on Atari at the default settings, gradient steps
 included) and MinAtar env steps/s (PL-SDQN on each CPU backend and the ANN DQN, the MinAtar
 preset: a gradient step per env step). Writes JSON.
 
     python benchmarks/train_throughput.py --out benchmarks/results/cpu/train_throughput.json
+    python benchmarks/train_throughput.py --only td3 --td3-agents popsan-lif popsan-plif popsan-clif popsan --threads 1 --out ...
 """
 from __future__ import annotations
 
@@ -21,25 +22,17 @@ from spikekern import _malloc, available_backends
 from spikekern.rl import dqn, td3
 
 
-def td3_steps_per_s(backend: str, env: str, steps: int) -> float:
+def td3_steps_per_s(backend: str, env: str, steps: int, agent: str = "ilc-san") -> float:
     """Env steps/s with one update per env step, after the first update."""
     cfg = td3.TD3Config(env=env, backend=backend, steps=steps, start_steps=500, update_after=500,
-                        epoch_steps=10 ** 9, test_episodes=1)
+                        epoch_steps=10 ** 9, test_episodes=1, **td3._agent_options(agent))
     with tempfile.TemporaryDirectory() as d:
         trainer = td3.TD3Trainer(dataclasses.replace(cfg, steps=500), Path(d))
         trainer.train(progress=False)                 # to the first update
         trainer.cfg = cfg
         t0 = time.perf_counter()
-        while trainer.step < steps:                   # the timed part: act, step, update
-            a = trainer.explore_action()
-            trainer.agent.norm.update(trainer.obs)
-            obs2, r, term, trunc, _ = trainer.env.step(a)
-            trainer.buffer.store(trainer.obs, a, r, obs2, float(term))
-            trainer.obs = obs2 if not (term or trunc) else trainer.env.reset()[0]
-            trainer.step += 1
-            if trainer.step % cfg.update_every == 0:
-                for _ in range(cfg.update_every):
-                    trainer.update()
+        while trainer.step < steps:                   # the timed part: act, step, store, update
+            trainer.step_once()
         return (steps - 500) / (time.perf_counter() - t0)
 
 
@@ -51,13 +44,10 @@ def dqn_frames_per_s(backend: str, env: str, vector_steps: int, model: str = "pl
     with tempfile.TemporaryDirectory() as d:
         trainer = dqn.DQNTrainer(cfg, Path(d))
         while trainer.env_steps < cfg.learning_starts:
-            trainer.collect()
+            trainer.step_once()
         t0, frames0 = time.perf_counter(), trainer.frames
-        for _ in range(vector_steps):
-            trainer.collect()
-            due = (trainer.env_steps - cfg.learning_starts) // cfg.train_every
-            while trainer.grad_steps < due:
-                trainer.update()
+        for _ in range(vector_steps):                 # the timed part: a vector step and its gradient steps
+            trainer.step_once()
         return (trainer.frames - frames0) / (time.perf_counter() - t0)
 
 
@@ -66,6 +56,8 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--td3-env", default="Pendulum-v1")
     ap.add_argument("--td3-steps", type=int, default=3000)
+    ap.add_argument("--td3-agents", nargs="+", default=["ilc-san"],
+                    help="TD3 agents as sweeps name them: actor[-neuron], e.g. popsan-clif")
     ap.add_argument("--dqn-env", default="ALE/Pong-v5")
     ap.add_argument("--dqn-vector-steps", type=int, default=100)
     ap.add_argument("--minatar-env", default="MinAtar/Breakout-v1")
@@ -81,10 +73,11 @@ def main() -> int:
         _malloc.keep_freed_memory()
     backends = [b for b in ("cpp", "reference") if b in available_backends("cpu")]
     rows = []
-    for b in backends if "td3" in args.only else []:
-        v = td3_steps_per_s(b, args.td3_env, args.td3_steps)
-        rows.append(dict(trainer="td3 ilc-san", env=args.td3_env, backend=b, env_steps_per_s=v))
-        print(f"TD3 ILC-SAN {args.td3_env} {b}: {v:.1f} env steps/s (updates included)", flush=True)
+    for agent in args.td3_agents if "td3" in args.only else []:
+        for b in backends:
+            v = td3_steps_per_s(b, args.td3_env, args.td3_steps, agent)
+            rows.append(dict(trainer=f"td3 {agent}", env=args.td3_env, backend=b, env_steps_per_s=v))
+            print(f"TD3 {agent} {args.td3_env} {b}: {v:.1f} env steps/s (updates included)", flush=True)
     for b in backends if "dqn" in args.only else []:
         v = dqn_frames_per_s(b, args.dqn_env, args.dqn_vector_steps)
         rows.append(dict(trainer="dqn pl-sdqn", env=args.dqn_env, backend=b, frames_per_s=v))
