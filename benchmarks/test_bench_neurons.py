@@ -14,7 +14,8 @@ from spikekern.bench.cases import Case, make_inputs, neuron_fn, runner
 
 _malloc.keep_freed_memory()  # same allocator setting for every backend timed here
 
-CASES = [Case("lif", 16, 1 << 18), Case("cuba_lif", 16, 1 << 18), Case("ilc_cuba_lif", 5, 100, 6, 10)]
+CASES = [Case("lif", 16, 1 << 18), Case("cuba_lif", 16, 1 << 18), Case("ilc_cuba_lif", 5, 100, 6, 10),
+         Case("plif", 16, 1 << 18), Case("clif", 16, 1 << 18)]
 BACKENDS = spikekern.available_backends("cpu")
 
 

@@ -1,0 +1,28 @@
+"""The benchmark scripts that drive the trainers still run against the trainers as they are
+(CI runs this file with the rest of benchmarks/): each measurement once, at a size that
+takes seconds, with the checks of the numbers a timing run prints."""
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+
+def _script(name: str):
+    path = Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("agent", ["ilc-san", "popsan-clif"])
+def test_train_throughput_td3(agent):
+    rate = _script("train_throughput").td3_steps_per_s("cpp", "Pendulum-v1", 520, agent)
+    assert math.isfinite(rate) and rate > 0
+
+
+def test_train_throughput_minatar():
+    pytest.importorskip("minatar", reason="MinAtar is not installed")
+    rate = _script("train_throughput").dqn_frames_per_s("cpp", "MinAtar/Breakout-v1", 5)
+    assert math.isfinite(rate) and rate > 0
