@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conftest import TARGETS
-from spikekern.backends import triton_backend
-from helpers import assert_matches_reference, fresh_input, noncontiguous, ops, run_with_grads
+from spikekern.backends import reference, triton_backend
+from helpers import TOL, assert_matches_reference, fresh_input, noncontiguous, ops, run_with_grads
 
 DTYPES = [torch.float64, torch.float32]
 SHAPES = [(1, 7), (3, 5, 11), (5, 33), (16, 3, 37), (5, 2, 3, 129), (16, 1100)]
@@ -305,20 +305,13 @@ def test_clif_states_and_noncontiguous_input(target, dtype):
     device, backend = target
     x = noncontiguous(fresh_input(device, (9, 4, 23), dtype, seed=45))
     tau, v_th = 3.0, 0.7
-    _, v_ref, m_ref = ops_reference_clif(x, tau, v_th)
+    _, v_ref, m_ref = reference.clif(x, tau, v_th, 1, 1.0, return_states=True)
     op = torch.ops.spikekern.clif_forward if backend != "triton" else triton_backend.clif_forward
     s, h, m = op(x, tau, v_th, 1, 1.0, True)
-    torch.testing.assert_close(m, m_ref.to(m.dtype), rtol=1e-10 if dtype == torch.float64 else 1e-5,
-                               atol=1e-10 if dtype == torch.float64 else 1e-5)
+    torch.testing.assert_close(m, m_ref.to(m.dtype), **TOL[dtype])
     v = h - s.to(h.dtype) * (v_th + torch.sigmoid(m))  # v[t] from h[t] and m[t] (NEURONS.md §9)
-    torch.testing.assert_close(v, v_ref.to(v.dtype), rtol=1e-10 if dtype == torch.float64 else 1e-5,
-                               atol=1e-10 if dtype == torch.float64 else 1e-5)
+    torch.testing.assert_close(v, v_ref.to(v.dtype), **TOL[dtype])
     assert_matches_reference(lambda x, **k: ops.clif(x, **k), {"x": x}, backend, tau=tau, v_threshold=v_th)
-
-
-def ops_reference_clif(x, tau, v_th):
-    from spikekern.backends import reference
-    return reference.clif(x, tau, v_th, 1, 1.0, return_states=True)
 
 
 @pytest.mark.parametrize("target", TARGETS)
