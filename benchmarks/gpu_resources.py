@@ -73,6 +73,9 @@ def demangle(names: list[str]) -> list[str]:
     return out.stdout.splitlines()
 
 
+# The shared loops' neuron types (neuron_math.h), by their ops' names (LifNeuron otherwise).
+NEURON_TYPES = {"CubaNeuron": "cuba_lif", "PlifNeuron": "plif", "ClifNeuron": "clif"}
+
 # The kernels that add partial gradients (ILC's weights, PLIF's parameter), by their ops' names.
 SUM_KERNELS = {"sum_parts_kernel": "ilc_sum_parts", "sum_blocks_kernel": "plif_sum_blocks"}
 
@@ -82,15 +85,13 @@ def cuda_kernel_info(pretty: str, threads: int) -> dict:
     name = re.search(r"::(\w+)<", pretty).group(1)
     args = [a.strip() for a in pretty[pretty.index("<") + 1:pretty.index(">(")].split(",")]
     dtype_of = {"float": "float32", "double": "float64", "__half": "float16", "__nv_bfloat16": "bfloat16"}
-    if name in ("forward_steps_kernel", "backward_steps_kernel", "backward_param_steps_kernel"):
-        neuron = "cuba_lif" if "CubaNeuron" in args[0] else "plif" if "PlifNeuron" in args[0] else "lif"
+    if name in ("forward_steps_kernel", "backward_steps_kernel", "backward_param_steps_kernel",
+                "backward_state_steps_kernel"):  # <Neuron, T, A, V, ...>
+        neuron = next((op for cls, op in NEURON_TYPES.items() if cls in args[0]), "lif")
         op = f"{neuron}_{'forward' if name.startswith('forward') else 'backward'}"
         # a learned parameter's block sum: kThreads doubles of dynamic shared memory
         smem = 8 * threads if name == "backward_param_steps_kernel" else 0
         return dict(op=op, dtype=dtype_of[args[1]], vector=int(args[3]), threads=threads, smem_dynamic=smem)
-    if name in ("clif_forward_kernel", "clif_backward_kernel"):  # <T, A, V, ...>
-        return dict(op=name.replace("_kernel", ""), dtype=dtype_of[args[0]], vector=int(args[2]), threads=threads,
-                    smem_dynamic=0)
     acc = 8 if args[0] == "double" else 4
     if name in SUM_KERNELS:  # one thread or one element per thread: not a neuron kernel
         return dict(op=SUM_KERNELS[name], dtype="float64" if args[0] == "double" else "float32", vector=1,

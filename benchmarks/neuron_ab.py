@@ -1,7 +1,7 @@
 """Same-machine A/B of the CPU neuron kernels of two source trees (each built in place with
 `python setup.py build_ext --inplace`), e.g. before and after a change to the shared time
-loops: LIF and CUBA-LIF at T=16, N=2^20, float32, 1 thread, forward (no grad) and
-forward+backward.
+loops: LIF, CUBA-LIF, PLIF and CLIF (`--neurons`, those both trees have) at T=16, N=2^20,
+float32, 1 thread, forward (no grad) and forward+backward.
 
 Each (tree, instruction set) runs in a fresh process, the trees alternating, `--repeats`
 times; a process times its ops round-robin (spikekern.bench.timing.interleaved) and the
@@ -21,10 +21,11 @@ from pathlib import Path
 
 from spikekern.bench import fresh
 
-CASES = [("lif", 16, 1 << 20), ("cuba_lif", 16, 1 << 20)]
+NEURONS = ("lif", "cuba_lif", "plif", "clif")
+T, N = 16, 1 << 20
 
 
-def child(rounds: int) -> None:
+def child(rounds: int, neurons: list[str]) -> None:
     import torch
 
     import spikekern
@@ -34,7 +35,7 @@ def child(rounds: int) -> None:
 
     torch.set_num_threads(1)
     fns = {}
-    for neuron, T, N in CASES:
+    for neuron in neurons:
         case = Case(neuron, T, N)
         inputs = make_inputs(case)
         for mode in ("fwd", "fwd+bwd"):
@@ -51,6 +52,7 @@ def main() -> None:
     ap.add_argument("--isa", nargs="+", default=["avx512", "avx2"], help="SPIKEKERN_CPU_ISA values to run")
     ap.add_argument("--repeats", type=int, default=3, help="fresh processes per tree and ISA")
     ap.add_argument("--rounds", type=int, default=15, help="timing rounds inside each process")
+    ap.add_argument("--neurons", nargs="+", default=list(NEURONS), choices=NEURONS, help="the neurons to time")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
     trees = {"A": str(Path(args.a).resolve()), "B": str(Path(args.b).resolve())}
@@ -59,7 +61,8 @@ def main() -> None:
         for isa in args.isa:
             for name, tree in trees.items():
                 env = dict(os.environ, PYTHONPATH=tree, SPIKEKERN_CPU_ISA=isa, OMP_NUM_THREADS="1")
-                res = fresh.run([sys.executable, __file__, "--child", str(args.rounds)], f"{name} {isa}", env=env)
+                res = fresh.run([sys.executable, __file__, "--child", str(args.rounds), *args.neurons], f"{name} {isa}",
+                                env=env)
                 if res["source"] != tree:
                     raise SystemExit(f"tree {name} imported spikekern from {res['source']}, not {tree}")
                 samples[(isa, name)].append(res["ms"])
@@ -75,11 +78,12 @@ def main() -> None:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(dict(trees=trees, repeats=args.repeats, rounds=args.rounds,
-                                                  cases=CASES, threads=1, rows=rows), indent=1) + "\n")
+                                                  cases=[[n, T, N] for n in args.neurons], threads=1, rows=rows),
+                                             indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        child(int(sys.argv[2]))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--child":
+        child(int(sys.argv[2]), sys.argv[3:])
     else:
         main()

@@ -41,6 +41,14 @@ def test_cuda_kernel_info_reads_the_instantiation():
         "void spikekern::cuda::(anonymous namespace)::backward_param_steps_kernel<spikekern::generic::PlifNeuron<true>, "
         "float, float, 4, 2, false, true>(float const*, double*)", 256)
     assert plif == dict(op="plif_backward", dtype="float32", vector=4, threads=256, smem_dynamic=8 * 256)
+    clif = gpu_resources.cuda_kernel_info(
+        "void spikekern::cuda::(anonymous namespace)::backward_state_steps_kernel<spikekern::generic::ClifNeuron, "
+        "double, double, 2, 1>(double const*, double const*, double const*)", 256)
+    assert clif == dict(op="clif_backward", dtype="float64", vector=2, threads=256, smem_dynamic=0)
+    clif_fwd = gpu_resources.cuda_kernel_info(
+        "void spikekern::cuda::(anonymous namespace)::forward_steps_kernel<spikekern::generic::ClifNeuron, "
+        "float, float, 4, true, true>(float const*)", 256)
+    assert clif_fwd["op"] == "clif_forward"
     total = gpu_resources.cuda_kernel_info(
         "void spikekern::cuda::(anonymous namespace)::sum_blocks_kernel<float>(double const*, long, float*)", 256)
     assert total["op"] == "plif_sum_blocks"

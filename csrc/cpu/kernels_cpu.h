@@ -96,19 +96,22 @@ inline void prefetch_row(const T* p, int64_t len) {
 #endif
 }
 
-// ------------------------------------------------------- the LIF and CUBA-LIF time loops
-// Written once over the neuron type (neuron_math.h: LifNeuron, CubaNeuron). With `stream`,
-// each step's outputs for the block are computed into local rows and then streamed out.
+// ---------------------------------------------------------------- the neurons' time loops
+// Written once over the neuron type (neuron_math.h: LifNeuron, CubaNeuron, PlifNeuron,
+// ClifNeuron). With `stream`, each step's outputs for the block are computed into local rows
+// and then streamed out. A kOwnStep neuron (CLIF) saves its second state cur[t] in c_out
+// beside h (SAVE_H) and its backward reads it back (c_saved).
 
 template <class Neuron, typename scalar_t, typename acc_t, bool SOFT, bool SAVE_H, bool SAVE_V>
 void forward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const FireParams<acc_t> p,
                    const scalar_t* x, const acc_t* v_init, acc_t v_start, int64_t T, int64_t N,
                    int64_t begin, int64_t end, scalar_t* s_out, acc_t* h_out, scalar_t* v_out,
-                   bool stream = false) {
+                   bool stream = false, acc_t* c_out = nullptr) {
+  constexpr bool SAVE_C = SAVE_H && Neuron::kOwnStep;
   // Aligned rows: the streaming copy reads them a whole vector at a time.
   alignas(64) acc_t cur[kBlock], v[kBlock];
   alignas(64) scalar_t s_row[kBlock], v_row[kBlock];
-  alignas(64) acc_t h_row[kBlock];
+  alignas(64) acc_t h_row[kBlock], c_row[kBlock];
   const auto k = Neuron::load(coeffs);
   for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
     const int64_t len = std::min(kBlock, end - n0);
@@ -124,18 +127,20 @@ void forward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const F
       // themselves (an output not saved points at its unused row: h_out may be null).
       scalar_t* st = stream ? s_row : s_out + off;
       acc_t* ht = stream || !SAVE_H ? h_row : h_out + off;
+      acc_t* ct = stream || !SAVE_C ? c_row : c_out + off;
       scalar_t* vt = stream || !SAVE_V ? v_row : v_out + off;
       for (int64_t i = 0; i < len; ++i) {
-        const acc_t h = Neuron::charge(k, cur[i], v[i], load<scalar_t, acc_t>(xt, i));
-        const acc_t s = fire(h, p.v_th);
-        v[i] = reset<SOFT>(h, s, p.v_th, p.v_reset);
+        acc_t s;
+        const acc_t h = neuron_step<Neuron, SOFT>(k, p, cur[i], v[i], load<scalar_t, acc_t>(xt, i), s);
         st[i] = static_cast<scalar_t>(s);
         if constexpr (SAVE_H) ht[i] = h;
+        if constexpr (SAVE_C) ct[i] = cur[i];
         if constexpr (SAVE_V) vt[i] = static_cast<scalar_t>(v[i]);
       }
       if (stream) {
         stream_row(s_out + off, s_row, len);
         if constexpr (SAVE_H) stream_row(h_out + off, h_row, len);
+        if constexpr (SAVE_C) stream_row(c_out + off, c_row, len);
         if constexpr (SAVE_V) stream_row(v_out + off, v_row, len);
       }
     }
@@ -149,15 +154,18 @@ void forward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const F
 // begin must then be a multiple of kBlock, so a block's sum never depends on how the neurons
 // were split between threads. v[t-1]'s part of dh[t]/dparam is added one step later in
 // reverse time, from the v[t-1] that the reset of the h[t-1] loaded then gives (v_start's
-// after the loop).
+// after the loop). A kOwnStep neuron reads its saved cur[t] and cur[t-1] (0 before t = 0)
+// from c_saved.
 template <class Neuron, typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
 void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const FireParams<acc_t> p,
                     const scalar_t* gs, const scalar_t* gv, const acc_t* h, int64_t T, int64_t N,
                     int64_t begin, int64_t end, scalar_t* gx, acc_t* gv_init, bool stream = false,
-                    const scalar_t* x = nullptr, acc_t v_start = acc_t(0), double* param_parts = nullptr) {
-  constexpr bool PARAM = Neuron::kParamGrad;
+                    const scalar_t* x = nullptr, acc_t v_start = acc_t(0), double* param_parts = nullptr,
+                    const acc_t* c_saved = nullptr) {
+  constexpr bool PARAM = Neuron::kParamGrad, OWN = Neuron::kOwnStep;
   alignas(64) acc_t gh_next[kBlock], gcur[kBlock];  // dL/dh[t+1], and the neuron's carried gradient
   alignas(64) acc_t gparam[kBlock];                  // per-neuron sums of gh * dh/dparam
+  alignas(64) acc_t c_zero[OWN ? kBlock : 1] = {};   // cur[-1], so the step's loop has no branch
   alignas(64) scalar_t gx_row[kBlock];
   const auto k = Neuron::load(coeffs);
   const acc_t v_decay = Neuron::v_decay(k);
@@ -173,13 +181,17 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const 
         prefetch_row(gs + ahead, len);
         if constexpr (HAS_GV) prefetch_row(gv + ahead, len);
         if constexpr (PARAM && Neuron::kParamReadsX) prefetch_row(x + ahead, len);
+        if constexpr (OWN) prefetch_row(c_saved + ahead, len);
       }
+      const acc_t* c_t = OWN ? c_saved + off : c_zero;
+      const acc_t* c_prev = OWN && t > 0 ? c_saved + off - N : c_zero;
       for (int64_t i = 0; i < len; ++i) {
         // dL/dv[t]: gv[t] (when given) + v_decay * dL/dh[t+1]
         const acc_t through_v = HAS_GV ? mul_add(v_decay, gh_next[i], load<scalar_t, acc_t>(gv + off, i))
                                        : v_decay * gh_next[i];
-        const acc_t gh = grad_h<KIND, SOFT, DETACH>(h[off + i], load<scalar_t, acc_t>(gs + off, i),
-                                                    through_v, p);
+        const acc_t gh = neuron_grad_h<Neuron, KIND, SOFT, DETACH>(
+            k, p, h[off + i], load<scalar_t, acc_t>(gs + off, i), through_v, OWN ? c_t[i] : acc_t(0),
+            OWN ? c_prev[i] : acc_t(0), gcur[i]);
         if constexpr (PARAM) {
           // gh[t+1] * dh[t+1]/dparam's v[t] part (0 at t = T-1, where gh_next is 0)
           const acc_t ht = h[off + i];
@@ -200,74 +212,6 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const 
       double sum = 0.0;
       for (int64_t i = 0; i < len; ++i) sum = sum + static_cast<double>(gparam[i]);
       param_parts[n0 / kBlock] = sum;
-    }
-  }
-  if (stream) stream_fence();
-}
-
-// ------------------------------------------------------------------------- the CLIF loops
-// CLIF (neuron_math.h: clif_step) carries two states, v and m, and its backward needs m[t]
-// and m[t-1] beside h[t], so the forward saves m as well (SAVE: h and m, acc type).
-template <typename scalar_t, typename acc_t, bool SAVE>
-void clif_forward_steps(const ClifCoeffs<acc_t> k, const scalar_t* x, int64_t T, int64_t N, int64_t begin,
-                        int64_t end, scalar_t* s_out, acc_t* h_out, acc_t* m_out, bool stream = false) {
-  alignas(64) acc_t v[kBlock], m[kBlock];
-  alignas(64) scalar_t s_row[kBlock];
-  alignas(64) acc_t h_row[kBlock], m_row[kBlock];
-  for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
-    const int64_t len = std::min(kBlock, end - n0);
-    for (int64_t i = 0; i < len; ++i) v[i] = m[i] = acc_t(0);
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t off = t * N + n0;
-      const scalar_t* xt = x + off;
-      if (t + kPrefetchRows < T) prefetch_row(xt + kPrefetchRows * N, len);
-      scalar_t* st = stream ? s_row : s_out + off;
-      acc_t* ht = stream || !SAVE ? h_row : h_out + off;
-      acc_t* mt = stream || !SAVE ? m_row : m_out + off;
-      for (int64_t i = 0; i < len; ++i) {
-        acc_t s;
-        const acc_t h = clif_step(k, v[i], m[i], load<scalar_t, acc_t>(xt, i), s);
-        st[i] = static_cast<scalar_t>(s);
-        if constexpr (SAVE) ht[i] = h, mt[i] = m[i];
-      }
-      if (stream) {
-        stream_row(s_out + off, s_row, len);
-        if constexpr (SAVE) stream_row(h_out + off, h_row, len), stream_row(m_out + off, m_row, len);
-      }
-    }
-  }
-  if (stream) stream_fence();
-}
-
-// Reverse time: each step reads h[t] and m[t-1] (m[t] is the row the step after read as its
-// m[t-1]), writes dL/dx[t].
-template <typename scalar_t, typename acc_t, int KIND>
-void clif_backward_steps(const ClifCoeffs<acc_t> k, const scalar_t* gs, const acc_t* h, const acc_t* m,
-                         int64_t T, int64_t N, int64_t begin, int64_t end, scalar_t* gx, bool stream = false) {
-  alignas(64) acc_t gv[kBlock], gm[kBlock], m_t[kBlock];
-  alignas(64) acc_t m_zero[kBlock] = {};  // m[-1], so the step's loop has no branch
-  alignas(64) scalar_t gx_row[kBlock];
-  for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
-    const int64_t len = std::min(kBlock, end - n0);
-    for (int64_t i = 0; i < len; ++i) gv[i] = gm[i] = acc_t(0), m_t[i] = m[(T - 1) * N + n0 + i];
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t off = t * N + n0;
-      scalar_t* gxt = stream ? gx_row : gx + off;
-      if (t >= kPrefetchRows) {
-        const int64_t ahead = off - kPrefetchRows * N;
-        prefetch_row(h + ahead, len);
-        prefetch_row(gs + ahead, len);
-        if (t > kPrefetchRows) prefetch_row(m + ahead - N, len);  // m[t-1]'s row, ahead
-      }
-      const acc_t* m_prev = t > 0 ? m + off - N : m_zero;
-      for (int64_t i = 0; i < len; ++i) {
-        const acc_t mp = m_prev[i];
-        const acc_t gh = clif_grad_step<KIND>(k, h[off + i], m_t[i], mp, load<scalar_t, acc_t>(gs + off, i),
-                                              gv[i], gm[i]);
-        m_t[i] = mp;
-        gxt[i] = static_cast<scalar_t>(gh);
-      }
-      if (stream) stream_row(gx + off, gx_row, len);
     }
   }
   if (stream) stream_fence();

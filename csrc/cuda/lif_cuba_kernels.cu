@@ -1,5 +1,5 @@
 // CUDA kernels for LIF, CUBA-LIF, PLIF and CLIF (NEURONS.md §1-2, 9-10): one time loop written once over the
-// neuron type (neuron_math.h: LifNeuron, CubaNeuron), as in the CPU kernels. One thread
+// neuron type (neuron_math.h: LifNeuron, CubaNeuron, PlifNeuron, ClifNeuron), as in the CPU kernels. One thread
 // walks all T steps for V neurons with the state in registers; V = 16 bytes of the input
 // dtype when N is a multiple of V and every pointer is aligned (vector loads), else V = 1.
 // Loads are coalesced across neurons. A neuron with a learned parameter (PLIF) sums
@@ -16,7 +16,9 @@ __global__ void __launch_bounds__(kThreads)
     forward_steps_kernel(const T* __restrict__ x, const A* __restrict__ v_init,
                          const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p, A v_start,
                          int64_t T_, int64_t N, T* __restrict__ s, A* __restrict__ h,
-                         T* __restrict__ vout) {
+                         T* __restrict__ vout, A* __restrict__ c_out) {
+  // A kOwnStep neuron (CLIF) saves its second state cur[t] in c_out beside h.
+  constexpr bool SAVE_C = SAVE_H && Neuron::kOwnStep;
   const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
   if (n >= N) return;
   const auto k = Neuron::load(coeffs);
@@ -30,18 +32,18 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t off = t * N + n;
     const Pack<T, V> xs = load_pack<T, V>(x, off);
     Pack<T, V> ss, vs;
-    Pack<A, V> hs;
+    Pack<A, V> hs, cs;
 #pragma unroll
     for (int j = 0; j < V; ++j) {
-      const A hh = Neuron::charge(k, cur[j], v[j], to_acc<A>(xs.v[j]));
-      const A sp = fire(hh, p.v_th);
-      v[j] = reset<SOFT>(hh, sp, p.v_th, p.v_reset);
+      A sp;
+      hs.v[j] = neuron_step<Neuron, SOFT>(k, p, cur[j], v[j], to_acc<A>(xs.v[j]), sp);
       ss.v[j] = from_acc<T>(sp);
-      hs.v[j] = hh;
+      cs.v[j] = cur[j];
       vs.v[j] = from_acc<T>(v[j]);
     }
     store_pack<T, V>(s, off, ss);
     if constexpr (SAVE_H) store_pack<A, V>(h, off, hs);
+    if constexpr (SAVE_C) store_pack<A, V>(c_out, off, cs);
     if (vout) store_pack<T, V>(vout, off, vs);
   });
 }
@@ -51,8 +53,9 @@ __device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T
                                                const A* __restrict__ h,
                                                const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p,
                                                int64_t T_, int64_t N, T* __restrict__ gx, A* __restrict__ gv_init,
-                                               const T* __restrict__ x, A v_start, double* __restrict__ param_parts) {
-  constexpr bool PARAM = Neuron::kParamGrad;
+                                               const T* __restrict__ x, A v_start, double* __restrict__ param_parts,
+                                               const A* __restrict__ c_saved) {
+  constexpr bool PARAM = Neuron::kParamGrad, OWN = Neuron::kOwnStep;
   const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
   // With a parameter every thread of the block joins the reduction below, so none returns.
   if constexpr (!PARAM) {
@@ -63,8 +66,12 @@ __device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T
   if (n < N) {
     A gh_next[V], gcur[V];  // dL/dh[t+1], and the neuron's carried gradient
     const A v_decay = Neuron::v_decay(k);
+    // A kOwnStep neuron's saved cur[t] (carried from the step after, where it was cur[t-1])
+    // and cur[t-1] (0 before t = 0).
+    Pack<A, V> c_t, c_prev;
 #pragma unroll
-    for (int j = 0; j < V; ++j) gh_next[j] = gcur[j] = A(0);
+    for (int j = 0; j < V; ++j) gh_next[j] = gcur[j] = c_t.v[j] = c_prev.v[j] = A(0);
+    if constexpr (OWN) c_t = load_pack<A, V>(c_saved, (T_ - 1) * N + n);
     for_each_step<A, true>(T_, [&](int64_t t) {
       const int64_t off = t * N + n;
       const Pack<T, V> gsp = load_pack<T, V>(gs, off);
@@ -72,6 +79,12 @@ __device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T
       Pack<T, V> gvp, gxp, xp;
       if (gv) gvp = load_pack<T, V>(gv, off);
       if constexpr (PARAM && Neuron::kParamReadsX) xp = load_pack<T, V>(x, off);
+      if constexpr (OWN) {
+        if (t > 0) c_prev = load_pack<A, V>(c_saved, off - N);
+        else
+#pragma unroll
+          for (int j = 0; j < V; ++j) c_prev.v[j] = A(0);
+      }
 #pragma unroll
       for (int j = 0; j < V; ++j) {
         A through_v = v_decay * gh_next[j];
@@ -80,11 +93,13 @@ __device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T
           const A v_t = reset<SOFT>(hp.v[j], fire(hp.v[j], p.v_th), p.v_th, p.v_reset);
           gparam = mul_add(gh_next[j], Neuron::param_grad_v(k, v_t), gparam);
         }
-        gh_next[j] = grad_h<KIND, SOFT, DETACH>(hp.v[j], to_acc<A>(gsp.v[j]), through_v, p);
+        gh_next[j] = neuron_grad_h<Neuron, KIND, SOFT, DETACH>(k, p, hp.v[j], to_acc<A>(gsp.v[j]), through_v,
+                                                               c_t.v[j], c_prev.v[j], gcur[j]);
         gxp.v[j] = from_acc<T>(Neuron::input_grad(k, gh_next[j], gcur[j]));
         if constexpr (PARAM && Neuron::kParamReadsX)
           gparam = mul_add(gh_next[j], Neuron::param_grad_x(k, to_acc<A>(xp.v[j])), gparam);
       }
+      if constexpr (OWN) c_t = c_prev;
       store_pack<T, V>(gx, off, gxp);
     });
     if (gv_init)
@@ -127,7 +142,7 @@ __global__ void __launch_bounds__(kThreads)
                           const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p, int64_t T_,
                           int64_t N, T* __restrict__ gx, A* __restrict__ gv_init) {
   backward_steps<Neuron, T, A, V, KIND, SOFT, DETACH>(gs, gv, h, coeffs, p, T_, N, gx, gv_init, nullptr, A(0),
-                                                      nullptr);
+                                                      nullptr, nullptr);
 }
 
 template <class Neuron, typename T, typename A, int V, int KIND, bool SOFT, bool DETACH>
@@ -137,7 +152,19 @@ __global__ void __maxnreg__(96)
                                 int64_t N, T* __restrict__ gx, const T* __restrict__ x, A v_start,
                                 double* __restrict__ param_parts) {
   backward_steps<Neuron, T, A, V, KIND, SOFT, DETACH>(gs, gv, h, coeffs, p, T_, N, gx, nullptr, x, v_start,
-                                                      param_parts);
+                                                      param_parts, nullptr);
+}
+
+// A kOwnStep neuron (CLIF: soft reset, nothing detached, no dL/dv input): capped at 96
+// registers as the parameter kernel, since under __launch_bounds__ ptxas spilled 24 bytes in
+// CLIF's 8-wide half-precision instantiations.
+template <class Neuron, typename T, typename A, int V, int KIND>
+__global__ void __maxnreg__(96)
+    backward_state_steps_kernel(const T* __restrict__ gs, const A* __restrict__ h, const A* __restrict__ c_saved,
+                                const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p, int64_t T_,
+                                int64_t N, T* __restrict__ gx) {
+  backward_steps<Neuron, T, A, V, KIND, true, false>(gs, nullptr, h, coeffs, p, T_, N, gx, nullptr, nullptr, A(0),
+                                                     nullptr, c_saved);
 }
 
 // *out = the sum of parts[0, n) in order, in double, rounded once to A.
@@ -149,46 +176,51 @@ __global__ void sum_blocks_kernel(const double* __restrict__ parts, int64_t n, A
 }
 
 // make_coeffs(A{}) -> the neuron's Coeffs<A>.
+// c_out: a kOwnStep neuron's saved second state (written with h).
 template <class Neuron, typename MakeCoeffs>
 cudaError_t launch_forward(DType dt, const void* x, const void* v_init, MakeCoeffs make_coeffs,
                            const Fire& f, int64_t T, int64_t N, void* s, void* h, void* v,
-                           cudaStream_t stream) {
+                           cudaStream_t stream, void* c_out = nullptr) {
   return with_dtype(dt, [&](auto tag) -> cudaError_t {
     using Ty = decltype(tag);
     using A = typename Acc<Ty>::type;
     constexpr int VW = vec_width<Ty>();
     const bool vec = N % VW == 0 && aligned(x, 16) && aligned(s, 16) && aligned(v, 16) &&
-                     aligned(h, sizeof(A) * VW) && aligned(v_init, sizeof(A) * VW);
+                     aligned(h, sizeof(A) * VW) && aligned(v_init, sizeof(A) * VW) && aligned(c_out, sizeof(A) * VW);
     const auto k = make_coeffs(A{});
     const FireParams<A> p = fire_params<A>(f);
     const A v_start = initial_v(f.soft, A(f.v_reset));
     cudaError_t err = cudaSuccess;
     with_bool(vec, [&](auto VEC) {
       constexpr int V = VEC.value ? VW : 1;
-      with_reset(f.soft, [&](auto SOFT) {
+      auto go = [&](auto SOFT) {
         with_bool(h != nullptr, [&](auto SAVE_H) {
           err = launch(forward_steps_kernel<Neuron, Ty, A, V, SOFT.value, SAVE_H.value>,
                        blocks_for((N + V - 1) / V), kThreads, 0, stream, static_cast<const Ty*>(x),
                        static_cast<const A*>(v_init), k, p, v_start, T, N, static_cast<Ty*>(s),
-                       static_cast<A*>(h), static_cast<Ty*>(v));
+                       static_cast<A*>(h), static_cast<Ty*>(v), static_cast<A*>(c_out));
         });
-      });
+      };
+      if constexpr (Neuron::kOwnStep) go(Bool<true>{});  // it resets itself: one instantiation
+      else with_reset(f.soft, go);
     });
     return err;
   });
 }
 
+// c_saved: a kOwnStep neuron's second state, as its forward saved it.
 template <class Neuron, typename MakeCoeffs>
 cudaError_t launch_backward(DType dt, const void* gs, const void* gv, const void* h,
                             MakeCoeffs make_coeffs, const Fire& f, int64_t T, int64_t N, void* gx,
                             void* gv_init, cudaStream_t stream, const void* x = nullptr,
-                            void* param_parts = nullptr, void* param_grad = nullptr) {
+                            void* param_parts = nullptr, void* param_grad = nullptr, const void* c_saved = nullptr) {
   return with_dtype(dt, [&](auto tag) -> cudaError_t {
     using Ty = decltype(tag);
     using A = typename Acc<Ty>::type;
     constexpr int VW = vec_width<Ty>();
     const bool vec = N % VW == 0 && aligned(gs, 16) && aligned(gv, 16) && aligned(gx, 16) && aligned(x, 16) &&
-                     aligned(h, sizeof(A) * VW) && aligned(gv_init, sizeof(A) * VW);
+                     aligned(h, sizeof(A) * VW) && aligned(gv_init, sizeof(A) * VW) &&
+                     aligned(c_saved, sizeof(A) * VW);
     const auto k = make_coeffs(A{});
     const FireParams<A> p = fire_params<A>(f);
     const A v_start = initial_v(f.soft, A(f.v_reset));
@@ -198,84 +230,30 @@ cudaError_t launch_backward(DType dt, const void* gs, const void* gv, const void
     with_bool(vec, [&](auto VEC) {
       constexpr int V = VEC.value ? VW : 1;
       blocks = blocks_for((N + V - 1) / V);
-      with_flavour(f.surrogate, f.soft, f.detach, [&](auto KIND, auto SOFT, auto DETACH) {
-        if constexpr (Neuron::kParamGrad)
-          err = launch(backward_param_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>, blocks,
-                       kThreads, smem, stream, static_cast<const Ty*>(gs), static_cast<const Ty*>(gv),
-                       static_cast<const A*>(h), k, p, T, N, static_cast<Ty*>(gx), static_cast<const Ty*>(x),
-                       v_start, static_cast<double*>(param_parts));
-        else
-          err = launch(backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>, blocks,
-                       kThreads, smem, stream, static_cast<const Ty*>(gs), static_cast<const Ty*>(gv),
-                       static_cast<const A*>(h), k, p, T, N, static_cast<Ty*>(gx), static_cast<A*>(gv_init));
-      });
+      if constexpr (Neuron::kOwnStep) {
+        with_kind(f.surrogate, [&](auto KIND) {
+          err = launch(backward_state_steps_kernel<Neuron, Ty, A, V, KIND.value>, blocks, kThreads, 0, stream,
+                       static_cast<const Ty*>(gs), static_cast<const A*>(h), static_cast<const A*>(c_saved), k, p, T,
+                       N, static_cast<Ty*>(gx));
+        });
+      } else {
+        with_flavour(f.surrogate, f.soft, f.detach, [&](auto KIND, auto SOFT, auto DETACH) {
+          if constexpr (Neuron::kParamGrad)
+            err = launch(backward_param_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>,
+                         blocks, kThreads, smem, stream, static_cast<const Ty*>(gs), static_cast<const Ty*>(gv),
+                         static_cast<const A*>(h), k, p, T, N, static_cast<Ty*>(gx), static_cast<const Ty*>(x),
+                         v_start, static_cast<double*>(param_parts));
+          else
+            err = launch(backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>, blocks,
+                         kThreads, smem, stream, static_cast<const Ty*>(gs), static_cast<const Ty*>(gv),
+                         static_cast<const A*>(h), k, p, T, N, static_cast<Ty*>(gx), static_cast<A*>(gv_init));
+        });
+      }
     });
     if (err != cudaSuccess || !Neuron::kParamGrad) return err;
     // The blocks' partials, summed in block order by one thread (zero blocks: zero).
     return launch(sum_blocks_kernel<A>, 1, 1, 0, stream, static_cast<const double*>(param_parts),
                   static_cast<int64_t>(blocks), static_cast<A*>(param_grad));
-  });
-}
-
-// ------------------------------------------------------------------------------- CLIF
-// Its own loops (two states, neuron_math.h: clif_step, clif_grad_step), walked as above: one
-// thread per V neurons, state in registers.
-template <typename T, typename A, int V, bool SAVE>
-__global__ void __launch_bounds__(kThreads)
-    clif_forward_kernel(const T* __restrict__ x, const ClifCoeffs<A> k, int64_t T_, int64_t N, T* __restrict__ s,
-                        A* __restrict__ h, A* __restrict__ m_out) {
-  const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
-  if (n >= N) return;
-  A v[V], m[V];
-#pragma unroll
-  for (int j = 0; j < V; ++j) v[j] = m[j] = A(0);
-  for_each_step<A, false>(T_, [&](int64_t t) {
-    const int64_t off = t * N + n;
-    const Pack<T, V> xs = load_pack<T, V>(x, off);
-    Pack<T, V> ss;
-    Pack<A, V> hs, ms;
-#pragma unroll
-    for (int j = 0; j < V; ++j) {
-      A sp;
-      hs.v[j] = clif_step(k, v[j], m[j], to_acc<A>(xs.v[j]), sp);
-      ss.v[j] = from_acc<T>(sp);
-      ms.v[j] = m[j];
-    }
-    store_pack<T, V>(s, off, ss);
-    if constexpr (SAVE) {
-      store_pack<A, V>(h, off, hs);
-      store_pack<A, V>(m_out, off, ms);
-    }
-  });
-}
-
-// An explicit register cap, as the parameter kernels above: under __launch_bounds__ ptxas
-// spilled 24 bytes in the 8-wide half-precision instantiations.
-template <typename T, typename A, int V, int KIND>
-__global__ void __maxnreg__(96)
-    clif_backward_kernel(const T* __restrict__ gs, const A* __restrict__ h, const A* __restrict__ m,
-                         const ClifCoeffs<A> k, int64_t T_, int64_t N, T* __restrict__ gx) {
-  const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
-  if (n >= N) return;
-  A gv[V], gm[V];
-  Pack<A, V> m_t = load_pack<A, V>(m, (T_ - 1) * N + n);  // m[t]; the step reads m[t-1]
-#pragma unroll
-  for (int j = 0; j < V; ++j) gv[j] = gm[j] = A(0);
-  for_each_step<A, true>(T_, [&](int64_t t) {
-    const int64_t off = t * N + n;
-    const Pack<T, V> gsp = load_pack<T, V>(gs, off);
-    const Pack<A, V> hp = load_pack<A, V>(h, off);
-    Pack<A, V> mp;
-    if (t > 0) mp = load_pack<A, V>(m, off - N);
-    else
-#pragma unroll
-      for (int j = 0; j < V; ++j) mp.v[j] = A(0);
-    Pack<T, V> gxp;
-#pragma unroll
-    for (int j = 0; j < V; ++j)
-      gxp.v[j] = from_acc<T>(clif_grad_step<KIND>(k, hp.v[j], m_t.v[j], mp.v[j], to_acc<A>(gsp.v[j]), gv[j], gm[j]));
-    m_t = mp;
-    store_pack<T, V>(gx, off, gxp);
   });
 }
 
@@ -314,48 +292,26 @@ cudaError_t plif_backward(DType dt, const void* gs, const void* gv, const void* 
   return err;
 }
 
+// CLIF on the shared loops: soft reset, nothing detached, its own step (ClifNeuron).
 cudaError_t clif_forward(DType dt, const void* x, double tau, double v_th, int64_t T, int64_t N, void* s, void* h,
                          void* m, cudaStream_t stream) {
-  return with_dtype(dt, [&](auto tag) -> cudaError_t {
-    using Ty = decltype(tag);
-    using A = typename Acc<Ty>::type;
-    constexpr int VW = vec_width<Ty>();
-    const bool vec = N % VW == 0 && aligned(x, 16) && aligned(s, 16) && aligned(h, sizeof(A) * VW) &&
-                     aligned(m, sizeof(A) * VW);
-    const ClifCoeffs<A> k{A(tau), A(v_th), A(0), A(1.0 / tau)};
-    cudaError_t err = cudaSuccess;
-    with_bool(vec, [&](auto VEC) {
-      constexpr int V = VEC.value ? VW : 1;
-      with_bool(h != nullptr, [&](auto SAVE) {
-        err = launch(clif_forward_kernel<Ty, A, V, SAVE.value>, blocks_for((N + V - 1) / V), kThreads, 0, stream,
-                     static_cast<const Ty*>(x), k, T, N, static_cast<Ty*>(s), static_cast<A*>(h),
-                     static_cast<A*>(m));
-      });
-    });
-    return err;
-  });
+  auto coeffs = [&](auto tag) {
+    using A = decltype(tag);
+    return ClifCoeffs<A>{A(tau), A(v_th), A(0), A(1.0 / tau)};
+  };
+  const Fire f{v_th, 0.0, 0.0, kRect, true, false};
+  return launch_forward<ClifNeuron>(dt, x, nullptr, coeffs, f, T, N, s, h, nullptr, stream, m);
 }
 
 cudaError_t clif_backward(DType dt, const void* gs, const void* h, const void* m, double tau, const Fire& f, int64_t T,
                           int64_t N, void* gx, cudaStream_t stream) {
-  return with_dtype(dt, [&](auto tag) -> cudaError_t {
-    using Ty = decltype(tag);
-    using A = typename Acc<Ty>::type;
-    constexpr int VW = vec_width<Ty>();
-    const bool vec = N % VW == 0 && aligned(gs, 16) && aligned(gx, 16) && aligned(h, sizeof(A) * VW) &&
-                     aligned(m, sizeof(A) * VW);
-    const ClifCoeffs<A> k{A(tau), A(f.v_th), A(f.alpha), A(1.0 / tau)};
-    cudaError_t err = cudaSuccess;
-    with_bool(vec, [&](auto VEC) {
-      constexpr int V = VEC.value ? VW : 1;
-      with_kind(f.surrogate, [&](auto KIND) {
-        err = launch(clif_backward_kernel<Ty, A, V, KIND.value>, blocks_for((N + V - 1) / V), kThreads, 0, stream,
-                     static_cast<const Ty*>(gs), static_cast<const A*>(h), static_cast<const A*>(m), k, T, N,
-                     static_cast<Ty*>(gx));
-      });
-    });
-    return err;
-  });
+  auto coeffs = [&](auto tag) {
+    using A = decltype(tag);
+    return ClifCoeffs<A>{A(tau), A(f.v_th), A(f.alpha), A(1.0 / tau)};
+  };
+  const Fire soft{f.v_th, 0.0, f.alpha, f.surrogate, true, false};
+  return launch_backward<ClifNeuron>(dt, gs, nullptr, h, coeffs, soft, T, N, gx, nullptr, stream, nullptr, nullptr,
+                                     nullptr, m);
 }
 
 cudaError_t lif_forward(DType dt, const void* x, const void* v_init, double a, double b, double c,

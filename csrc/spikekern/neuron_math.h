@@ -238,8 +238,14 @@ SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
 //                               kParamReadsX) + param_grad_v(v[t-1]); the loops sum
 //                               gh[t] * dh[t]/dparam per block of neurons and the op sums
 //                               the blocks in a fixed order (the same bits every run).
+//   kOwnStep, step, grad_h      a neuron whose second state enters its reset (CLIF) replaces
+//                               charge-fire-reset by step(k, cur, v, x, s) -> h and the
+//                               common grad_h by its own; its forward saves cur[t] beside h[t]
+//                               and its backward reads cur[t] and cur[t-1] (neuron_step and
+//                               neuron_grad_h below are what the loops call).
 struct LifNeuron {
   static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
+  static constexpr bool kOwnStep = false;
   template <typename K>
   SK_HD static K load(const K& k) { return k; }
   template <typename acc_t>
@@ -260,6 +266,7 @@ struct LifNeuron {
 
 struct CubaNeuron {
   static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
+  static constexpr bool kOwnStep = false;
   template <typename K>
   SK_HD static K load(const K& k) { return k; }
   template <typename acc_t>
@@ -293,6 +300,7 @@ struct PlifNeuron {
   template <typename acc_t>
   using Coeffs = PlifCoeffs<acc_t>;
   static constexpr bool kParamGrad = true;
+  static constexpr bool kOwnStep = false;
   template <typename acc_t>
   SK_HD static Coeffs<acc_t> load(Coeffs<acc_t> k) {
     k.q = *k.q_ptr;
@@ -331,8 +339,8 @@ struct PlifNeuron {
 };
 
 // CLIF (NEURONS.md §9): a second state per neuron, the complementary potential m, enters the
-// reset, so CLIF has its own time loops (kernels_cpu.h, cuda/lif_cuba_kernels.cu) around
-// these two steps. Soft reset, nothing detached, no learned parameter:
+// reset, so CLIF brings its own step and reverse step (ClifNeuron, kOwnStep), which the shared
+// time loops run. Soft reset, nothing detached, no learned parameter:
 //   h[t] = (v[t-1] - v[t-1]/tau) + x[t];  d[t] = sigmoid(h[t]/tau);  s[t] = Θ(h[t] - v_th)
 //   m[t] = m[t-1] d[t] + s[t];           v[t] = h[t] - s[t] (v_th + sigmoid(m[t]))
 template <typename acc_t>
@@ -379,6 +387,34 @@ SK_HD acc_t clif_grad_step(const ClifCoeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t
   return gh;
 }
 
+// CLIF as a neuron type of the shared loops: its second state `cur` is m, and its v_decay,
+// 1 - 1/tau, is the factor clif_grad_step carries dL/dv[t-1] back by, so the loops' dL/dv[t]
+// (v_decay * dL/dh[t+1]) is the one it computed itself.
+struct ClifNeuron {
+  static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
+  static constexpr bool kOwnStep = true;
+  template <typename acc_t>
+  using Coeffs = ClifCoeffs<acc_t>;
+  template <typename K>
+  SK_HD static K load(const K& k) { return k; }
+  template <typename acc_t>
+  SK_HD static acc_t step(const Coeffs<acc_t>& k, acc_t& m, acc_t& v, acc_t x, acc_t& s) {
+    return clif_step(k, v, m, x, s);
+  }
+  template <typename acc_t>
+  SK_HD static acc_t v_decay(const Coeffs<acc_t>& k) { return acc_t(1) - k.inv_tau; }
+  template <int KIND, typename acc_t>
+  SK_HD static acc_t grad_h(const Coeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t m_prev, acc_t gs, acc_t gv,
+                            acc_t& gm) {
+    return clif_grad_step<KIND>(k, h, m_t, m_prev, gs, gv, gm);  // gv's update: the loops' through_v
+  }
+  template <typename acc_t>
+  SK_HD static acc_t input_grad(const Coeffs<acc_t>& k, acc_t gh, acc_t& gm) {
+    (void)k, (void)gm;
+    return gh;  // dh[t]/dx[t] = 1
+  }
+};
+
 // Parameters every spiking neuron shares, already cast to the accumulation type.
 template <typename acc_t>
 struct FireParams {
@@ -395,6 +431,33 @@ SK_HD acc_t grad_h(acc_t h, acc_t gs, acc_t g_through_v, const FireParams<acc_t>
   acc_t psi = surrogate_grad<KIND, acc_t>(u, p.alpha);
   acc_t s = u >= acc_t(0) ? acc_t(1) : acc_t(0);
   return mul_add(gs, psi, g_through_v * dv_dh<SOFT, DETACH, acc_t>(h, s, psi, p.v_th, p.v_reset));
+}
+
+// What the time loops run per neuron and step. Forward: h[t] from the state (cur, v) and x[t],
+// the spike s[t] and the state after it. Reverse: dL/dh[t] from h[t], dL/ds[t] and dL/dv[t]
+// (through_v); cur_t and cur_prev are the saved cur[t], cur[t-1] of a kOwnStep neuron (unused
+// otherwise), gcur its carried gradient.
+template <class Neuron, bool SOFT, typename acc_t, class K>
+SK_HD acc_t neuron_step(const K& k, const FireParams<acc_t>& p, acc_t& cur, acc_t& v, acc_t x, acc_t& s) {
+  if constexpr (Neuron::kOwnStep) {
+    return Neuron::step(k, cur, v, x, s);
+  } else {
+    const acc_t h = Neuron::charge(k, cur, v, x);
+    s = fire(h, p.v_th);
+    v = reset<SOFT>(h, s, p.v_th, p.v_reset);
+    return h;
+  }
+}
+
+template <class Neuron, int KIND, bool SOFT, bool DETACH, typename acc_t, class K>
+SK_HD acc_t neuron_grad_h(const K& k, const FireParams<acc_t>& p, acc_t h, acc_t gs, acc_t through_v, acc_t cur_t,
+                          acc_t cur_prev, acc_t& gcur) {
+  if constexpr (Neuron::kOwnStep) {
+    return Neuron::template grad_h<KIND>(k, h, cur_t, cur_prev, gs, through_v, gcur);
+  } else {
+    (void)k, (void)cur_t, (void)cur_prev, (void)gcur;
+    return grad_h<KIND, SOFT, DETACH>(h, gs, through_v, p);
+  }
 }
 
 }  // inline namespace SK_ISA_NAMESPACE

@@ -469,9 +469,13 @@ static void run_clif_case(int kind, int64_t T, int64_t N, int64_t misalign, unsi
   const std::vector<A> xa = widen(x), gsa = widen(gs);
   std::vector<A> s_cpu(TN), h_cpu(TN), m_cpu(TN), gx_cpu(TN);
   const sk::ClifCoeffs<A> k{A(tau), A(v_th), A(alpha), A(1.0 / tau)};
-  sk::cpu::clif_forward_steps<A, A, true>(k, xa.data(), T, N, 0, N, s_cpu.data(), h_cpu.data(), m_cpu.data());
+  const sk::FireParams<A> p{A(v_th), A(0), A(alpha)};
+  sk::cpu::forward_steps<sk::ClifNeuron, A, A, true, true, false>(k, p, xa.data(), nullptr, A(0), T, N, 0, N,
+                                                                  s_cpu.data(), h_cpu.data(), nullptr, false,
+                                                                  m_cpu.data());
   sk::with_kind(kind, [&](auto KIND) {
-    sk::cpu::clif_backward_steps<A, A, KIND.value>(k, gsa.data(), h.p, m.p, T, N, 0, N, gx_cpu.data());
+    sk::cpu::backward_steps<sk::ClifNeuron, A, A, KIND.value, true, false, false>(
+        k, p, gsa.data(), nullptr, h.p, T, N, 0, N, gx_cpu.data(), nullptr, false, nullptr, A(0), nullptr, m.p);
   });
   check_equal("spikes vs CPU kernel", widen(s), s_cpu, TN);
   check_close("h vs CPU kernel", h.p, h_cpu, TN, Type<A>::tol);

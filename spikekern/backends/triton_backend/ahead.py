@@ -27,11 +27,11 @@ from spikekern.backends.triton_backend import common, ilc, lif_cuba, ops
 _ACC_POINTERS = {"h_ptr", "m_ptr", "p_ptr", "q_ptr", "pp_ptr", "vinit_ptr", "gvi_ptr", "gw_part_ptr", "gb_part_ptr"}
 _TRITON_DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
 DTYPES = ["float32", "bfloat16", "float16", "float64"]  # the I/O dtypes each kernel is compiled for
-KERNELS = [lif_cuba.lif_forward_kernel, lif_cuba.lif_backward_kernel,
-           lif_cuba.cuba_lif_forward_kernel, lif_cuba.cuba_lif_backward_kernel,
-           ilc.ilc_cuba_lif_forward_kernel, ilc.ilc_cuba_lif_backward_kernel,
-           lif_cuba.plif_forward_kernel, lif_cuba.plif_backward_kernel,
-           lif_cuba.clif_forward_kernel, lif_cuba.clif_backward_kernel]
+# Every kernel the ops launch: the modules' @triton.jit functions named *_kernel (the loops
+# and helpers they call are compiled inside them), so a new neuron's kernels join the list by
+# their names alone.
+KERNELS = [fn for module in (lif_cuba, ilc) for name, fn in vars(module).items()
+           if name.endswith("_kernel") and isinstance(fn, triton.runtime.jit.KernelInterface)]
 
 
 def variants(kernel):

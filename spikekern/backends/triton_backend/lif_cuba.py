@@ -9,8 +9,9 @@ stores are coalesced across neurons. Params p = [k0, k1, k2, v_th, v_reset, v_st
 none: its q (1/tau, learned) is a tensor of its own at q_ptr, and v_r is v_start. PLIF's backward
 also reads x (decay_input) and writes one partial dL/dq per program (summed by the op in program
 order); v[t-1]'s part of dh[t]/dq is added one step later, from the h[t-1] loaded then.
-CLIF, whose second state m enters the reset, has loops of its own (clif_forward_kernel,
-clif_backward_kernel), with p = [tau, v_th, alpha].
+CLIF (k = (tau, unused, unused)), whose second state m enters the reset, brings its own step
+and reverse step (common.clif_step, clif_grad_step; neuron_math.h: ClifNeuron): its cur is m,
+which the forward saves at c_ptr beside h and the backward reads back (m[t] and m[t-1]).
 """
 import triton
 import triton.language as tl
@@ -19,11 +20,11 @@ from .common import (clif_grad_step, clif_step, cuba_charge, cuba_input_grad, fi
                      lif_input_grad, load_fire_params, plif_charge, plif_param_grad_v, reset)
 
 # NEURON, a compile-time argument of forward_steps / backward_steps: 0 LIF, 1 CUBA-LIF,
-# 2 PLIF with decay_input, 3 PLIF without.
+# 2 PLIF with decay_input, 3 PLIF without, 4 CLIF.
 
 
 @triton.jit
-def forward_steps(x_ptr, vinit_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, T, N, NEURON: tl.constexpr,
+def forward_steps(x_ptr, vinit_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, c_ptr, T, N, NEURON: tl.constexpr,
                   HAS_VINIT: tl.constexpr, SOFT: tl.constexpr, SAVE_H: tl.constexpr,
                   SAVE_V: tl.constexpr, RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
     """Forward; with RECOMPUTE_ONLY it writes only h (backward's first pass in recompute mode)."""
@@ -31,38 +32,44 @@ def forward_steps(x_ptr, vinit_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, T, N, NEU
     mask = offs < N
     k0, k1, k2 = tl.load(p_ptr), tl.load(p_ptr + 1), tl.load(p_ptr + 2)
     v_th, v_reset, v_start, _alpha = load_fire_params(p_ptr)
-    if NEURON >= 2:
+    if NEURON == 2 or NEURON == 3:
         k0 = tl.load(q_ptr).to(k0.dtype)
     cur = tl.zeros([BLOCK], k0.dtype)
     if HAS_VINIT:
         v = tl.load(vinit_ptr + offs, mask=mask, other=0.0).to(k0.dtype)
     else:
         v = cur + v_start
-    xp, sp, hp, vp = x_ptr + offs, s_ptr + offs, h_ptr + offs, v_ptr + offs
+    xp, sp, hp, vp, cp = x_ptr + offs, s_ptr + offs, h_ptr + offs, v_ptr + offs, c_ptr + offs
     for _ in range(T):
         x = tl.load(xp, mask=mask, other=0.0).to(k0.dtype)
-        if NEURON == 0:
-            h = lif_charge(k0, k1, k2, v, x)
-        elif NEURON == 1:
-            h, cur = cuba_charge(k0, k1, cur, v, x)
+        if NEURON == 4:
+            h, s, v, cur = clif_step(k0, v_th, v, cur, x)
         else:
-            h = plif_charge(k0, v_start, v, x, NEURON == 2)
-        s = fire(h, v_th)
-        v = reset(h, s, v_th, v_reset, SOFT)
+            if NEURON == 0:
+                h = lif_charge(k0, k1, k2, v, x)
+            elif NEURON == 1:
+                h, cur = cuba_charge(k0, k1, cur, v, x)
+            else:
+                h = plif_charge(k0, v_start, v, x, NEURON == 2)
+            s = fire(h, v_th)
+            v = reset(h, s, v_th, v_reset, SOFT)
         if not RECOMPUTE_ONLY:
             tl.store(sp, s.to(s_ptr.dtype.element_ty), mask=mask)
         if SAVE_H:
             tl.store(hp, h.to(h_ptr.dtype.element_ty), mask=mask)
+            if NEURON == 4:
+                tl.store(cp, cur.to(c_ptr.dtype.element_ty), mask=mask)
         if SAVE_V:
             tl.store(vp, v.to(v_ptr.dtype.element_ty), mask=mask)
         xp += N
         sp += N
         hp += N
         vp += N
+        cp += N
 
 
 @triton.jit
-def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, pp_ptr, T, N, last,
+def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, pp_ptr, c_ptr, T, N, last,
                    NEURON: tl.constexpr, KIND: tl.constexpr, SOFT: tl.constexpr, DETACH: tl.constexpr,
                    HAS_GV: tl.constexpr, NEED_GVI: tl.constexpr, BLOCK: tl.constexpr):
     """Reverse time from t = T-1 (element offset `last` = (T-1)*N). h may alias gx (recompute
@@ -76,34 +83,43 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, 
         v_decay = k0
     elif NEURON == 1:
         v_decay = k1
+    elif NEURON == 4:
+        v_decay = 1.0 - 1.0 / k0  # CLIF: 1 - 1/tau, the factor clif_grad_step carries dL/dv back by
     else:
         k0 = tl.load(q_ptr).to(k0.dtype)  # q
         v_decay = 1.0 - k0
     gh_next = tl.zeros([BLOCK], k0.dtype)  # dL/dh[t+1]
-    gcur = tl.zeros([BLOCK], k0.dtype)  # CUBA-LIF's carried current gradient
+    gcur = tl.zeros([BLOCK], k0.dtype)  # CUBA-LIF's carried current gradient (CLIF: dL/dm)
     gparam = tl.zeros([BLOCK], k0.dtype)  # PLIF: per-neuron sums of gh * dh/dq
     gsp, gvp = gs_ptr + last + offs, gv_ptr + last + offs
-    hp, gxp, xp = h_ptr + last + offs, gx_ptr + last + offs, x_ptr + last + offs
+    hp, gxp, xp, cp = h_ptr + last + offs, gx_ptr + last + offs, x_ptr + last + offs, c_ptr + last + offs
+    if NEURON == 4:
+        c_t = tl.load(cp, mask=mask, other=0.0).to(k0.dtype)  # m[t]; each step reads m[t-1]
     for i in range(T):
         h = tl.load(hp, mask=mask, other=0.0).to(k0.dtype)
         gs = tl.load(gsp, mask=mask, other=0.0).to(k0.dtype)
         through_v = v_decay * gh_next
         if HAS_GV:
             through_v = tl.load(gvp, mask=mask, other=0.0).to(k0.dtype) + through_v
-        if NEURON >= 2:  # gh[t+1] * dh[t+1]/dq's v[t] part (0 at t = T-1, where gh_next is 0)
+        if NEURON == 2 or NEURON == 3:  # gh[t+1] * dh[t+1]/dq's v[t] part (0 at t = T-1, where gh_next is 0)
             gparam += gh_next * plif_param_grad_v(reset(h, fire(h, v_th), v_th, v_reset, SOFT), v_start)
-        gh_next = grad_h(h, gs, through_v, v_th, v_reset, alpha, KIND, SOFT, DETACH)
+        if NEURON == 4:
+            cp -= N
+            c_prev = tl.load(cp, mask=mask & (offs * 0 + i < T - 1), other=0.0).to(k0.dtype)  # m[-1] = 0
+            gh_next, _gv, gcur = clif_grad_step(k0, v_th, alpha, h, c_t, c_prev, gs, through_v, gcur, KIND)
+            c_t = c_prev
+        else:
+            gh_next = grad_h(h, gs, through_v, v_th, v_reset, alpha, KIND, SOFT, DETACH)
         if NEURON == 0:
             gx = lif_input_grad(k1, gh_next)
         elif NEURON == 1:
             gcur = cuba_input_grad(k0, gh_next, gcur)
             gx = gcur
-        else:
-            if NEURON == 2:  # decay_input: dh[t]/dq's x[t] part
-                gx = k0 * gh_next
-                gparam += gh_next * tl.load(xp, mask=mask, other=0.0).to(k0.dtype)
-            else:
-                gx = gh_next
+        elif NEURON == 2:  # PLIF, decay_input: dh[t]/dq's x[t] part
+            gx = k0 * gh_next
+            gparam += gh_next * tl.load(xp, mask=mask, other=0.0).to(k0.dtype)
+        else:  # PLIF without decay_input, CLIF: dh[t]/dx[t] = 1
+            gx = gh_next
         tl.store(gxp, gx.to(gx_ptr.dtype.element_ty), mask=mask)
         gsp -= N
         gvp -= N
@@ -112,7 +128,7 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, 
         xp -= N
     if NEED_GVI:
         tl.store(gvi_ptr + offs, v_decay * gh_next, mask=mask)
-    if NEURON >= 2:  # v[-1] = v_start's part, then this program's partial sum
+    if NEURON == 2 or NEURON == 3:  # v[-1] = v_start's part, then this program's partial sum
         gparam += gh_next * plif_param_grad_v(v_start + tl.zeros([BLOCK], k0.dtype), v_start)
         tl.store(pp_ptr + pid, tl.sum(tl.where(mask, gparam, 0.0), axis=0))
 
@@ -122,7 +138,7 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, 
 def lif_forward_kernel(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, HAS_VINIT: tl.constexpr,
                        SOFT: tl.constexpr, SAVE_H: tl.constexpr, SAVE_V: tl.constexpr,
                        RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
-    forward_steps(x_ptr, vinit_ptr, p_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, 0, HAS_VINIT, SOFT, SAVE_H,
+    forward_steps(x_ptr, vinit_ptr, p_ptr, p_ptr, s_ptr, h_ptr, v_ptr, h_ptr, T, N, 0, HAS_VINIT, SOFT, SAVE_H,
                   SAVE_V, RECOMPUTE_ONLY, BLOCK)
 
 
@@ -130,7 +146,7 @@ def lif_forward_kernel(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, HAS_V
 def lif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, last, KIND: tl.constexpr,
                         SOFT: tl.constexpr, DETACH: tl.constexpr, HAS_GV: tl.constexpr,
                         NEED_GVI: tl.constexpr, BLOCK: tl.constexpr):
-    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, gs_ptr, p_ptr, p_ptr, T, N, last, 0, KIND,
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, gs_ptr, p_ptr, p_ptr, h_ptr, T, N, last, 0, KIND,
                    SOFT, DETACH, HAS_GV, NEED_GVI, BLOCK)
 
 
@@ -138,7 +154,7 @@ def lif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, las
 def cuba_lif_forward_kernel(x_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, SOFT: tl.constexpr,
                             SAVE_H: tl.constexpr, SAVE_V: tl.constexpr,
                             RECOMPUTE_ONLY: tl.constexpr, BLOCK: tl.constexpr):
-    forward_steps(x_ptr, p_ptr, p_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, 1, False, SOFT, SAVE_H, SAVE_V,
+    forward_steps(x_ptr, p_ptr, p_ptr, p_ptr, s_ptr, h_ptr, v_ptr, h_ptr, T, N, 1, False, SOFT, SAVE_H, SAVE_V,
                   RECOMPUTE_ONLY, BLOCK)
 
 
@@ -146,14 +162,14 @@ def cuba_lif_forward_kernel(x_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, SOFT: tl.co
 def cuba_lif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, T, N, last, KIND: tl.constexpr,
                              SOFT: tl.constexpr, DETACH: tl.constexpr, HAS_GV: tl.constexpr,
                              BLOCK: tl.constexpr):
-    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, gs_ptr, p_ptr, p_ptr, T, N, last, 1, KIND,
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, gs_ptr, p_ptr, p_ptr, h_ptr, T, N, last, 1, KIND,
                    SOFT, DETACH, HAS_GV, False, BLOCK)
 
 
 @triton.jit
 def plif_forward_kernel(x_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, T, N, DECAY_INPUT: tl.constexpr,
                         SOFT: tl.constexpr, SAVE_H: tl.constexpr, SAVE_V: tl.constexpr, BLOCK: tl.constexpr):
-    forward_steps(x_ptr, p_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, T, N, 2 if DECAY_INPUT else 3, False, SOFT,
+    forward_steps(x_ptr, p_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, h_ptr, T, N, 2 if DECAY_INPUT else 3, False, SOFT,
                   SAVE_H, SAVE_V, False, BLOCK)
 
 
@@ -161,51 +177,18 @@ def plif_forward_kernel(x_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, T, N, DECAY_IN
 def plif_backward_kernel(gs_ptr, gv_ptr, h_ptr, x_ptr, p_ptr, q_ptr, gx_ptr, pp_ptr, T, N, last,
                          DECAY_INPUT: tl.constexpr, KIND: tl.constexpr, SOFT: tl.constexpr,
                          DETACH: tl.constexpr, HAS_GV: tl.constexpr, BLOCK: tl.constexpr):
-    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, x_ptr, q_ptr, pp_ptr, T, N, last,
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, x_ptr, q_ptr, pp_ptr, h_ptr, T, N, last,
                    2 if DECAY_INPUT else 3, KIND, SOFT, DETACH, HAS_GV, False, BLOCK)
 
 
 @triton.jit
 def clif_forward_kernel(x_ptr, p_ptr, s_ptr, h_ptr, m_ptr, T, N, SAVE_H: tl.constexpr, BLOCK: tl.constexpr):
-    """CLIF forward; SAVE_H writes h and m (acc dtype), which its backward reads."""
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < N
-    tau, v_th = tl.load(p_ptr), tl.load(p_ptr + 1)
-    v = tl.zeros([BLOCK], tau.dtype)
-    m = tl.zeros([BLOCK], tau.dtype)
-    xp, sp, hp, mp = x_ptr + offs, s_ptr + offs, h_ptr + offs, m_ptr + offs
-    for _ in range(T):
-        x = tl.load(xp, mask=mask, other=0.0).to(tau.dtype)
-        h, s, v, m = clif_step(tau, v_th, v, m, x)
-        tl.store(sp, s.to(s_ptr.dtype.element_ty), mask=mask)
-        if SAVE_H:
-            tl.store(hp, h.to(h_ptr.dtype.element_ty), mask=mask)
-            tl.store(mp, m.to(m_ptr.dtype.element_ty), mask=mask)
-        xp += N
-        sp += N
-        hp += N
-        mp += N
+    """SAVE_H writes h and m (acc dtype), which the backward reads."""
+    forward_steps(x_ptr, p_ptr, p_ptr, p_ptr, s_ptr, h_ptr, s_ptr, m_ptr, T, N, 4, False, True, SAVE_H, False,
+                  False, BLOCK)
 
 
 @triton.jit
 def clif_backward_kernel(gs_ptr, h_ptr, m_ptr, p_ptr, gx_ptr, T, N, last, KIND: tl.constexpr, BLOCK: tl.constexpr):
-    """Reverse time from t = T-1 (element offset `last`): step t reads h[t] and m[t-1]; m[t] is
-    the row the step after it read."""
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < N
-    tau, v_th, alpha = tl.load(p_ptr), tl.load(p_ptr + 1), tl.load(p_ptr + 2)
-    gv = tl.zeros([BLOCK], tau.dtype)
-    gm = tl.zeros([BLOCK], tau.dtype)
-    gsp, hp, mp, gxp = gs_ptr + last + offs, h_ptr + last + offs, m_ptr + last + offs, gx_ptr + last + offs
-    m_t = tl.load(mp, mask=mask, other=0.0)
-    for i in range(T):
-        h = tl.load(hp, mask=mask, other=0.0)
-        gs = tl.load(gsp, mask=mask, other=0.0).to(tau.dtype)
-        mp -= N
-        m_prev = tl.load(mp, mask=mask & (offs * 0 + i < T - 1), other=0.0)  # m[-1] = 0
-        gh, gv, gm = clif_grad_step(tau, v_th, alpha, h, m_t, m_prev, gs, gv, gm, KIND)
-        tl.store(gxp, gh.to(gx_ptr.dtype.element_ty), mask=mask)
-        m_t = m_prev
-        gsp -= N
-        hp -= N
-        gxp -= N
+    backward_steps(gs_ptr, gs_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, gs_ptr, p_ptr, p_ptr, m_ptr, T, N, last, 4, KIND,
+                   True, False, False, False, BLOCK)

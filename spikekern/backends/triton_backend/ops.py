@@ -19,7 +19,7 @@ from torch import Tensor
 from torch._subclasses.fake_tensor import is_fake
 from torch.library import triton_op, wrap_triton
 
-from .common import BLOCK, acc_dtype, neuron_params, params
+from .common import BLOCK, acc_dtype, neuron_params
 from .ilc import ilc_cuba_lif_backward_kernel, ilc_cuba_lif_forward_kernel
 from .lif_cuba import (clif_backward_kernel, clif_forward_kernel, cuba_lif_backward_kernel, cuba_lif_forward_kernel,
                        lif_backward_kernel, lif_forward_kernel, plif_backward_kernel, plif_forward_kernel)
@@ -264,7 +264,7 @@ _plif_forward.register_autograd(_plif_bwd, setup_context=_plif_setup)
 
 
 # ---------------------------------------------------------------------------------- CLIF
-# Its own parameter vector [tau, v_th, alpha]; h and m (acc dtype) saved for the backward.
+# The shared loops' parameter vector with k = (tau,); h and m (acc dtype) saved for the backward.
 @triton_op("spikekern_triton::clif_forward", mutates_args=())
 def _clif_forward(x: Tensor, tau: float, v_th: float, surrogate: int, alpha: float,
                   save_h: bool) -> tuple[Tensor, Tensor, Tensor]:
@@ -273,7 +273,7 @@ def _clif_forward(x: Tensor, tau: float, v_th: float, surrogate: int, alpha: flo
     s = torch.empty_like(x)
     h = _empty_or(x, save_h, acc_dtype(x.dtype))
     m = _empty_or(x, save_h, acc_dtype(x.dtype))
-    p = params((tau, v_th, alpha), x)
+    p = neuron_params((tau,), v_th, 0.0, True, alpha, x)
     _launch(clif_forward_kernel, _grid(N), x, p, s, h if save_h else s, m if save_h else s, T, N, SAVE_H=save_h,
             BLOCK=BLOCK)
     return s, h, m
@@ -285,7 +285,7 @@ def _clif_backward(grad_s: Tensor, h: Tensor, m: Tensor, tau: float, v_th: float
     gs = grad_s.contiguous()
     T, N = _sizes(gs)
     gx = torch.empty_like(gs)
-    p = params((tau, v_th, alpha), gs)
+    p = neuron_params((tau,), v_th, 0.0, True, alpha, gs)
     _launch(clif_backward_kernel, _grid(N), gs, h.contiguous(), m.contiguous(), p, gx, T, N, (T - 1) * N,
             KIND=surrogate, BLOCK=BLOCK)
     return gx
