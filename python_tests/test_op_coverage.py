@@ -64,7 +64,7 @@ def test_public_function_reference_loop_and_bench_case(neuron):
     assert callable(getattr(ops, neuron, None)), f"spikekern.ops.{neuron} is missing"
     assert callable(getattr(reference, neuron, None)), f"spikekern.backends.reference.{neuron} is missing"
     for cases, name in ((FULL_CASES, "FULL_CASES"), (QUICK_CASES, "QUICK_CASES")):
-        assert neuron in {c.neuron for c in cases}, f"no bench case for {neuron} in {name} (spikekern/bench/report.py)"
+        assert neuron in {c.neuron for c in cases}, f"no bench case for {neuron} in {name} (spikekern/bench/cases.py, NEURON_FNS)"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
@@ -73,7 +73,8 @@ def test_triton_ops_and_compile_list(neuron):
     from spikekern.backends import triton_backend
     from spikekern.backends.triton_backend import ahead
 
-    assert f"{neuron}_forward" in triton_backend._OPS, f"{neuron}_forward: not a Triton op (triton_backend/__init__.py)"
+    assert callable(getattr(triton_backend, f"{neuron}_forward", None)), \
+        f"{neuron}_forward: not exported by the Triton backend (triton_backend/ops.py, __all__)"
     for op in (f"{neuron}_forward", f"{neuron}_backward"):
         assert hasattr(torch.ops.spikekern_triton, op), f"{op}: no triton_op (triton_backend/ops.py)"
         assert f"{op}_kernel" in {k.fn.__name__ for k in ahead.KERNELS}, \

@@ -12,17 +12,14 @@ import torch
 
 from .. import __version__, _malloc, available_backends
 from . import models, peers
-from .cases import MODES, Case, copy_runner, make_inputs, runner
+from .cases import MODES, NEURON_FNS, Case, copy_runner, make_inputs, runner
 from .timing import interleaved, speedup_text, speedup_vs_reference
 
-FULL_CASES = [
-    Case("lif", 16, 1 << 16), Case("lif", 16, 1 << 20), Case("lif", 4, 1 << 20),
-    Case("cuba_lif", 16, 1 << 16), Case("cuba_lif", 16, 1 << 20),
-    Case("ilc_cuba_lif", 5, 100, 6, 10), Case("ilc_cuba_lif", 16, 4096, 6, 10),
-    Case("plif", 16, 1 << 20), Case("clif", 16, 1 << 20),
-]
-QUICK_CASES = [Case("lif", 16, 1 << 20), Case("cuba_lif", 16, 1 << 20), Case("ilc_cuba_lif", 5, 100, 6, 10),
-               Case("plif", 16, 1 << 20), Case("clif", 16, 1 << 20)]
+# Every neuron of cases.NEURON_FNS at T=16, N=2^20; ILC-CUBA-LIF at the ILC-SAN size.
+STANDARD_CASES = [Case(n, 16, 1 << 20) for n in NEURON_FNS if n != "ilc_cuba_lif"]
+QUICK_CASES = [*STANDARD_CASES, Case("ilc_cuba_lif", 5, 100, 6, 10)]
+FULL_CASES = [Case("lif", 16, 1 << 16), Case("lif", 4, 1 << 20), Case("cuba_lif", 16, 1 << 16), *QUICK_CASES,
+              Case("ilc_cuba_lif", 16, 4096, 6, 10)]
 
 
 def _peers_for(case, inputs, peer_names, log) -> tuple[dict, list[dict]]:

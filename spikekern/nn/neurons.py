@@ -16,6 +16,10 @@ from .. import _backend, ops
 from .seeds import check_seeds, seed_shape
 
 
+# What spikekern.nn exports from here (a new neuron's module joins this list).
+__all__ = ["LIF", "CUBALIF", "ILCCUBALIF", "PLIF", "CLIF", "IFEncoderNeuron", "NonSpikingIF"]
+
+
 def _check_backend(backend: str | None) -> str | None:
     if backend is not None:
         _backend._check_name(backend)

@@ -15,6 +15,10 @@ from .validation import (acc_dtype, as_v_init, check_clif_tau, check_decay, chec
                          lif_coefficients)
 
 
+# What spikekern.ops exports from here (a new neuron's function joins this list).
+__all__ = ["lif", "cuba_lif", "ilc_cuba_lif", "plif", "clif", "nonspiking_if", "DECODES"]
+
+
 def _needs_grad(*tensors) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 

@@ -10,9 +10,6 @@ import importlib
 import importlib.util
 import os
 
-_OPS = ("lif_forward", "cuba_lif_forward", "ilc_cuba_lif_forward", "plif_forward", "clif_forward")
-
-
 def why_unavailable(device_type: str) -> str | None:
     if importlib.util.find_spec("triton") is None:
         return "triton is not installed (pip install triton)"
@@ -28,8 +25,11 @@ def why_unavailable(device_type: str) -> str | None:
 
 
 def __getattr__(name: str):
-    # spikekern.backends.triton_backend.lif_forward etc.: import the kernels on first use.
-    if name in _OPS or name in ("set_recompute_h", "recompute_h"):
-        ops = importlib.import_module(".ops", __name__)
-        return getattr(ops, name)
-    raise AttributeError(name)
+    # spikekern.backends.triton_backend.lif_forward etc. (ops.py's public names): import the
+    # kernels, and Triton, on first use.
+    if name.startswith("_"):
+        raise AttributeError(name)
+    ops = importlib.import_module(".ops", __name__)
+    if name not in ops.__all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(ops, name)

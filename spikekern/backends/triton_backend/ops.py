@@ -385,6 +385,11 @@ def _check_saved(saved: bool, op: str) -> None:
 
 
 # The functions spikekern.ops calls: the compiled ops' signatures (no recompute argument).
+# triton_backend exports these names (a new neuron's <name>_forward joins the list).
+__all__ = ["set_recompute_h", "recompute_h", "lif_forward", "cuba_lif_forward", "ilc_cuba_lif_forward", "plif_forward",
+           "clif_forward"]
+
+
 def lif_forward(*args):
     return _lif_forward(*args, _state["recompute_h"])
 
