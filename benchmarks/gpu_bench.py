@@ -83,7 +83,7 @@ def main() -> int:
     backends = [b for b in spikekern.available_backends("cuda") if b != "reference"]
     cases = [Case("lif", 16, 1 << 24), Case("cuba_lif", 16, 1 << 24), Case("ilc_cuba_lif", 5, 100, 6, 10),
              Case("cuba_lif", 5, 100 * 60), Case("ilc_cuba_lif", 16, 4096, 6, 10), Case("cuba_lif", 16, 4096 * 256),
-             Case("lif", 5, 100 * 256)]
+             Case("lif", 5, 100 * 256), Case("plif", 16, 1 << 24), Case("clif", 16, 1 << 24)]
     if args.quick:
         cases = cases[:3]
     copy_gbs = copy_bandwidth()
