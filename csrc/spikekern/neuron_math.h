@@ -368,12 +368,12 @@ SK_HD acc_t clif_step(const ClifCoeffs<acc_t>& k, acc_t& v, acc_t& m, acc_t x, a
   return h;
 }
 
-// One reverse step (NEURONS.md §9, backward) from h[t], m[t] and m[t-1]: returns dL/dh[t]
-// (= dL/dx[t]); gv and gm carry dL/dv[t] and dL/dm[t] in (from step t+1) and dL/dv[t-1],
-// dL/dm[t-1] out.
+// One reverse step (NEURONS.md §9, backward) from h[t], m[t], m[t-1] and gv = dL/dv[t]:
+// returns dL/dh[t] (= dL/dx[t]); gm carries dL/dm[t] in (from step t+1) and dL/dm[t-1] out.
+// dL/dv[t-1] = (1 - 1/tau) dL/dh[t] is the time loops' own (ClifNeuron::v_decay).
 template <int KIND, typename acc_t>
-SK_HD acc_t clif_grad_step(const ClifCoeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t m_prev, acc_t gs,
-                           acc_t& gv, acc_t& gm) {
+SK_HD acc_t clif_grad_step(const ClifCoeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t m_prev, acc_t gs, acc_t gv,
+                           acc_t& gm) {
   const acc_t u = h - k.v_th;
   const acc_t s = u >= acc_t(0) ? acc_t(1) : acc_t(0);
   const acc_t psi = surrogate_grad<KIND, acc_t>(u, k.alpha);
@@ -382,14 +382,12 @@ SK_HD acc_t clif_grad_step(const ClifCoeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t
   const acc_t gm_t = mul_add(-gv * s, sm * (acc_t(1) - sm), gm);   // dL/dm[t]
   const acc_t gs_t = mul_add(-gv, k.v_th + sm, gs + gm_t);         // dL/ds[t]
   const acc_t gh = mul_add(gm_t * m_prev, d * (acc_t(1) - d) * k.inv_tau, mul_add(gs_t, psi, gv));
-  gv = (acc_t(1) - k.inv_tau) * gh;
   gm = gm_t * d;
   return gh;
 }
 
-// CLIF as a neuron type of the shared loops: its second state `cur` is m, and its v_decay,
-// 1 - 1/tau, is the factor clif_grad_step carries dL/dv[t-1] back by, so the loops' dL/dv[t]
-// (v_decay * dL/dh[t+1]) is the one it computed itself.
+// CLIF as a neuron type of the shared loops: its second state `cur` is m, and its v_decay is
+// dh[t]/dv[t-1] = 1 - 1/tau, so the loops' dL/dv[t] (v_decay * dL/dh[t+1]) is CLIF's.
 struct ClifNeuron {
   static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
   static constexpr bool kOwnStep = true;
@@ -406,7 +404,7 @@ struct ClifNeuron {
   template <int KIND, typename acc_t>
   SK_HD static acc_t grad_h(const Coeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t m_prev, acc_t gs, acc_t gv,
                             acc_t& gm) {
-    return clif_grad_step<KIND>(k, h, m_t, m_prev, gs, gv, gm);  // gv's update: the loops' through_v
+    return clif_grad_step<KIND>(k, h, m_t, m_prev, gs, gv, gm);
   }
   template <typename acc_t>
   SK_HD static acc_t input_grad(const Coeffs<acc_t>& k, acc_t gh, acc_t& gm) {

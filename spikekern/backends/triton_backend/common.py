@@ -109,7 +109,7 @@ def clif_step(tau, v_th, v, m, x):
 
 @triton.jit
 def clif_grad_step(tau, v_th, alpha, h, m_t, m_prev, gs, gv, gm, KIND: tl.constexpr):
-    """One CLIF reverse step (neuron_math.h: clif_grad_step). Returns (dL/dh[t], dL/dv[t-1], dL/dm[t-1])."""
+    """One CLIF reverse step (neuron_math.h: clif_grad_step), gv = dL/dv[t]. Returns (dL/dh[t], dL/dm[t-1])."""
     u = h - v_th
     s = tl.where(u >= 0.0, 1.0, 0.0).to(h.dtype)
     psi = surrogate_grad(u, alpha, KIND)
@@ -119,7 +119,7 @@ def clif_grad_step(tau, v_th, alpha, h, m_t, m_prev, gs, gv, gm, KIND: tl.conste
     gm_t = gm - gv * s * (sm * (1.0 - sm))
     gs_t = (gs + gm_t) - gv * (v_th + sm)
     gh = (gv + gs_t * psi) + gm_t * m_prev * (d * (1.0 - d) * inv_tau)
-    return gh, (1.0 - inv_tau) * gh, gm_t * d
+    return gh, gm_t * d
 
 
 @triton.jit

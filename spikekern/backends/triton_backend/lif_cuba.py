@@ -84,7 +84,7 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, 
     elif NEURON == 1:
         v_decay = k1
     elif NEURON == 4:
-        v_decay = 1.0 - 1.0 / k0  # CLIF: 1 - 1/tau, the factor clif_grad_step carries dL/dv back by
+        v_decay = 1.0 - 1.0 / k0  # CLIF: dh[t]/dv[t-1] = 1 - 1/tau
     else:
         k0 = tl.load(q_ptr).to(k0.dtype)  # q
         v_decay = 1.0 - k0
@@ -106,7 +106,7 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, 
         if NEURON == 4:
             cp -= N
             c_prev = tl.load(cp, mask=mask & (offs * 0 + i < T - 1), other=0.0).to(k0.dtype)  # m[-1] = 0
-            gh_next, _gv, gcur = clif_grad_step(k0, v_th, alpha, h, c_t, c_prev, gs, through_v, gcur, KIND)
+            gh_next, gcur = clif_grad_step(k0, v_th, alpha, h, c_t, c_prev, gs, through_v, gcur, KIND)
             c_t = c_prev
         else:
             gh_next = grad_h(h, gs, through_v, v_th, v_reset, alpha, KIND, SOFT, DETACH)
