@@ -109,6 +109,28 @@ def test_pop_encoder_receptive_fields_by_hand():
     torch.testing.assert_close(a[0, 0], torch.tensor([e, 1.0, e, math.exp(-0.5 * 4 / 0.25), e, 1.0]))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_pop_encoder_far_fields_are_zero_and_the_rest_is_exp(dtype):
+    """Fields whose exp would underflow (to a subnormal or 0) are exactly 0, values and
+    gradients; every other field and its gradient is exp's own, bit for bit."""
+    torch.manual_seed(3)
+    enc = PopSpikeEncoder(obs_dim=4, pop_dim=9, spike_ts=2, mean_range=(-3, 3), std=0.05, mode="pop-raw").to(dtype)
+    obs = torch.randn(16, 4, dtype=dtype) * 2
+    a = enc.receptive_fields(obs)
+    z = (-0.5 * (obs.unsqueeze(-1) - enc.mean.view(4, 9)).pow(2) / enc.std.view(4, 9).pow(2)).view(16, -1)
+    exact = torch.exp(z)
+    near = exact >= 2 * torch.finfo(dtype).tiny  # fields left to exp (a margin for the floor's rounding)
+    assert (~near).any() and near.any(), "the case must have fields on both sides of the floor"
+    assert torch.equal(a[near], exact[near])
+    assert not a[exact < torch.finfo(dtype).tiny].any()
+    g = torch.randn_like(a)
+    (a * g).sum().backward()
+    mean_grad = enc.mean.grad.clone()
+    enc.mean.grad = None
+    (exact * g * near).sum().backward()  # exp's own gradient from the fields exp computes
+    torch.testing.assert_close(enc.mean.grad, mean_grad, rtol=0, atol=0)
+
+
 def test_pop_encoder_det_spike_trains_by_hand():
     # A = 1 at the mean: the IF (v_th 0.999, soft reset) fires every step;
     # A = 0.5 fires every other step; A = exp(-8) never within 4 steps.

@@ -60,6 +60,34 @@ def test_proxy_update_is_the_hand_computed_step(tmp_path):
         torch.testing.assert_close(after[n][0], expected, rtol=1e-12, atol=1e-12, msg=lambda m: f"{n}: {m}")
 
 
+def test_update_is_proxy_iters_proxy_steps_then_td3_on_the_last_batch(tmp_path):
+    """update() takes the actor's actions for all proxy_iters batches from one forward; it
+    equals proxy_iters single proxy updates (each computing its own targets) on the batches
+    it draws, then the TD3 update on the last of them."""
+    cfg = proxy_cfg(policy_delay=1)
+    ts = [td3.TD3Trainer(cfg, tmp_path / f"run{i}") for i in range(2)]
+    for t in ts:
+        t.agent.double()
+        t.proxy.double()
+        while t.agent_step() < cfg.update_after - 1:  # random actions, no update yet
+            t.step_once()
+        sample = t.buffer.sample
+        t.buffer.sample = lambda *a, _sample=sample, **k: {n: v.double() for n, v in _sample(*a, **k).items()}
+    rng = torch.get_rng_state()  # a single run's target noise comes from the global stream
+    info = ts[0].update()
+    by_hand = ts[1]
+    torch.set_rng_state(rng)
+    batches = [by_hand.buffer.sample(cfg.batch_size, by_hand.rngs) for _ in range(cfg.proxy_iters)]
+    losses = [by_hand.learn_proxy(b) for b in batches]
+    expected = by_hand.learn(batches[-1])
+    torch.testing.assert_close(info["proxy_loss"], losses[-1], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(info["q_loss"], expected["q_loss"], rtol=1e-12, atol=1e-12)
+    for part in ("agent", "proxy"):
+        got, want = (getattr(t, part).state_dict() for t in ts)
+        for name in want:
+            torch.testing.assert_close(got[name], want[name], rtol=1e-12, atol=1e-12, msg=lambda m: f"{part}.{name}: {m}")
+
+
 def test_critic_targets_come_from_the_proxy(tmp_path):
     cfg = proxy_cfg(target_noise=0.0, policy_delay=1)
     t = td3.TD3Trainer(cfg, tmp_path / "run")
