@@ -55,6 +55,28 @@ def test_resume_equals_uninterrupted(tmp_path):
         [[r[k] for k in same] for r in rows(tmp_path / "split")]
 
 
+def test_each_start_of_a_run_records_its_software(tmp_path):
+    """software.jsonl: one line per start (new, then resumed), with the checkout's commit and
+    the libraries' versions; a folder outside any checkout has no commit."""
+    import subprocess
+    from pathlib import Path
+
+    import spikekern
+    from spikekern.rl import provenance
+
+    td3.run(tiny(steps=200), tmp_path / "run", progress=False)
+    td3.run(None, tmp_path / "run", resume=True, progress=False, overrides=dict(steps=300))
+    lines = provenance.read(tmp_path / "run")
+    assert [line["start"] for line in lines] == [0, 200]
+    head = subprocess.run(["git", "-C", str(Path(spikekern.__file__).parent), "rev-parse", "HEAD"],
+                          capture_output=True, text=True)
+    for line in lines:
+        assert line["torch"] == torch.__version__ and line["spikekern"] == spikekern.__version__
+        assert line["commit"] == (head.stdout.strip() if head.returncode == 0 else None)
+        assert isinstance(line["dirty"], bool) or line["commit"] is None
+    assert provenance.git_state(tmp_path) == dict(commit=None, dirty=None)
+
+
 def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, monkeypatch):
     cfg = tiny(steps=300)
     trainer = td3.TD3Trainer(cfg, tmp_path / "run")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import provenance
 from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from .guards import DivergedError, check_loss, check_parameters
 from .logger import RunLogger, plot_curve
@@ -141,11 +142,13 @@ class Trainer:
             self.group_dir.mkdir(parents=True, exist_ok=True)
             (self.group_dir / GROUP).write_text(json.dumps(
                 dict(algo=self.algo, seeds=[r.seed for r in self.runs]), indent=1))
+        info = provenance.software()
         for run in self.runs:
             run.run_dir.mkdir(parents=True, exist_ok=True)
             if not resumed:
                 config = dict(algo=self.algo, **dataclasses.asdict(run.cfg))
                 (run.run_dir / "config.json").write_text(json.dumps(config, indent=1))
+            provenance.record(run.run_dir, resume_step if resumed else 0, info)
             (run.run_dir / DIVERGED).unlink(missing_ok=True)  # a resumed seed trains again
             run.logger = RunLogger(run.run_dir, fields, resume_step=resume_step if resumed else None)
         self.t0 = time.perf_counter()

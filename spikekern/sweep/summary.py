@@ -1,5 +1,5 @@
 """`spikekern report DIR`: the table and curves of a sweep, read from its run folders only
-(config.json and progress.csv), so it needs no Ray and works on copied folders.
+(config.json, progress.csv, software.jsonl), so it needs no Ray and works on copied folders.
 
 Per (env, agent), over seeds: mean and std of the final test return and of the best test
 return (the ILC-SAN protocol reports the best evaluation of each run), the steps reached, the
@@ -15,11 +15,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..rl import provenance
 from ..rl.algorithms import algorithms
 from . import published, statistics
 from .trials import env_dirname
@@ -38,6 +39,7 @@ class Run:
     returns: np.ndarray     # mean test return at each evaluation
     time_s: float           # training wall time at the last evaluation
     T: int | None = None    # the spiking network's time steps (None for the ANN baseline)
+    software: list = field(default_factory=list)  # its starts' records (rl/provenance.py), oldest first
 
     @property
     def final(self) -> float:
@@ -66,7 +68,8 @@ def collect(root: Path) -> list[Run]:
         runs.append(Run(cfg["algo"], cfg["env"], agent, int(cfg["seed"]),
                         np.array([float(r["step"]) for r in rows]), np.array([float(r["test_return"]) for r in rows]),
                         float(rows[-1]["time_s"]),
-                        cfg.get(algo.time_steps_field) if agent != algo.baseline else None))
+                        cfg.get(algo.time_steps_field) if agent != algo.baseline else None,
+                        provenance.read(cfg_path.parent)))
     return runs
 
 
@@ -99,6 +102,30 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {r['env']} | {r['agent']} | {r['seeds']} | {r['final_return_mean']:.1f} +- "
                      f"{r['final_return_std']:.1f} | {r['best_return_mean']:.1f} +- {r['best_return_std']:.1f} | "
                      f"{r['steps']} | {r['wall_time_s'] / 60:.1f} min | {r['env_steps_per_s']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def software_markdown(runs: list[Run]) -> str:
+    """Which software made the runs: each distinct (commit, libraries) with the runs that
+    started on it (a run resumed on other software counts under each)."""
+    keys = ("commit", "dirty", "torch", "gymnasium", "mujoco", "ale-py", "minatar", "cpu_isa")
+    seen: dict[tuple, set] = {}
+    unrecorded = []
+    for r in runs:
+        if not r.software:
+            unrecorded.append(r)
+        for line in r.software:
+            seen.setdefault(tuple(line.get(k) for k in keys), set()).add((r.env, r.agent, r.seed))
+    lines = ["## Software", "", "The code and libraries each run started on (run folders' software.jsonl; "
+             "a run resumed on other software is counted under each).", "",
+             "| spikekern commit | uncommitted changes | torch | gymnasium | mujoco | ale-py | minatar | CPU kernels | runs |",
+             "|---|---|---|---|---|---|---|---|---:|"]
+    for key, members in seen.items():
+        commit, dirty, *rest = key
+        cells = [(commit or "-")[:12], {True: "yes", False: "no"}.get(dirty, "-"), *("-" if v is None else v for v in rest)]
+        lines.append("| " + " | ".join(map(str, cells)) + f" | {len(members)} |")
+    if unrecorded:
+        lines.append(f"| not recorded (runs made before software.jsonl was kept) | | | | | | | | {len(unrecorded)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -152,7 +179,8 @@ def write(root: Path) -> list[Path]:
         print(f"spikekern report: no IQM, intervals or normalised scores: {exc}", file=sys.stderr)
         text_stats, stats_paths = "", []
     text_published = published.markdown(groups(runs), statistics.random_scores())
-    (root / "summary.md").write_text("\n".join(t for t in (text, text_stats, text_published) if t))
+    text_software = software_markdown(runs)
+    (root / "summary.md").write_text("\n".join(t for t in (text, text_stats, text_published, text_software) if t))
     return paths + stats_paths
 
 
