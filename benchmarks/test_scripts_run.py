@@ -26,3 +26,9 @@ def test_train_throughput_minatar():
     pytest.importorskip("minatar", reason="MinAtar is not installed")
     rate = _script("train_throughput").dqn_frames_per_s("cpp", "MinAtar/Breakout-v1", 5)
     assert math.isfinite(rate) and rate > 0
+
+
+@pytest.mark.parametrize("agent", ["ann", "ilc-san+proxy"])
+def test_td3_update(agent):
+    ms = _script("td3_update").update_ms("Pendulum-v1", agent, 1, 2)
+    assert math.isfinite(ms) and ms > 0
