@@ -28,6 +28,14 @@ def _batch(B, K, seed=0):
                 done=(torch.rand(B, K, generator=g) < 0.1).double())
 
 
+def _proxy_step(t, b):
+    """One proxy update on batch b, with the actor's targets from a forward of its own."""
+    o = t.agent.norm(b["obs"])
+    with torch.no_grad():
+        target = t.agent.actor(o)
+    return t.learn_proxy(o, target)
+
+
 def _mlp(params, x, act_limit):
     """The proxy written out: act_limit * tanh(W3 relu(W2 relu(W1 x + b1) + b2) + b3)."""
     w1, b1, w2, b2, w3, b3 = params
@@ -52,7 +60,7 @@ def test_proxy_update_is_the_hand_computed_step(tmp_path):
         target = t.agent.actor(t.agent.norm(b["obs"]))[:, 0]
     loss = ((_mlp(before, o, t.act_limit) - target) ** 2).mean()
     grads = torch.autograd.grad(loss, before)
-    got = t.learn_proxy(b)
+    got = _proxy_step(t, b)
     torch.testing.assert_close(got, loss.detach().reshape(1))
     after = t.proxy.state_dict()
     for n, p, g in zip(names, before, grads):
@@ -62,8 +70,8 @@ def test_proxy_update_is_the_hand_computed_step(tmp_path):
 
 def test_update_is_proxy_iters_proxy_steps_then_td3_on_the_last_batch(tmp_path):
     """update() takes the actor's actions for all proxy_iters batches from one forward; it
-    equals proxy_iters single proxy updates (each computing its own targets) on the batches
-    it draws, then the TD3 update on the last of them."""
+    equals proxy_iters single proxy updates (each with its own forward) on the batches it
+    draws, then the TD3 update on the last of them."""
     cfg = proxy_cfg(policy_delay=1)
     ts = [td3.TD3Trainer(cfg, tmp_path / f"run{i}") for i in range(2)]
     for t in ts:
@@ -78,7 +86,7 @@ def test_update_is_proxy_iters_proxy_steps_then_td3_on_the_last_batch(tmp_path):
     by_hand = ts[1]
     torch.set_rng_state(rng)
     batches = [by_hand.buffer.sample(cfg.batch_size, by_hand.rngs) for _ in range(cfg.proxy_iters)]
-    losses = [by_hand.learn_proxy(b) for b in batches]
+    losses = [_proxy_step(by_hand, b) for b in batches]
     expected = by_hand.learn(batches[-1])
     torch.testing.assert_close(info["proxy_loss"], losses[-1], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(info["q_loss"], expected["q_loss"], rtol=1e-12, atol=1e-12)
@@ -149,11 +157,11 @@ def test_each_seeds_proxy_and_td3_update_is_its_single_runs(tmp_path):
     multi.agent.norm.update(b["obs"].numpy())
     for k, single in enumerate(singles):
         single.agent.norm.update(b["obs"][:, k:k + 1].numpy())
-    proxy_loss = multi.learn_proxy(b)
+    proxy_loss = _proxy_step(multi, b)
     info = multi.learn(b)
     for k, single in enumerate(singles):
         part = {name: v[:, k:k + 1] for name, v in b.items()}
-        torch.testing.assert_close(proxy_loss[k], single.learn_proxy(part)[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(proxy_loss[k], _proxy_step(single, part)[0], rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(info["q_loss"][k], single.learn(part)["q_loss"][0], rtol=1e-12, atol=1e-12)
         for name, p in single.proxy.state_dict().items():
             torch.testing.assert_close(multi.proxy.state_dict()[name][k], p[0], rtol=1e-10, atol=1e-12,
