@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from spikekern.bench.updates import time_updates, warmed
+
 
 def trainer(kind: str, out: Path):
     from spikekern.rl import dqn, td3
@@ -36,23 +38,13 @@ def trainer(kind: str, out: Path):
 
 
 def measure(kind: str, updates: int, steps: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        tr = trainer(kind, Path(tmp) / "run")
-        while tr.agent_step() < 300:  # learning has started, the spikes are those of training
-            tr.step_once()
-        tr.update()
-        t0 = time.perf_counter()
-        for _ in range(updates):
-            tr.update()
-        update_ms = (time.perf_counter() - t0) / updates * 1e3
+    with tempfile.TemporaryDirectory() as tmp, warmed(trainer(kind, Path(tmp) / "run")) as tr:
+        update_ms = time_updates(tr, updates)
         start, t0 = tr.agent_step(), time.perf_counter()
         while tr.agent_step() < start + steps:
             tr.step_once()
         rate = (tr.agent_step() - start) / (time.perf_counter() - t0)
         saved = saved_bytes(tr) if kind.startswith("td3") else None
-        tr.close()
-        for run in tr.runs:
-            run.logger.close()
     return dict(update_ms=update_ms, env_steps_per_s=rate, actor_update_saved_bytes=saved)
 
 

@@ -1,7 +1,8 @@
 """Time one TD3 update of each agent (the names `spikekern sweep` takes: ann, ilc-san,
 ilc-san+proxy, popsan-lif+proxy, ...) on one env, after 300 env steps of training (so the
 spikes are those of learning), 1 thread, K seeds per process (`--seeds`, as
-`--seeds-per-trial`). Rounds alternate the agents; the median per agent is printed. For an
+`--seeds-per-trial`); AGENT:dense is the agent with every layer a plain product (no
+spike_linear). Rounds alternate the agents; the median per agent is printed. For an
 A/B of two trees, run it from each (PYTHONPATH=<tree>) in turn, nothing else running:
 
     python benchmarks/td3_update.py --env Hopper-v5 --agents ann ilc-san ilc-san+proxy --out FILE.json
@@ -13,36 +14,41 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
+from spikekern.bench.updates import profile_updates, speedup_if_free, time_updates, warmed
+
 
 def trainer(env: str, agent: str, seeds: int, out: Path):
+    """The agent's trainer; AGENT:dense builds every layer as a plain product (nn.Linear), as
+    the models were before spike_linear, for a same-run comparison."""
+    from spikekern.nn import linear
     from spikekern.rl import algorithms, td3
 
+    agent, dense = agent.removesuffix(":dense"), agent.endswith(":dense")
     options = algorithms.get("td3").agent_options(agent)
     cfg = td3.TD3Config(env=env, start_steps=0, update_after=200, update_every=50, threads=1, steps=10**9,
                         **options)
-    return td3.TD3Trainer(cfg, out, seeds=list(range(seeds)) if seeds > 1 else None)
+    min_out = linear.SPIKE_LINEAR_MIN_OUT
+    linear.SPIKE_LINEAR_MIN_OUT = 2**62 if dense else min_out  # read when the layers are built
+    try:
+        return td3.TD3Trainer(cfg, out, seeds=list(range(seeds)) if seeds > 1 else None)
+    finally:
+        linear.SPIKE_LINEAR_MIN_OUT = min_out
 
 
 def update_ms(env: str, agent: str, seeds: int, updates: int) -> float:
     """Mean time of one update() over `updates` of them (each seed's update included)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        tr = trainer(env, agent, seeds, Path(tmp) / "run")
-        while tr.agent_step() < 300:
-            tr.step_once()
-        tr.update()
-        t0 = time.perf_counter()
-        for _ in range(updates):
-            tr.update()
-        ms = (time.perf_counter() - t0) / updates * 1e3
-        tr.close()
-        for run in tr.runs:
-            run.logger.close()
-    return ms
+    with tempfile.TemporaryDirectory() as tmp, warmed(trainer(env, agent, seeds, Path(tmp) / "run")) as tr:
+        return time_updates(tr, updates)
+
+
+def breakdown(env: str, agent: str, seeds: int, updates: int) -> dict:
+    """Where one update's time goes (spikekern.bench.updates.profile_updates)."""
+    with tempfile.TemporaryDirectory() as tmp, warmed(trainer(env, agent, seeds, Path(tmp) / "run")) as tr:
+        return profile_updates(tr, updates)
 
 
 def main(argv=None) -> int:
@@ -52,6 +58,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=1, help="seeds trained in one process (default 1)")
     p.add_argument("--updates", type=int, default=30, help="updates timed per round")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--profile", action="store_true",
+                   help="after the rounds, profile `--updates` updates of each agent and print where the time goes")
     p.add_argument("--out")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -63,11 +71,23 @@ def main(argv=None) -> int:
     median = {a: statistics.median(t) for a, t in times.items()}
     for agent, ms in median.items():
         print(f"{args.env}, {agent}, {args.seeds} seed(s): median {ms:.2f} ms per update")
+    profiles = {}
+    for agent in args.agents if args.profile else ():
+        profiles[agent] = prof = breakdown(args.env, agent, args.seeds, args.updates)
+        total = sum(prof["ms_per_update"].values())
+        shares = ", ".join(f"{g} {v / total:.0%}" for g, v in sorted(prof["ms_per_update"].items(), key=lambda kv: -kv[1]))
+        prof["if_free"] = {g: speedup_if_free(prof["ms_per_update"], (g,)) for g in prof["ms_per_update"]}
+        free = ", ".join(f"{g} {x:.2f}x" for g, x in prof["if_free"].items())
+        print(f"{agent}: {prof['op_calls_per_update']:.0f} op calls per update; self time (profiled, "
+              f"{total:.2f} ms): {shares}; the update if a group cost nothing: {free}")
     if args.out:
+        from spikekern.bench.report import machine_info
+
         meta = dict(command="python benchmarks/td3_update.py " + " ".join(argv or sys.argv[1:]),
-                    threads=1, torch=torch.__version__)
+                    machine=machine_info("cpu"))
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(dict(meta=meta, median_ms=median, rounds_ms=times), indent=1))
+        Path(args.out).write_text(json.dumps(dict(meta=meta, median_ms=median, rounds_ms=times, profiles=profiles),
+                                              indent=1))
     return 0
 
 

@@ -32,3 +32,12 @@ def test_train_throughput_minatar():
 def test_td3_update(agent):
     ms = _script("td3_update").update_ms("Pendulum-v1", agent, 1, 2)
     assert math.isfinite(ms) and ms > 0
+
+
+def test_td3_update_breakdown_sees_spike_linear_only_where_the_model_uses_it():
+    bench = _script("td3_update")
+    spiking = bench.breakdown("Pendulum-v1", "ilc-san", 1, 2)
+    dense = bench.breakdown("Pendulum-v1", "ilc-san:dense", 1, 2)
+    assert spiking["ms_per_update"]["spike_linear"] > 0 and spiking["ms_per_update"]["neurons"] > 0
+    assert "spike_linear" not in dense["ms_per_update"] and dense["ms_per_update"]["neurons"] > 0
+    assert spiking["op_calls_per_update"] > 100

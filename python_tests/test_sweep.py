@@ -114,12 +114,15 @@ def test_report_of_copied_folders_needs_no_ray(tmp_path):
             for i, r in enumerate(returns):
                 w.writerow([1000 * (i + 1), r, 10.0 * (i + 1)])
     # seed 0 says which software made it (rl/provenance.py), seed 1 predates those records
-    line = dict(start=0, commit="0123456789abcdef0123", dirty=False, torch="2.13.0+cpu", gymnasium="1.4.0")
+    line = dict(start=0, commit="0123456789abcdef0123", dirty=False, torch="2.13.0+cpu", numpy="2.1.0",
+                gymnasium="1.4.0")
     (tmp_path / "Pendulum-v1" / "ann" / "seed0" / "software.jsonl").write_text(json.dumps(line) + "\n")
     report.write(tmp_path)
     md = (tmp_path / "summary.md").read_text()
-    assert "| 0123456789ab | no | 2.13.0+cpu | 1.4.0 | - | - | - | - | 1 |" in md
-    assert "| not recorded (runs made before software.jsonl was kept) | | | | | | | | 1 |" in md
+    # a column per package provenance records, in its order
+    assert "| spikekern commit | uncommitted changes | torch | numpy | gymnasium | mujoco | ale-py | minatar |" in md
+    assert "| 0123456789ab | no | 2.13.0+cpu | 2.1.0 | 1.4.0 | - | - | - | - | 1 |" in md
+    assert "| not recorded (runs made before software.jsonl was kept) | | | | | | | | | 1 |" in md
     row = next(csv.DictReader(open(tmp_path / "summary.csv")))
     assert float(row["final_return_mean"]) == pytest.approx(-300) and float(row["final_return_std"]) == pytest.approx(200)
     assert float(row["best_return_mean"]) == pytest.approx(-200) and float(row["best_return_std"]) == pytest.approx(100)

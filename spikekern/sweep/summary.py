@@ -108,7 +108,7 @@ def markdown(rows: list[dict]) -> str:
 def software_markdown(runs: list[Run]) -> str:
     """Which software made the runs: each distinct (commit, libraries) with the runs that
     started on it (a run resumed on other software counts under each)."""
-    keys = ("commit", "dirty", "torch", "gymnasium", "mujoco", "ale-py", "minatar", "cpu_isa")
+    keys = ("commit", "dirty", *provenance.PACKAGES, "cpu_isa")
     seen: dict[tuple, set] = {}
     unrecorded = []
     for r in runs:
@@ -116,16 +116,17 @@ def software_markdown(runs: list[Run]) -> str:
             unrecorded.append(r)
         for line in r.software:
             seen.setdefault(tuple(line.get(k) for k in keys), set()).add((r.env, r.agent, r.seed))
+    header = ["spikekern commit", "uncommitted changes", *provenance.PACKAGES, "CPU kernels", "runs"]
     lines = ["## Software", "", "The code and libraries each run started on (run folders' software.jsonl; "
              "a run resumed on other software is counted under each).", "",
-             "| spikekern commit | uncommitted changes | torch | gymnasium | mujoco | ale-py | minatar | CPU kernels | runs |",
-             "|---|---|---|---|---|---|---|---|---:|"]
+             "| " + " | ".join(header) + " |", "|" + "---|" * (len(header) - 1) + "---:|"]
     for key, members in seen.items():
         commit, dirty, *rest = key
         cells = [(commit or "-")[:12], {True: "yes", False: "no"}.get(dirty, "-"), *("-" if v is None else v for v in rest)]
         lines.append("| " + " | ".join(map(str, cells)) + f" | {len(members)} |")
     if unrecorded:
-        lines.append(f"| not recorded (runs made before software.jsonl was kept) | | | | | | | | {len(unrecorded)} |")
+        blank = " |" * (len(header) - 2)
+        lines.append(f"| not recorded (runs made before software.jsonl was kept) |{blank} {len(unrecorded)} |")
     return "\n".join(lines) + "\n"
 
 
