@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -79,11 +78,15 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--inner", type=int, default=20)
+    p.add_argument("--densities", type=float, nargs="+", default=DENSITIES, help=f"default: {DENSITIES}")
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
+    if not all(0.0 <= d <= 1.0 for d in args.densities):
+        p.error("--densities: fractions between 0 and 1")
     torch.set_num_threads(args.threads)
     import spikekern
     import spikekern.cpu
+    from spikekern.bench.report import cpu_model
 
     results = []
     print(f"spike_linear vs F.linear, {args.threads} thread(s), CPU kernels: {spikekern.cpu.isa()}, "
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
     print(f"{'shape':>16} {'rows':>5} {'in':>5} {'out':>4} {'density':>8} | F.linear / spike_linear: "
           f"{'fwd':>6} {'fwd+dW':>7} {'fwd+all':>8}")
     for label, rows, n_in, n_out in SHAPES:
-        for d in DENSITIES:
+        for d in args.densities:
             r = case(rows, n_in, n_out, d, args.repeat, args.inner)
             ratio = {k: r["linear"][k] / r["spike_linear"][k] for k in r["linear"]}
             results.append(dict(shape=label, rows=rows, n_in=n_in, n_out=n_out, density=d, seconds=r, ratio=ratio))
@@ -101,7 +104,7 @@ def main(argv=None) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         meta = dict(command="python benchmarks/spike_linear.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                    isa=spikekern.cpu.isa(), threads=args.threads, cpu=platform.processor() or platform.machine(),
+                    isa=spikekern.cpu.isa(), threads=args.threads, cpu=cpu_model(),
                     torch=torch.__version__,
                     dense_from={n: spikekern.ops.spike_linear_module.dense_from(n) for n in (60, 128, 256)},
                     env={k: v for k, v in os.environ.items() if k.startswith("SPIKEKERN_")})

@@ -2,6 +2,8 @@
 bias over shapes, densities from 0 to 100% (both sides of the dense crossover), dtypes, batch
 layouts and strides; the bits it saves; the checking mode; opcheck and torch.compile."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -141,6 +143,32 @@ def test_compiles():
 def test_dense_crossover_is_stated():
     wide, narrow = (spikekern.ops.spike_linear_module.dense_from(n) for n in (256, 60))
     assert 0.0 < narrow <= wide <= 1.0
+
+
+def _python(code: str, **env) -> subprocess.CompletedProcess:
+    """code in a fresh process (the crossover is read once per process), with only `env` set
+    of the variables that steer the CPU kernels."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SPIKEKERN_")}
+    return subprocess.run([sys.executable, "-c", code], env=dict(full, **env), capture_output=True, text=True,
+                          timeout=300)
+
+
+def _crossovers(**env) -> tuple[float, float]:
+    r = _python("import spikekern.ops as o; print(*(o.spike_linear_module.dense_from(n) for n in (256, 60)))", **env)
+    assert r.returncode == 0, r.stderr
+    wide, narrow = map(float, r.stdout.split())
+    return wide, narrow
+
+
+def test_dense_crossover_follows_the_cpu_and_the_override():
+    """The crossovers measured on a CPU with AVX2 at most apply there (SPIKEKERN_CPU_ISA_MAX
+    makes this CPU look like one), the lower ones elsewhere; SPIKEKERN_SPIKE_DENSE overrides
+    both."""
+    assert _crossovers(SPIKEKERN_CPU_ISA_MAX="baseline") == (0.20, 0.05)
+    assert _crossovers(SPIKEKERN_CPU_ISA_MAX="baseline", SPIKEKERN_SPIKE_DENSE="0.5") == (0.5, 0.5)
+    if _python("import spikekern.cpu as c; c.isa()", SPIKEKERN_CPU_ISA="avx2").returncode != 0:
+        pytest.skip("this CPU has no AVX2: the AVX2 CPU's crossovers cannot be seen on it")
+    assert _crossovers(SPIKEKERN_CPU_ISA_MAX="avx2") == (0.30, 0.25)
 
 
 @pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1", reason="backend 'triton' runs CPU tensors only in "

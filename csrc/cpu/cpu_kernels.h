@@ -103,6 +103,10 @@ const KernelTable* table_avx512();
 // Throws std::runtime_error when SPIKEKERN_CPU_ISA names an unknown or unsupported path.
 const KernelTable& kernels();
 
+// Whether this CPU runs the build named "baseline", "avx2" or "avx512" (capped by
+// SPIKEKERN_CPU_ISA_MAX), whichever build is in use.
+bool cpu_supports(const char* isa);
+
 }  // namespace cpu_isa
 
 // cpu_isa::kernels() for the torch bindings (ops_cpu.cpp, spike_linear_ops.cpp): its error as

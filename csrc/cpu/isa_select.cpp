@@ -77,6 +77,8 @@ const KernelTable& choose() {
 
 }  // namespace
 
+bool cpu_supports(const char* isa) { return cpu_has(isa); }
+
 const KernelTable& kernels() {
   // Chosen once; an error (a bad SPIKEKERN_CPU_ISA) is thrown again on every call.
   static const KernelTable* chosen = &choose();

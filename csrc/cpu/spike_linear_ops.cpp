@@ -27,12 +27,21 @@ namespace {
 
 using at::Tensor;
 
-// The density (fraction of ones) from which the dense product runs, by the layer's width:
-// measured with benchmarks/spike_linear.py at every density on the sparse kernels alone
-// (SPIKEKERN_SPIKE_DENSE=1), forward with every gradient, AVX-512 and AVX2 builds, 1 thread
-// (docs/benchmarks.md, "spike_linear"). Wide outputs (>= 128) win up to about 20%: the work
-// per spike is a whole row of W^T. Narrow ones (the actor's 256 -> 60 output layer) break
-// even at about 10%, so they stay dense above 5%.
+// The density (fraction of ones) from which the dense product runs, by the layer's width and
+// the CPU: measured with benchmarks/spike_linear.py at every density on the sparse kernels
+// alone (SPIKEKERN_SPIKE_DENSE=1), forward with every gradient, 1 thread (docs/benchmarks.md,
+// "spike_linear"). The work per spike is a row of W^T, so wide outputs (>= 128) gain up to a
+// higher density than narrow ones (the actor's 256 -> 60 output layer). The dense product it
+// races is torch's, which runs the CPU's widest vectors whichever spikekern build is in use,
+// so the CPU decides, not the build: on an AVX-512 CPU (both builds measured there) wide
+// layers win up to about 20% and narrow ones break even near 10%; on a CPU with AVX2 at
+// most (AMD EPYC) every wide layer still wins at 30% and narrow ones at 20%. A CPU without
+// AVX2 was not measured and gets the AVX-512 CPU's lower (safer) crossovers.
+struct Crossover {
+  double wide, narrow;
+};
+constexpr Crossover kAvx512Cpu{0.20, 0.05}, kAvx2Cpu{0.30, 0.25};
+
 double dense_from(int64_t out) {
   static const double forced = [] {
     const char* e = std::getenv("SPIKEKERN_SPIKE_DENSE");
@@ -44,7 +53,9 @@ double dense_from(int64_t out) {
     return d;
   }();
   if (forced >= 0.0) return forced;
-  return out >= 128 ? 0.20 : 0.05;
+  static const Crossover c =
+      cpu_isa::cpu_supports("avx2") && !cpu_isa::cpu_supports("avx512") ? kAvx2Cpu : kAvx512Cpu;
+  return out >= 128 ? c.wide : c.narrow;
 }
 
 bool sparse_kernels(at::ScalarType t) { return t == at::kFloat || t == at::kDouble; }
