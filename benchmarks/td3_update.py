@@ -18,25 +18,20 @@ from pathlib import Path
 
 import torch
 
-from spikekern.bench.updates import profile_updates, speedup_if_free, time_updates, warmed
+from spikekern.bench.updates import dense_layers, profile_updates, speedup_if_free, time_updates, warmed
 
 
 def trainer(env: str, agent: str, seeds: int, out: Path):
     """The agent's trainer; AGENT:dense builds every layer as a plain product (nn.Linear), as
     the models were before spike_linear, for a same-run comparison."""
-    from spikekern.nn import linear
     from spikekern.rl import algorithms, td3
 
     agent, dense = agent.removesuffix(":dense"), agent.endswith(":dense")
     options = algorithms.get("td3").agent_options(agent)
     cfg = td3.TD3Config(env=env, start_steps=0, update_after=200, update_every=50, threads=1, steps=10**9,
                         **options)
-    min_out = linear.SPIKE_LINEAR_MIN_OUT
-    linear.SPIKE_LINEAR_MIN_OUT = 2**62 if dense else min_out  # read when the layers are built
-    try:
+    with dense_layers(dense):
         return td3.TD3Trainer(cfg, out, seeds=list(range(seeds)) if seeds > 1 else None)
-    finally:
-        linear.SPIKE_LINEAR_MIN_OUT = min_out
 
 
 def update_ms(env: str, agent: str, seeds: int, updates: int) -> float:

@@ -41,3 +41,18 @@ def test_td3_update_breakdown_sees_spike_linear_only_where_the_model_uses_it():
     assert spiking["ms_per_update"]["spike_linear"] > 0 and spiking["ms_per_update"]["neurons"] > 0
     assert "spike_linear" not in dense["ms_per_update"] and dense["ms_per_update"]["neurons"] > 0
     assert spiking["op_calls_per_update"] > 100
+
+
+def test_spike_linear_models_compares_with_dense_layers_in_one_run(tmp_path):
+    out = tmp_path / "models.json"
+    assert _script("spike_linear_models").main(["--compare-dense", "--updates", "2", "--steps", "5", "--kinds",
+                                                 "td3:Pendulum-v1", "--out", str(out)]) == 0
+    import json
+
+    res = json.loads(out.read_text())["results"]["td3:Pendulum-v1"]
+    for variant in ("spike_linear", "dense"):
+        (r,) = res["rounds"][variant]
+        assert r["update_ms"] > 0 and r["env_steps_per_s"] > 0 and r["actor_update_saved_bytes"] > 0
+    # the dense layers keep their float input for the backward, spike_linear its bits
+    assert res["rounds"]["dense"][0]["actor_update_saved_bytes"] > res["rounds"]["spike_linear"][0]["actor_update_saved_bytes"]
+    assert math.isfinite(res["update_speedup"])

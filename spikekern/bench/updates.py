@@ -35,6 +35,20 @@ def op_group(name: str) -> str:
 
 
 @contextmanager
+def dense_layers(enabled: bool = True) -> Iterator[None]:
+    """Models built inside have every layer a plain product (nn.Linear or the batched seed
+    product), as before spike_linear: the "before" of a same-process comparison."""
+    from ..nn import linear
+
+    min_out = linear.SPIKE_LINEAR_MIN_OUT
+    linear.SPIKE_LINEAR_MIN_OUT = 2**62 if enabled else min_out  # read when a layer is built
+    try:
+        yield
+    finally:
+        linear.SPIKE_LINEAR_MIN_OUT = min_out
+
+
+@contextmanager
 def warmed(tr, warm_steps: int = 300) -> Iterator:
     """The trainer after `warm_steps` env steps of training and one more update (so every
     lazy allocation is made); closed, with its loggers, on leaving."""
