@@ -79,3 +79,19 @@ def test_triton_ops_and_compile_list(neuron):
         assert hasattr(torch.ops.spikekern_triton, op), f"{op}: no triton_op (triton_backend/ops.py)"
         assert f"{op}_kernel" in {k.fn.__name__ for k in ahead.KERNELS}, \
             f"{op}_kernel: not in the ahead-of-time compile list (triton_backend/ahead.py)"
+
+
+def test_a_neuron_output_without_a_shape_rule_is_refused_by_name():
+    """The neuron ops' fake kernels follow from their schemas' output names; an output named
+    otherwise is an error that says which op and where to go, not a wrong shape later."""
+    from spikekern.ops import fake_kernels
+
+    ok = torch._C.parse_schema("spikekern::adlif_forward(Tensor x, float tau, bool save_h) -> (Tensor spikes, Tensor h)")
+    x = torch.empty(3, 4, dtype=torch.float16, device="meta")
+    s, h = fake_kernels._neuron_fake(ok)(x, 2.0, True)
+    assert s.shape == h.shape == x.shape and s.dtype == torch.float16 and h.dtype == torch.float32
+    s, h = fake_kernels._neuron_fake(ok)(x, 2.0, save_h=False)
+    assert h.shape == (0,)
+    bad = torch._C.parse_schema("spikekern::adlif_forward(Tensor x) -> (Tensor spikes, Tensor w)")
+    with pytest.raises(RuntimeError, match=r"adlif_forward returns \['w'\].*fake_kernels.py"):
+        fake_kernels._neuron_fake(bad)

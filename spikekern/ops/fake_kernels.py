@@ -2,9 +2,10 @@
 FakeTensor tracing know their output shapes.
 
 The schemas live in csrc/op_schemas.cpp, the CPU and CUDA implementations in csrc/cpu and
-csrc/cuda, and autograd in csrc/autograd.cpp. Forward ops return the pre-reset potential h
-(float32, or float64 for float64 input) when save_h is true; that is all backward needs,
-since s = Θ(h - v_th) (CLIF's also saves m, its second state).
+csrc/cuda, and autograd in csrc/autograd.cpp. The neuron ops' fake kernels follow from their
+schemas (the names of their outputs, below); spike_linear's are written out. Forward ops return
+the pre-reset potential h (float32, or float64 for float64 input) when save_h is true; that is
+all backward needs, since s = Θ(h - v_th) (CLIF's also saves m, its second state).
 """
 from __future__ import annotations
 
@@ -23,48 +24,62 @@ def _maybe(x: torch.Tensor, wanted: bool, dtype: torch.dtype | None = None) -> t
     return x.new_empty(x.shape, dtype=dtype) if wanted else x.new_empty((0,), dtype=dtype)
 
 
+# The neuron ops' outputs, by the names their schemas give them (csrc/op_schemas.cpp); a
+# backward's one unnamed output is grad_x. A new neuron whose schemas name their outputs
+# these ways needs nothing here; another name is refused at import with the op's name.
+def _output(name: str, a: dict, x: torch.Tensor) -> torch.Tensor:
+    if name == "spikes":
+        return x.new_empty(x.shape)
+    if name in ("h", "m"):  # saved states, in the accumulation dtype, [0] unless save_h
+        return _maybe(x, a["save_h"], acc_dtype(x.dtype))
+    if name == "v":
+        return _maybe(x, a["return_v"])
+    if name in ("grad_x", ""):
+        return x.new_empty(x.shape)
+    if name == "grad_v_init":
+        h = a["h"]
+        return h.new_empty(h.shape[1:]) if a["need_grad_v_init"] else h.new_empty((0,))
+    if name == "grad_q":  # a learned scalar's gradient, in h's dtype
+        return a["h"].new_empty(())
+    if name == "grad_weight":
+        return a["weight"].new_empty(a["weight"].shape)
+    if name == "grad_bias":  # the ILC weight [A, P, P]'s bias [A, P]
+        return a["weight"].new_empty(a["weight"].shape[:2])
+    raise AssertionError(name)
+
+
+_OUTPUTS = {"spikes", "h", "m", "v", "grad_x", "grad_v_init", "grad_q", "grad_weight", "grad_bias"}
+
+
+def _neuron_fake(schema):
+    """The fake kernel of one neuron op: its outputs' shapes from its arguments, by name."""
+    args = [a.name for a in schema.arguments]
+    outs = [r.name for r in schema.returns]
+    unknown = [o for o in outs if o not in _OUTPUTS and not (o == "" and len(outs) == 1)]
+    if unknown:
+        raise RuntimeError(f"spikekern: {schema.name} returns {unknown}, which spikekern/ops/fake_kernels.py has no "
+                           f"shape rule for: name its outputs {sorted(_OUTPUTS)} or register its fake kernel there")
+    first = "grad_spikes" if schema.name.endswith("_backward") else "x"  # the [T, ...] input the outputs follow
+
+    def fake(*values, **named):
+        a = dict(zip(args, values), **named)
+        result = tuple(_output(name, a, a[first]) for name in outs)
+        return result[0] if len(result) == 1 else result
+
+    return fake
+
+
+def neuron_ops() -> list[str]:
+    """The neuron ops the extension registers: each <name>_forward and <name>_backward but
+    spike_linear's (a layer)."""
+    names = (n.split("::", 1)[1] for n in torch._C._dispatch_get_all_op_names() if n.startswith(f"{_LIB}::"))
+    return sorted(n for n in names if n.endswith(("_forward", "_backward")) and not n.startswith("spike_linear"))
+
+
 def _register() -> None:
-    @torch.library.register_fake(f"{_LIB}::lif_forward")
-    def _(x, v_init, a, b, c, v_th, v_reset, soft, detach, sg, alpha, save_h, return_v):
-        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype)), _maybe(x, return_v)
-
-    @torch.library.register_fake(f"{_LIB}::lif_backward")
-    def _(gs, gv, h, a, b, v_th, v_reset, soft, detach, sg, alpha, need_gvi):
-        gvi = h.new_empty(h.shape[1:]) if need_gvi else h.new_empty((0,))
-        return gs.new_empty(gs.shape), gvi
-
-    @torch.library.register_fake(f"{_LIB}::cuba_lif_forward")
-    def _(x, cd, vd, v_th, v_reset, soft, detach, sg, alpha, save_h, return_v):
-        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype)), _maybe(x, return_v)
-
-    @torch.library.register_fake(f"{_LIB}::cuba_lif_backward")
-    def _(gs, gv, h, cd, vd, v_th, v_reset, soft, detach, sg, alpha):
-        return gs.new_empty(gs.shape)
-
-    @torch.library.register_fake(f"{_LIB}::ilc_cuba_lif_forward")
-    def _(x, w, bias, cd, vd, v_th, v_reset, soft, detach, sg, alpha, save_h):
-        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype))
-
-    @torch.library.register_fake(f"{_LIB}::ilc_cuba_lif_backward")
-    def _(gs, h, w, cd, vd, v_th, v_reset, soft, detach, sg, alpha):
-        return gs.new_empty(gs.shape), w.new_empty(w.shape), w.new_empty(w.shape[:2])
-
-    @torch.library.register_fake(f"{_LIB}::plif_forward")
-    def _(x, q, v_th, v_reset, soft, decay_input, detach, sg, alpha, save_h, return_v):
-        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype)), _maybe(x, return_v)
-
-    @torch.library.register_fake(f"{_LIB}::plif_backward")
-    def _(gs, gv, h, x, q, v_th, v_reset, soft, decay_input, detach, sg, alpha):
-        return gs.new_empty(gs.shape), h.new_empty(())
-
-    @torch.library.register_fake(f"{_LIB}::clif_forward")
-    def _(x, tau, v_th, sg, alpha, save_h):
-        return x.new_empty(x.shape), _maybe(x, save_h, acc_dtype(x.dtype)), _maybe(x, save_h, acc_dtype(x.dtype))
-
-    @torch.library.register_fake(f"{_LIB}::clif_backward")
-    def _(gs, h, m, tau, v_th, sg, alpha):
-        return gs.new_empty(gs.shape)
-
+    for op in neuron_ops():
+        schema = getattr(torch.ops.spikekern, op).default._schema
+        torch.library.register_fake(f"{_LIB}::{op}", _neuron_fake(schema))
 
     @torch.library.register_fake(f"{_LIB}::spike_linear_forward")
     def _(s, w, bias, check):
