@@ -24,38 +24,30 @@ def _maybe(x: torch.Tensor, wanted: bool, dtype: torch.dtype | None = None) -> t
     return x.new_empty(x.shape, dtype=dtype) if wanted else x.new_empty((0,), dtype=dtype)
 
 
-# The neuron ops' outputs, by the names their schemas give them (csrc/op_schemas.cpp); a
-# backward's one unnamed output is grad_x. A new neuron whose schemas name their outputs
+# The neuron ops' outputs, by the names their schemas give them (csrc/op_schemas.cpp): each
+# name's rule builds the output from the op's arguments by name (a) and its [T, ...] input (x).
+# A backward's one unnamed output is grad_x. A new neuron whose schemas name their outputs
 # these ways needs nothing here; another name is refused at import with the op's name.
-def _output(name: str, a: dict, x: torch.Tensor) -> torch.Tensor:
-    if name == "spikes":
-        return x.new_empty(x.shape)
-    if name in ("h", "m"):  # saved states, in the accumulation dtype, [0] unless save_h
-        return _maybe(x, a["save_h"], acc_dtype(x.dtype))
-    if name == "v":
-        return _maybe(x, a["return_v"])
-    if name in ("grad_x", ""):
-        return x.new_empty(x.shape)
-    if name == "grad_v_init":
-        h = a["h"]
-        return h.new_empty(h.shape[1:]) if a["need_grad_v_init"] else h.new_empty((0,))
-    if name == "grad_q":  # a learned scalar's gradient, in h's dtype
-        return a["h"].new_empty(())
-    if name == "grad_weight":
-        return a["weight"].new_empty(a["weight"].shape)
-    if name == "grad_bias":  # the ILC weight [A, P, P]'s bias [A, P]
-        return a["weight"].new_empty(a["weight"].shape[:2])
-    raise AssertionError(name)
-
-
-_OUTPUTS = {"spikes", "h", "m", "v", "grad_x", "grad_v_init", "grad_q", "grad_weight", "grad_bias"}
+_OUTPUTS = {
+    "spikes": lambda a, x: x.new_empty(x.shape),
+    # saved states, in the accumulation dtype, [0] unless save_h
+    "h": lambda a, x: _maybe(x, a["save_h"], acc_dtype(x.dtype)),
+    "m": lambda a, x: _maybe(x, a["save_h"], acc_dtype(x.dtype)),
+    "v": lambda a, x: _maybe(x, a["return_v"]),
+    "grad_x": lambda a, x: x.new_empty(x.shape),
+    "grad_v_init": lambda a, x: a["h"].new_empty(a["h"].shape[1:] if a["need_grad_v_init"] else (0,)),
+    "grad_q": lambda a, x: a["h"].new_empty(()),  # a learned scalar's gradient, in h's dtype
+    "grad_weight": lambda a, x: a["weight"].new_empty(a["weight"].shape),
+    "grad_bias": lambda a, x: a["weight"].new_empty(a["weight"].shape[:2]),  # ILC's weight [A, P, P]: [A, P]
+}
 
 
 def _neuron_fake(schema):
     """The fake kernel of one neuron op: its outputs' shapes from its arguments, by name."""
     args = [a.name for a in schema.arguments]
     outs = [r.name for r in schema.returns]
-    unknown = [o for o in outs if o not in _OUTPUTS and not (o == "" and len(outs) == 1)]
+    outs = ["grad_x"] if outs == [""] else outs
+    unknown = [o for o in outs if o not in _OUTPUTS]
     if unknown:
         raise RuntimeError(f"spikekern: {schema.name} returns {unknown}, which spikekern/ops/fake_kernels.py has no "
                            f"shape rule for: name its outputs {sorted(_OUTPUTS)} or register its fake kernel there")
@@ -63,7 +55,7 @@ def _neuron_fake(schema):
 
     def fake(*values, **named):
         a = dict(zip(args, values), **named)
-        result = tuple(_output(name, a, a[first]) for name in outs)
+        result = tuple(_OUTPUTS[name](a, a[first]) for name in outs)
         return result[0] if len(result) == 1 else result
 
     return fake
