@@ -73,8 +73,15 @@ def demangle(names: list[str]) -> list[str]:
     return out.stdout.splitlines()
 
 
-# The shared loops' neuron types (neuron_math.h), by their ops' names (LifNeuron otherwise).
-NEURON_TYPES = {"CubaNeuron": "cuba_lif", "PlifNeuron": "plif", "ClifNeuron": "clif"}
+# The shared loops' neuron types (neuron_math.h), by their ops' names; a type not named here
+# is reported by its own name (so a new neuron needs no entry to be reported correctly).
+NEURON_TYPES = {"LifNeuron": "lif", "CubaNeuron": "cuba_lif", "PlifNeuron": "plif", "ClifNeuron": "clif"}
+
+
+def neuron_op(type_arg: str) -> str:
+    """The op name of a neuron type template argument ('spikekern::cuda::PlifNeuron<true>')."""
+    name = re.search(r"(\w+Neuron)\b", type_arg).group(1)
+    return NEURON_TYPES.get(name, name)
 
 # The kernels that add partial gradients (ILC's weights, PLIF's parameter), by their ops' names.
 SUM_KERNELS = {"sum_parts_kernel": "ilc_sum_parts", "sum_blocks_kernel": "plif_sum_blocks"}
@@ -87,7 +94,7 @@ def cuda_kernel_info(pretty: str, threads: int) -> dict:
     dtype_of = {"float": "float32", "double": "float64", "__half": "float16", "__nv_bfloat16": "bfloat16"}
     if name in ("forward_steps_kernel", "backward_steps_kernel", "backward_param_steps_kernel",
                 "backward_state_steps_kernel"):  # <Neuron, T, A, V, ...>
-        neuron = next((op for cls, op in NEURON_TYPES.items() if cls in args[0]), "lif")
+        neuron = neuron_op(args[0])
         op = f"{neuron}_{'forward' if name.startswith('forward') else 'backward'}"
         # a learned parameter's block sum: kThreads doubles of dynamic shared memory
         smem = 8 * threads if name == "backward_param_steps_kernel" else 0

@@ -9,46 +9,25 @@
 // ILC sample tiles). Framework-free: raw pointers, no torch types.
 #pragma once
 
+#include <array>
 #include <cstdint>
+
+#include "../spikekern/neuron_args.h"
 
 namespace spikekern {
 namespace cpu_isa {
 
-enum class DType : int { kFloat, kDouble, kHalf, kBFloat16 };
+using spikekern::DType;
 
-// One call of a sequence op. Pointers are to contiguous [T, ...] data of `dtype`, except
-// h, v_init, w, bias, gv_init and the partial weight gradients, which have the accumulation
-// type (double for double, float otherwise). Unused pointers are null.
-struct SeqArgs {
-  DType dtype = DType::kFloat;
-  int64_t T = 0, N = 0;     // the [T, N] view of LIF and CUBA-LIF
+// One call of a sequence op: a neuron op of the shared loops (NeuronArgs), or ILC-CUBA-LIF,
+// whose x is [T, M, A*P] and whose weights and their partial gradients have the
+// accumulation type.
+struct SeqArgs : NeuronArgs {
   int64_t M = 0, A = 0, P = 0;  // ILC: x is [T, M, A*P], the weights [A, P, P]
-  double k0 = 0, k1 = 0, k2 = 0;  // LIF: a, b, c; CUBA-LIF and ILC: c_decay, v_decay; CLIF: tau
-  double v_th = 0, v_reset = 0, alpha = 0;
-  int surrogate = 0;
-  bool soft = false, detach = false, save_h = false, save_v = false;
-  bool stream = false;  // LIF, CUBA-LIF: write the [T, N] outputs with streaming stores
-  bool decay_input = false;  // PLIF
-  const void* q = nullptr;   // PLIF: its learned 1/tau, one acc-type value
-  void* m = nullptr;               // CLIF forward: the complementary potential m[t] (acc type)
-  const void* m_saved = nullptr;   // CLIF backward: the forward's m
-  // forward
-  const void* x = nullptr;
-  const void* v_init = nullptr;
   const void* w = nullptr;
   const void* bias = nullptr;
-  void* s = nullptr;
-  void* h = nullptr;
-  void* v = nullptr;
-  // backward (h_saved: the forward's h; gv may be null: zero)
-  const void* gs = nullptr;
-  const void* gv = nullptr;
-  const void* h_saved = nullptr;
-  void* gx = nullptr;
-  void* gv_init = nullptr;
   void* gw_parts = nullptr;  // ILC: [tiles, A, P, P], one partial gradient per sample tile
   void* gb_parts = nullptr;  // ILC: [tiles, A, P]
-  void* param_parts = nullptr;  // PLIF: [blocks] double, one partial dL/dq per block of neuron_block
 };
 
 // Runs an op on neurons [begin, end) (ILC: on sample tiles [begin, end)).
@@ -80,14 +59,13 @@ struct SpikeArgs {
 // or input features (grad_weight) [begin, end); pack returns the count of entries that are neither 0 nor 1, the others 0.
 using SpikeRangeFn = int64_t (*)(const SpikeArgs&, int64_t begin, int64_t end);
 
-// Named as the ops are (torch.ops.spikekern.<name>), so one search finds every backend.
 struct KernelTable {
   const char* isa;  // "baseline", "avx2" or "avx512"
-  RangeFn lif_forward, lif_backward;
-  RangeFn cuba_lif_forward, cuba_lif_backward;
+  // The shared time loops for each neuron type, by NeuronArgs::neuron (neuron_math.h,
+  // neuron_id); null past the last. A neuron with a learned parameter's backward runs on
+  // blocks of neuron_block neurons, each writing its partial gradient.
+  std::array<RangeFn, kMaxNeuronTypes> neuron_forward, neuron_backward;
   RangeFn ilc_cuba_lif_forward, ilc_cuba_lif_backward;
-  RangeFn plif_forward, plif_backward;  // backward: on blocks of neuron_block neurons
-  RangeFn clif_forward, clif_backward;
   int64_t ilc_tile;  // samples per ILC tile
   int64_t neuron_block;  // neurons per partial parameter gradient
   SpikeRangeFn spike_pack, spike_unpack, spike_linear_forward, spike_linear_grad_weight, spike_transpose;

@@ -100,6 +100,15 @@ void set_stream_min_bytes(int64_t bytes) {
   stream_min_bytes().store(bytes, std::memory_order_relaxed);
 }
 
+// The shared time loops of neuron type args.neuron (neuron_math.h, neuron_id).
+cpu_isa::RangeFn neuron_entry(const std::array<cpu_isa::RangeFn, kMaxNeuronTypes>& entries, int neuron) {
+  TORCH_CHECK(neuron >= 0 && neuron < kMaxNeuronTypes && entries[neuron], "spikekern: no CPU kernel for neuron type ",
+              neuron);
+  return entries[neuron];
+}
+cpu_isa::RangeFn forward_of(const SeqArgs& args) { return neuron_entry(cpu_kernels().neuron_forward, args.neuron); }
+cpu_isa::RangeFn backward_of(const SeqArgs& args) { return neuron_entry(cpu_kernels().neuron_backward, args.neuron); }
+
 // Runs fn over [0, n) in parallel chunks of `grain`.
 void run(cpu_isa::RangeFn fn, const SeqArgs& a, int64_t n, int64_t grain) {
   at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) { fn(a, begin, end); });
@@ -129,7 +138,8 @@ std::tuple<Tensor, Tensor, Tensor> lif_forward_cpu(
   args.x = x.data_ptr(), args.v_init = v_init.defined() ? v_init.data_ptr() : nullptr;
   args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
   args.stream = streams(args, s);
-  run(cpu_kernels().lif_forward, args, args.N, kGrain);
+  args.neuron = neuron_id<LifNeuron>;
+  run(forward_of(args), args, args.N, kGrain);
   return {s, h, v};
 }
 
@@ -151,7 +161,8 @@ std::tuple<Tensor, Tensor> lif_backward_cpu(
   args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
   args.gx = gx.data_ptr(), args.gv_init = need_grad_v_init ? gvi.data_ptr() : nullptr;
   args.stream = streams(args, gx);
-  run(cpu_kernels().lif_backward, args, args.N, kGrain);
+  args.neuron = neuron_id<LifNeuron>;
+  run(backward_of(args), args, args.N, kGrain);
   return {gx, gvi};
 }
 
@@ -172,7 +183,8 @@ std::tuple<Tensor, Tensor, Tensor> cuba_lif_forward_cpu(
   args.x = x.data_ptr();
   args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
   args.stream = streams(args, s);
-  run(cpu_kernels().cuba_lif_forward, args, args.N, kGrain);
+  args.neuron = neuron_id<CubaNeuron>;
+  run(forward_of(args), args, args.N, kGrain);
   return {s, h, v};
 }
 
@@ -193,7 +205,8 @@ Tensor cuba_lif_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor
   args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
   args.gx = gx.data_ptr();
   args.stream = streams(args, gx);
-  run(cpu_kernels().cuba_lif_backward, args, args.N, kGrain);
+  args.neuron = neuron_id<CubaNeuron>;
+  run(backward_of(args), args, args.N, kGrain);
   return gx;
 }
 
@@ -210,12 +223,12 @@ std::tuple<Tensor, Tensor, Tensor> plif_forward_cpu(const Tensor& x_in, const Te
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v, cpu_pool::empty);
   set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.decay_input = decay_input, args.q = q.data_ptr();
+  args.neuron = decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>, args.q = q.data_ptr();
   args.save_h = save_h, args.save_v = return_v;
   args.x = x.data_ptr();
   args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
   args.stream = streams(args, s);
-  run(cpu_kernels().plif_forward, args, args.N, kGrain);
+  run(forward_of(args), args, args.N, kGrain);
   return {s, h, v};
 }
 
@@ -239,11 +252,11 @@ std::tuple<Tensor, Tensor> plif_backward_cpu(const Tensor& grad_s_in, const std:
   Tensor gx = pooled_like(gs);
   Tensor parts = at::empty({blocks}, gs.options().dtype(at::kDouble));
   set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.decay_input = decay_input, args.q = q.data_ptr();
+  args.neuron = decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>, args.q = q.data_ptr();
   args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
   args.x = x.data_ptr(), args.gx = gx.data_ptr(), args.param_parts = parts.data_ptr();
   args.stream = streams(args, gx);
-  run(k.plif_backward, args, blocks, std::max<int64_t>(1, kGrain / k.neuron_block));
+  run(backward_of(args), args, blocks, std::max<int64_t>(1, kGrain / k.neuron_block));
   Tensor gq = at::empty({}, parts.options());
   cpu::sum_partials_in_order(parts.data_ptr<double>(), blocks, 1, gq.data_ptr<double>());
   return {gx, gq.to(acc_dtype(gs))};
@@ -266,7 +279,8 @@ std::tuple<Tensor, Tensor, Tensor> clif_forward_cpu(const Tensor& x_in, double t
   args.x = x.data_ptr(), args.s = s.data_ptr();
   args.h = save_h ? h.data_ptr() : nullptr, args.m = save_h ? m.data_ptr() : nullptr;
   args.stream = streams(args, s);
-  run(cpu_kernels().clif_forward, args, args.N, kGrain);
+  args.neuron = neuron_id<ClifNeuron>;
+  run(forward_of(args), args, args.N, kGrain);
   return {s, h, m};
 }
 
@@ -284,7 +298,8 @@ Tensor clif_backward_cpu(const Tensor& grad_s_in, const Tensor& h_in, const Tens
   set_fire(args, v_th, 0.0, true, false, surrogate, alpha);
   args.gs = gs.data_ptr(), args.h_saved = h.data_ptr(), args.m_saved = m.data_ptr(), args.gx = gx.data_ptr();
   args.stream = streams(args, gx);
-  run(cpu_kernels().clif_backward, args, args.N, kGrain);
+  args.neuron = neuron_id<ClifNeuron>;
+  run(backward_of(args), args, args.N, kGrain);
   return gx;
 }
 

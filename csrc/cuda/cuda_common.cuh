@@ -147,9 +147,9 @@ __global__ void sum_parts_kernel(const A* __restrict__ parts, int64_t tiles, int
 template <typename F>
 cudaError_t with_dtype(DType dt, F&& f) {
   switch (dt) {
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    case DType::kFloat16: return f(__half{});
+    case DType::kFloat: return f(float{});
+    case DType::kDouble: return f(double{});
+    case DType::kHalf: return f(__half{});
     case DType::kBFloat16: return f(__nv_bfloat16{});
   }
   return cudaErrorInvalidValue;

@@ -12,10 +12,12 @@
 
 #include <cstdint>
 
+#include "../spikekern/neuron_args.h"
+
 namespace spikekern {
 namespace cuda {
 
-enum class DType : int { kFloat32 = 0, kFloat64 = 1, kFloat16 = 2, kBFloat16 = 3 };
+using spikekern::DType;
 
 struct Fire {
   double v_th, v_reset, alpha;
@@ -23,34 +25,15 @@ struct Fire {
   bool soft, detach;
 };
 
-cudaError_t lif_forward(DType dt, const void* x, const void* v_init, double a, double b, double c,
-                        const Fire& f, int64_t T, int64_t N, void* s, void* h, void* v,
-                        cudaStream_t stream);
-cudaError_t lif_backward(DType dt, const void* gs, const void* gv, const void* h, double a,
-                         double b, const Fire& f, int64_t T, int64_t N, void* gx, void* gv_init,
-                         cudaStream_t stream);
-cudaError_t cuba_lif_forward(DType dt, const void* x, double c_decay, double v_decay, const Fire& f,
-                         int64_t T, int64_t N, void* s, void* h, void* v, cudaStream_t stream);
-cudaError_t cuba_lif_backward(DType dt, const void* gs, const void* gv, const void* h, double c_decay,
-                          double v_decay, const Fire& f, int64_t T, int64_t N, void* gx,
-                          cudaStream_t stream);
-
-// PLIF: q points to its learned 1/tau (one acc value on the device). The backward writes one
-// partial dL/dq per block into param_parts (plif_param_blocks(N) of them, double) and
-// their sum, in block order, into gq (acc dtype).
-int64_t plif_param_blocks(int64_t N);
-cudaError_t plif_forward(DType dt, const void* x, const void* q, bool decay_input, const Fire& f, int64_t T,
-                         int64_t N, void* s, void* h, void* v, cudaStream_t stream);
-cudaError_t plif_backward(DType dt, const void* gs, const void* gv, const void* h, const void* x, const void* q,
-                          bool decay_input, const Fire& f, int64_t T, int64_t N, void* gx, void* param_parts,
-                          void* gq, cudaStream_t stream);
-
-// CLIF: h and m (acc dtype) are written when h is not null (the backward reads both); its
-// reset is soft and nothing is detached (f's soft and detach are not read).
-cudaError_t clif_forward(DType dt, const void* x, double tau, double v_th, int64_t T, int64_t N, void* s, void* h,
-                         void* m, cudaStream_t stream);
-cudaError_t clif_backward(DType dt, const void* gs, const void* h, const void* m, double tau, const Fire& f, int64_t T,
-                          int64_t N, void* gx, cudaStream_t stream);
+// The neuron ops of the shared time loops (LIF, CUBA-LIF, PLIF, CLIF, ...), for the neuron type
+// a.neuron (neuron_math.h, neuron_id), with NeuronArgs' pointers on the device. A neuron with a
+// learned parameter: the backward writes one partial gradient per block into a.param_parts
+// (neuron_param_blocks(N) of them, double) and their sum, in block order, into a.param_grad
+// (acc dtype). A kOwnStep neuron (CLIF) writes its second state to a.m beside h, reads it back
+// from a.m_saved, and resets itself (a.soft and a.detach are not read).
+int64_t neuron_param_blocks(int64_t N);
+cudaError_t neuron_forward(const NeuronArgs& a, cudaStream_t stream);
+cudaError_t neuron_backward(const NeuronArgs& a, cudaStream_t stream);
 
 // ILC-CUBA-LIF. Blocks take a tile of samples of one group; the backward writes one
 // partial weight/bias gradient per tile (gW_part [tiles, A, P, P], gb_part [tiles, A, P],

@@ -1,5 +1,5 @@
-// CUDA kernels for LIF, CUBA-LIF, PLIF and CLIF (NEURONS.md §1-2, 9-10): one time loop written once over the
-// neuron type (neuron_math.h: LifNeuron, CubaNeuron, PlifNeuron, ClifNeuron), as in the CPU kernels. One thread
+// CUDA kernels for the neurons of the shared time loops (NEURONS.md §1-2, 9-10): one time loop written once
+// over the neuron type (neuron_math.h: every type of its `Neurons` list), as in the CPU kernels. One thread
 // walks all T steps for V neurons with the state in registers; V = 16 bytes of the input
 // dtype when N is a multiple of V and every pointer is aligned (vector loads), else V = 1.
 // Loads are coalesced across neurons. A neuron with a learned parameter (PLIF) sums
@@ -175,182 +175,104 @@ __global__ void sum_blocks_kernel(const double* __restrict__ parts, int64_t n, A
   *out = static_cast<A>(sum);
 }
 
-// make_coeffs(A{}) -> the neuron's Coeffs<A>.
-// c_out: a kOwnStep neuron's saved second state (written with h).
-template <class Neuron, typename MakeCoeffs>
-cudaError_t launch_forward(DType dt, const void* x, const void* v_init, MakeCoeffs make_coeffs,
-                           const Fire& f, int64_t T, int64_t N, void* s, void* h, void* v,
-                           cudaStream_t stream, void* c_out = nullptr) {
-  return with_dtype(dt, [&](auto tag) -> cudaError_t {
+template <typename A>
+FireParams<A> fire_params(const NeuronArgs& a) {
+  return {static_cast<A>(a.v_th), static_cast<A>(a.v_reset), static_cast<A>(a.alpha)};
+}
+
+// Neuron's coefficients from the op's arguments (neuron_math.h), its step in forward_steps_kernel.
+template <class Neuron>
+cudaError_t launch_forward(const NeuronArgs& a, cudaStream_t stream) {
+  return with_dtype(a.dtype, [&](auto tag) -> cudaError_t {
     using Ty = decltype(tag);
     using A = typename Acc<Ty>::type;
     constexpr int VW = vec_width<Ty>();
-    const bool vec = N % VW == 0 && aligned(x, 16) && aligned(s, 16) && aligned(v, 16) &&
-                     aligned(h, sizeof(A) * VW) && aligned(v_init, sizeof(A) * VW) && aligned(c_out, sizeof(A) * VW);
-    const auto k = make_coeffs(A{});
-    const FireParams<A> p = fire_params<A>(f);
-    const A v_start = initial_v(f.soft, A(f.v_reset));
+    const bool vec = a.N % VW == 0 && aligned(a.x, 16) && aligned(a.s, 16) && aligned(a.v, 16) &&
+                     aligned(a.h, sizeof(A) * VW) && aligned(a.v_init, sizeof(A) * VW) && aligned(a.m, sizeof(A) * VW);
+    const auto k = Neuron::template coeffs<A>(a);
+    const FireParams<A> p = fire_params<A>(a);
+    const A v_start = initial_v(a.soft, A(a.v_reset));
     cudaError_t err = cudaSuccess;
     with_bool(vec, [&](auto VEC) {
       constexpr int V = VEC.value ? VW : 1;
       auto go = [&](auto SOFT) {
-        with_bool(h != nullptr, [&](auto SAVE_H) {
+        with_bool(a.h != nullptr, [&](auto SAVE_H) {
           err = launch(forward_steps_kernel<Neuron, Ty, A, V, SOFT.value, SAVE_H.value>,
-                       blocks_for((N + V - 1) / V), kThreads, 0, stream, static_cast<const Ty*>(x),
-                       static_cast<const A*>(v_init), k, p, v_start, T, N, static_cast<Ty*>(s),
-                       static_cast<A*>(h), static_cast<Ty*>(v), static_cast<A*>(c_out));
+                       blocks_for((a.N + V - 1) / V), kThreads, 0, stream, static_cast<const Ty*>(a.x),
+                       static_cast<const A*>(a.v_init), k, p, v_start, a.T, a.N, static_cast<Ty*>(a.s),
+                       static_cast<A*>(a.h), static_cast<Ty*>(a.v), static_cast<A*>(a.m));
         });
       };
       if constexpr (Neuron::kOwnStep) go(Bool<true>{});  // it resets itself: one instantiation
-      else with_reset(f.soft, go);
+      else with_reset(a.soft, go);
     });
     return err;
   });
 }
 
-// c_saved: a kOwnStep neuron's second state, as its forward saved it.
-template <class Neuron, typename MakeCoeffs>
-cudaError_t launch_backward(DType dt, const void* gs, const void* gv, const void* h,
-                            MakeCoeffs make_coeffs, const Fire& f, int64_t T, int64_t N, void* gx,
-                            void* gv_init, cudaStream_t stream, const void* x = nullptr,
-                            void* param_parts = nullptr, void* param_grad = nullptr, const void* c_saved = nullptr) {
-  return with_dtype(dt, [&](auto tag) -> cudaError_t {
+template <class Neuron>
+cudaError_t launch_backward(const NeuronArgs& a, cudaStream_t stream) {
+  return with_dtype(a.dtype, [&](auto tag) -> cudaError_t {
     using Ty = decltype(tag);
     using A = typename Acc<Ty>::type;
     constexpr int VW = vec_width<Ty>();
-    const bool vec = N % VW == 0 && aligned(gs, 16) && aligned(gv, 16) && aligned(gx, 16) && aligned(x, 16) &&
-                     aligned(h, sizeof(A) * VW) && aligned(gv_init, sizeof(A) * VW) &&
-                     aligned(c_saved, sizeof(A) * VW);
-    const auto k = make_coeffs(A{});
-    const FireParams<A> p = fire_params<A>(f);
-    const A v_start = initial_v(f.soft, A(f.v_reset));
+    const bool vec = a.N % VW == 0 && aligned(a.gs, 16) && aligned(a.gv, 16) && aligned(a.gx, 16) && aligned(a.x, 16) &&
+                     aligned(a.h_saved, sizeof(A) * VW) && aligned(a.gv_init, sizeof(A) * VW) &&
+                     aligned(a.m_saved, sizeof(A) * VW);
+    const auto k = Neuron::template coeffs<A>(a);
+    const FireParams<A> p = fire_params<A>(a);
+    const A v_start = initial_v(a.soft, A(a.v_reset));
     const size_t smem = Neuron::kParamGrad ? kThreads * sizeof(double) : 0;
+    const Ty* gs = static_cast<const Ty*>(a.gs);
+    const A* h = static_cast<const A*>(a.h_saved);
+    Ty* gx = static_cast<Ty*>(a.gx);
     cudaError_t err = cudaSuccess;
     unsigned blocks = 0;
     with_bool(vec, [&](auto VEC) {
       constexpr int V = VEC.value ? VW : 1;
-      blocks = blocks_for((N + V - 1) / V);
+      blocks = blocks_for((a.N + V - 1) / V);
       if constexpr (Neuron::kOwnStep) {
-        with_kind(f.surrogate, [&](auto KIND) {
-          err = launch(backward_state_steps_kernel<Neuron, Ty, A, V, KIND.value>, blocks, kThreads, 0, stream,
-                       static_cast<const Ty*>(gs), static_cast<const A*>(h), static_cast<const A*>(c_saved), k, p, T,
-                       N, static_cast<Ty*>(gx));
+        with_kind(a.surrogate, [&](auto KIND) {
+          err = launch(backward_state_steps_kernel<Neuron, Ty, A, V, KIND.value>, blocks, kThreads, 0, stream, gs, h,
+                       static_cast<const A*>(a.m_saved), k, p, a.T, a.N, gx);
         });
       } else {
-        with_flavour(f.surrogate, f.soft, f.detach, [&](auto KIND, auto SOFT, auto DETACH) {
+        with_flavour(a.surrogate, a.soft, a.detach, [&](auto KIND, auto SOFT, auto DETACH) {
           if constexpr (Neuron::kParamGrad)
             err = launch(backward_param_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>,
-                         blocks, kThreads, smem, stream, static_cast<const Ty*>(gs), static_cast<const Ty*>(gv),
-                         static_cast<const A*>(h), k, p, T, N, static_cast<Ty*>(gx), static_cast<const Ty*>(x),
-                         v_start, static_cast<double*>(param_parts));
+                         blocks, kThreads, smem, stream, gs, static_cast<const Ty*>(a.gv), h, k, p, a.T, a.N, gx,
+                         static_cast<const Ty*>(a.x), v_start, static_cast<double*>(a.param_parts));
           else
             err = launch(backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>, blocks,
-                         kThreads, smem, stream, static_cast<const Ty*>(gs), static_cast<const Ty*>(gv),
-                         static_cast<const A*>(h), k, p, T, N, static_cast<Ty*>(gx), static_cast<A*>(gv_init));
+                         kThreads, smem, stream, gs, static_cast<const Ty*>(a.gv), h, k, p, a.T, a.N, gx,
+                         static_cast<A*>(a.gv_init));
         });
       }
     });
     if (err != cudaSuccess || !Neuron::kParamGrad) return err;
     // The blocks' partials, summed in block order by one thread (zero blocks: zero).
-    return launch(sum_blocks_kernel<A>, 1, 1, 0, stream, static_cast<const double*>(param_parts),
-                  static_cast<int64_t>(blocks), static_cast<A*>(param_grad));
+    return launch(sum_blocks_kernel<A>, 1, 1, 0, stream, static_cast<const double*>(a.param_parts),
+                  static_cast<int64_t>(blocks), static_cast<A*>(a.param_grad));
   });
 }
 
 }  // namespace
 
-int64_t plif_param_blocks(int64_t N) {
+int64_t neuron_param_blocks(int64_t N) {
   // At most this many blocks (the scalar V = 1 launch); the vector launch uses fewer.
   return static_cast<int64_t>(blocks_for(N));
 }
 
-cudaError_t plif_forward(DType dt, const void* x, const void* q, bool decay_input, const Fire& f, int64_t T,
-                         int64_t N, void* s, void* h, void* v, cudaStream_t stream) {
-  cudaError_t err = cudaSuccess;
-  with_bool(decay_input, [&](auto DECAY) {
-    auto coeffs = [&](auto tag) {
-      using A = decltype(tag);
-      return PlifCoeffs<A>{static_cast<const A*>(q), f.soft ? A(0) : A(f.v_reset), A(0)};
-    };
-    err = launch_forward<PlifNeuron<DECAY.value>>(dt, x, nullptr, coeffs, f, T, N, s, h, v, stream);
-  });
+cudaError_t neuron_forward(const NeuronArgs& a, cudaStream_t stream) {
+  cudaError_t err = cudaErrorInvalidValue;  // no such neuron type
+  with_neuron(a.neuron, [&](auto neuron) { err = launch_forward<decltype(neuron)>(a, stream); });
   return err;
 }
 
-cudaError_t plif_backward(DType dt, const void* gs, const void* gv, const void* h, const void* x, const void* q,
-                          bool decay_input, const Fire& f, int64_t T, int64_t N, void* gx, void* param_parts,
-                          void* gq, cudaStream_t stream) {
-  cudaError_t err = cudaSuccess;
-  with_bool(decay_input, [&](auto DECAY) {
-    auto coeffs = [&](auto tag) {
-      using A = decltype(tag);
-      return PlifCoeffs<A>{static_cast<const A*>(q), f.soft ? A(0) : A(f.v_reset), A(0)};
-    };
-    err = launch_backward<PlifNeuron<DECAY.value>>(dt, gs, gv, h, coeffs, f, T, N, gx, nullptr, stream, x,
-                                                   param_parts, gq);
-  });
+cudaError_t neuron_backward(const NeuronArgs& a, cudaStream_t stream) {
+  cudaError_t err = cudaErrorInvalidValue;
+  with_neuron(a.neuron, [&](auto neuron) { err = launch_backward<decltype(neuron)>(a, stream); });
   return err;
-}
-
-// CLIF on the shared loops: soft reset, nothing detached, its own step (ClifNeuron).
-cudaError_t clif_forward(DType dt, const void* x, double tau, double v_th, int64_t T, int64_t N, void* s, void* h,
-                         void* m, cudaStream_t stream) {
-  auto coeffs = [&](auto tag) {
-    using A = decltype(tag);
-    return ClifCoeffs<A>{A(tau), A(v_th), A(0), A(1.0 / tau)};
-  };
-  const Fire f{v_th, 0.0, 0.0, kRect, true, false};
-  return launch_forward<ClifNeuron>(dt, x, nullptr, coeffs, f, T, N, s, h, nullptr, stream, m);
-}
-
-cudaError_t clif_backward(DType dt, const void* gs, const void* h, const void* m, double tau, const Fire& f, int64_t T,
-                          int64_t N, void* gx, cudaStream_t stream) {
-  auto coeffs = [&](auto tag) {
-    using A = decltype(tag);
-    return ClifCoeffs<A>{A(tau), A(f.v_th), A(f.alpha), A(1.0 / tau)};
-  };
-  const Fire soft{f.v_th, 0.0, f.alpha, f.surrogate, true, false};
-  return launch_backward<ClifNeuron>(dt, gs, nullptr, h, coeffs, soft, T, N, gx, nullptr, stream, nullptr, nullptr,
-                                     nullptr, m);
-}
-
-cudaError_t lif_forward(DType dt, const void* x, const void* v_init, double a, double b, double c,
-                        const Fire& f, int64_t T, int64_t N, void* s, void* h, void* v,
-                        cudaStream_t stream) {
-  auto coeffs = [&](auto tag) {
-    using A = decltype(tag);
-    return LifCoeffs<A>{A(a), A(b), A(c)};
-  };
-  return launch_forward<LifNeuron>(dt, x, v_init, coeffs, f, T, N, s, h, v, stream);
-}
-
-cudaError_t lif_backward(DType dt, const void* gs, const void* gv, const void* h, double a,
-                         double b, const Fire& f, int64_t T, int64_t N, void* gx, void* gv_init,
-                         cudaStream_t stream) {
-  auto coeffs = [&](auto tag) {
-    using A = decltype(tag);
-    return LifCoeffs<A>{A(a), A(b), A(0)};
-  };
-  return launch_backward<LifNeuron>(dt, gs, gv, h, coeffs, f, T, N, gx, gv_init, stream);
-}
-
-cudaError_t cuba_lif_forward(DType dt, const void* x, double c_decay, double v_decay, const Fire& f,
-                             int64_t T, int64_t N, void* s, void* h, void* v, cudaStream_t stream) {
-  auto coeffs = [&](auto tag) {
-    using A = decltype(tag);
-    return CubaCoeffs<A>{A(c_decay), A(v_decay), initial_v(f.soft, A(f.v_reset))};
-  };
-  return launch_forward<CubaNeuron>(dt, x, nullptr, coeffs, f, T, N, s, h, v, stream);
-}
-
-cudaError_t cuba_lif_backward(DType dt, const void* gs, const void* gv, const void* h, double c_decay,
-                              double v_decay, const Fire& f, int64_t T, int64_t N, void* gx,
-                              cudaStream_t stream) {
-  auto coeffs = [&](auto tag) {
-    using A = decltype(tag);
-    return CubaCoeffs<A>{A(c_decay), A(v_decay), A(0)};
-  };
-  return launch_backward<CubaNeuron>(dt, gs, gv, h, coeffs, f, T, N, gx, nullptr, stream);
 }
 
 }  // namespace cuda

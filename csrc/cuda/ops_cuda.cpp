@@ -9,6 +9,7 @@
 #include "../op_common.h"
 #include "../spike_linear_dense.h"
 #include "kernels_cuda.h"
+#include "../spikekern/neuron_math.h"
 
 namespace spikekern {
 namespace {
@@ -17,9 +18,9 @@ constexpr auto kCUDA = c10::DeviceType::CUDA;
 
 cuda::DType dtype_of(const Tensor& t) {
   switch (t.scalar_type()) {
-    case at::kFloat: return cuda::DType::kFloat32;
-    case at::kDouble: return cuda::DType::kFloat64;
-    case at::kHalf: return cuda::DType::kFloat16;
+    case at::kFloat: return cuda::DType::kFloat;
+    case at::kDouble: return cuda::DType::kDouble;
+    case at::kHalf: return cuda::DType::kHalf;
     case at::kBFloat16: return cuda::DType::kBFloat16;
     default: TORCH_CHECK(false, "spikekern: unsupported dtype ", t.scalar_type());
   }
@@ -34,6 +35,22 @@ void* ptr_or_null(const Tensor& t) { return t.numel() ? t.data_ptr() : nullptr; 
 const void* ptr_or_null(const std::optional<Tensor>& t) { return t ? t->data_ptr() : nullptr; }
 cudaStream_t stream() { return c10::cuda::getCurrentCUDAStream(); }
 
+// A neuron op of the shared time loops (kernels_cuda.h): its type, dtype, sizes and firing.
+NeuronArgs neuron_args(int neuron, const Tensor& t, double v_th, double v_reset, bool soft, bool detach,
+                       int64_t surrogate, double alpha) {
+  (void)fire(v_th, v_reset, soft, detach, surrogate, alpha);  // checks the surrogate code
+  NeuronArgs a;
+  a.neuron = neuron, a.dtype = dtype_of(t);
+  std::tie(a.T, a.N) = seq_sizes(t);
+  a.v_th = v_th, a.v_reset = v_reset, a.alpha = alpha, a.surrogate = static_cast<int>(surrogate);
+  a.soft = soft, a.detach = detach;
+  return a;
+}
+
+int plif_id(bool decay_input) {
+  return decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>;
+}
+
 std::tuple<Tensor, Tensor, Tensor> lif_forward_cuda(
     const Tensor& x_in, const std::optional<Tensor>& v_init_in, double a, double b, double c,
     double v_th, double v_reset, bool soft, bool detach, int64_t surrogate, double alpha,
@@ -41,18 +58,18 @@ std::tuple<Tensor, Tensor, Tensor> lif_forward_cuda(
   check_seq(x_in, "x", kCUDA);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const Tensor x = x_in.contiguous();
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(x);
+  NeuronArgs args = neuron_args(neuron_id<LifNeuron>, x, v_th, v_reset, soft, detach, surrogate, alpha);
   std::optional<Tensor> v_init;
   if (v_init_in.has_value() && v_init_in->defined()) {
-    TORCH_CHECK(v_init_in->numel() == N, "spikekern: v_init must have ", N, " elements");
+    TORCH_CHECK(v_init_in->numel() == args.N, "spikekern: v_init must have ", args.N, " elements");
     v_init = v_init_in->to(acc_dtype(x)).contiguous();
   }
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
-  C10_CUDA_CHECK(cuda::lif_forward(dtype_of(x), x.data_ptr(), ptr_or_null(v_init), a, b, c,
-                                   fire(v_th, v_reset, soft, detach, surrogate, alpha), T, N,
-                                   s.data_ptr(), ptr_or_null(h), ptr_or_null(v), stream()));
+  args.k0 = a, args.k1 = b, args.k2 = c;
+  args.x = x.data_ptr(), args.v_init = ptr_or_null(v_init);
+  args.s = s.data_ptr(), args.h = ptr_or_null(h), args.v = ptr_or_null(v);
+  C10_CUDA_CHECK(cuda::neuron_forward(args, stream()));
   return {s, h, v};
 }
 
@@ -64,13 +81,14 @@ std::tuple<Tensor, Tensor> lif_backward_cuda(
   const c10::cuda::CUDAGuard guard(h_in.device());
   const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous();
   const auto gv = present(grad_v_in, gs);
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(h);
+  NeuronArgs args = neuron_args(neuron_id<LifNeuron>, h, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.dtype = dtype_of(gs);
   Tensor gx = at::empty_like(gs);
   Tensor gvi = need_grad_v_init ? empty_acc(h.sizes().slice(1), gs) : empty_acc({0}, gs);
-  C10_CUDA_CHECK(cuda::lif_backward(dtype_of(gs), gs.data_ptr(), ptr_or_null(gv), h.data_ptr(), a, b,
-                                    fire(v_th, v_reset, soft, detach, surrogate, alpha), T, N,
-                                    gx.data_ptr(), ptr_or_null(gvi), stream()));
+  args.k0 = a, args.k1 = b;
+  args.gs = gs.data_ptr(), args.gv = ptr_or_null(gv), args.h_saved = h.data_ptr();
+  args.gx = gx.data_ptr(), args.gv_init = ptr_or_null(gvi);
+  C10_CUDA_CHECK(cuda::neuron_backward(args, stream()));
   return {gx, gvi};
 }
 
@@ -80,13 +98,12 @@ std::tuple<Tensor, Tensor, Tensor> cuba_lif_forward_cuda(
   check_seq(x_in, "x", kCUDA);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const Tensor x = x_in.contiguous();
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(x);
+  NeuronArgs args = neuron_args(neuron_id<CubaNeuron>, x, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
-  C10_CUDA_CHECK(cuda::cuba_lif_forward(dtype_of(x), x.data_ptr(), c_decay, v_decay,
-                                    fire(v_th, v_reset, soft, detach, surrogate, alpha), T, N,
-                                    s.data_ptr(), ptr_or_null(h), ptr_or_null(v), stream()));
+  args.k0 = c_decay, args.k1 = v_decay;
+  args.x = x.data_ptr(), args.s = s.data_ptr(), args.h = ptr_or_null(h), args.v = ptr_or_null(v);
+  C10_CUDA_CHECK(cuda::neuron_forward(args, stream()));
   return {s, h, v};
 }
 
@@ -97,12 +114,12 @@ Tensor cuba_lif_backward_cuda(const Tensor& grad_s_in, const std::optional<Tenso
   const c10::cuda::CUDAGuard guard(h_in.device());
   const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous();
   const auto gv = present(grad_v_in, gs);
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(h);
+  NeuronArgs args = neuron_args(neuron_id<CubaNeuron>, h, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.dtype = dtype_of(gs);
   Tensor gx = at::empty_like(gs);
-  C10_CUDA_CHECK(cuda::cuba_lif_backward(dtype_of(gs), gs.data_ptr(), ptr_or_null(gv), h.data_ptr(),
-                                     c_decay, v_decay, fire(v_th, v_reset, soft, detach, surrogate, alpha),
-                                     T, N, gx.data_ptr(), stream()));
+  args.k0 = c_decay, args.k1 = v_decay;
+  args.gs = gs.data_ptr(), args.gv = ptr_or_null(gv), args.h_saved = h.data_ptr(), args.gx = gx.data_ptr();
+  C10_CUDA_CHECK(cuda::neuron_backward(args, stream()));
   return gx;
 }
 
@@ -113,13 +130,12 @@ std::tuple<Tensor, Tensor, Tensor> plif_forward_cuda(const Tensor& x_in, const T
   const c10::cuda::CUDAGuard guard(x_in.device());
   const Tensor x = x_in.contiguous();
   const Tensor q = plif_q(q_in, x);
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(x);
+  NeuronArgs args = neuron_args(plif_id(decay_input), x, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
-  C10_CUDA_CHECK(cuda::plif_forward(dtype_of(x), x.data_ptr(), q.data_ptr(), decay_input,
-                                    fire(v_th, v_reset, soft, detach, surrogate, alpha), T, N, s.data_ptr(),
-                                    ptr_or_null(h), ptr_or_null(v), stream()));
+  args.q = q.data_ptr();
+  args.x = x.data_ptr(), args.s = s.data_ptr(), args.h = ptr_or_null(h), args.v = ptr_or_null(v);
+  C10_CUDA_CHECK(cuda::neuron_forward(args, stream()));
   return {s, h, v};
 }
 
@@ -132,30 +148,31 @@ std::tuple<Tensor, Tensor> plif_backward_cuda(const Tensor& grad_s_in, const std
   const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous(), x = x_in.contiguous();
   const Tensor q = plif_q(q_in, gs);
   const auto gv = present(grad_v_in, gs);
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(h);
+  NeuronArgs args = neuron_args(plif_id(decay_input), h, v_th, v_reset, soft, detach, surrogate, alpha);
+  args.dtype = dtype_of(gs);
   Tensor gx = at::empty_like(gs);
-  Tensor parts = at::empty({cuda::plif_param_blocks(N)}, gs.options().dtype(at::kDouble));
+  Tensor parts = at::empty({cuda::neuron_param_blocks(args.N)}, gs.options().dtype(at::kDouble));
   Tensor gq = empty_acc({}, gs);
-  C10_CUDA_CHECK(cuda::plif_backward(dtype_of(gs), gs.data_ptr(), ptr_or_null(gv), h.data_ptr(), x.data_ptr(),
-                                     q.data_ptr(), decay_input, fire(v_th, v_reset, soft, detach, surrogate, alpha),
-                                     T, N, gx.data_ptr(), parts.data_ptr(), gq.data_ptr(), stream()));
+  args.q = q.data_ptr();
+  args.gs = gs.data_ptr(), args.gv = ptr_or_null(gv), args.h_saved = h.data_ptr(), args.x = x.data_ptr();
+  args.gx = gx.data_ptr(), args.param_parts = parts.data_ptr(), args.param_grad = gq.data_ptr();
+  C10_CUDA_CHECK(cuda::neuron_backward(args, stream()));
   return {gx, gq};
 }
 
+// CLIF resets itself: soft, nothing detached.
 std::tuple<Tensor, Tensor, Tensor> clif_forward_cuda(const Tensor& x_in, double tau, double v_th, int64_t surrogate,
                                                      double alpha, bool save_h) {
   check_seq(x_in, "x", kCUDA);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const Tensor x = x_in.contiguous();
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(x);
+  NeuronArgs args = neuron_args(neuron_id<ClifNeuron>, x, v_th, 0.0, true, false, surrogate, alpha);
   Tensor s, h, unused;
   std::tie(s, h, unused) = forward_outputs(x, save_h, false);
   const Tensor m = empty_acc(save_h ? x.sizes() : at::IntArrayRef{0}, x);
-  (void)fire(v_th, 0.0, true, false, surrogate, alpha);  // checks the surrogate code
-  C10_CUDA_CHECK(cuda::clif_forward(dtype_of(x), x.data_ptr(), tau, v_th, T, N, s.data_ptr(), ptr_or_null(h),
-                                    ptr_or_null(m), stream()));
+  args.k0 = tau;
+  args.x = x.data_ptr(), args.s = s.data_ptr(), args.h = ptr_or_null(h), args.m = ptr_or_null(m);
+  C10_CUDA_CHECK(cuda::neuron_forward(args, stream()));
   return {s, h, m};
 }
 
@@ -164,11 +181,12 @@ Tensor clif_backward_cuda(const Tensor& grad_s_in, const Tensor& h_in, const Ten
   check_clif_backward(grad_s_in, h_in, m_in, kCUDA);
   const c10::cuda::CUDAGuard guard(h_in.device());
   const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous(), m = m_in.contiguous();
-  int64_t T, N;
-  std::tie(T, N) = seq_sizes(h);
+  NeuronArgs args = neuron_args(neuron_id<ClifNeuron>, h, v_th, 0.0, true, false, surrogate, alpha);
+  args.dtype = dtype_of(gs);
   Tensor gx = at::empty_like(gs);
-  C10_CUDA_CHECK(cuda::clif_backward(dtype_of(gs), gs.data_ptr(), h.data_ptr(), m.data_ptr(), tau,
-                                     fire(v_th, 0.0, true, false, surrogate, alpha), T, N, gx.data_ptr(), stream()));
+  args.k0 = tau;
+  args.gs = gs.data_ptr(), args.h_saved = h.data_ptr(), args.m_saved = m.data_ptr(), args.gx = gx.data_ptr();
+  C10_CUDA_CHECK(cuda::neuron_backward(args, stream()));
   return gx;
 }
 

@@ -16,6 +16,9 @@
 #include <cstdint>
 #include <cstring>
 #include <cmath>
+#include <type_traits>
+
+#include "neuron_args.h"
 
 #if defined(__CUDACC__)
 #define SK_HD __host__ __device__ __forceinline__
@@ -229,6 +232,7 @@ SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
 
 // The neuron types the time loops (kernels_cpu.h, cuda/lif_cuba_kernels.cu) are templated
 // on. A neuron type names its Coeffs and provides
+//   coeffs<acc_t>(args)         its Coeffs from the op's arguments (neuron_args.h)
 //   load(k)                     the coefficients a kernel uses (reads any held in memory)
 //   charge(k, cur, v, x) -> h   cur: a second state per neuron (CUBA's synaptic current)
 //   v_decay(k)                  dh[t+1]/dv[t]
@@ -243,6 +247,8 @@ SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
 //                               common grad_h by its own; its forward saves cur[t] beside h[t]
 //                               and its backward reads cur[t] and cur[t-1] (neuron_step and
 //                               neuron_grad_h below are what the loops call).
+// and is named in `Neurons` (the end of this file), which the kernels of every device are
+// built from.
 struct LifNeuron {
   static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
   static constexpr bool kOwnStep = false;
@@ -250,6 +256,8 @@ struct LifNeuron {
   SK_HD static K load(const K& k) { return k; }
   template <typename acc_t>
   using Coeffs = LifCoeffs<acc_t>;
+  template <typename acc_t>  // a, b, c in k0, k1, k2
+  static Coeffs<acc_t> coeffs(const NeuronArgs& a) { return {acc_t(a.k0), acc_t(a.k1), acc_t(a.k2)}; }
   template <typename acc_t>
   SK_HD static acc_t charge(const Coeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x) {
     (void)cur;
@@ -271,6 +279,10 @@ struct CubaNeuron {
   SK_HD static K load(const K& k) { return k; }
   template <typename acc_t>
   using Coeffs = CubaCoeffs<acc_t>;
+  template <typename acc_t>  // c_decay, v_decay in k0, k1
+  static Coeffs<acc_t> coeffs(const NeuronArgs& a) {
+    return {acc_t(a.k0), acc_t(a.k1), initial_v(a.soft, acc_t(a.v_reset))};
+  }
   template <typename acc_t>
   SK_HD static acc_t charge(const Coeffs<acc_t>& k, acc_t& cur, acc_t v, acc_t x) {
     return cuba_charge(k, cur, v, x);
@@ -299,6 +311,10 @@ template <bool DECAY_INPUT>
 struct PlifNeuron {
   template <typename acc_t>
   using Coeffs = PlifCoeffs<acc_t>;
+  template <typename acc_t>  // q: the learned 1/tau
+  static Coeffs<acc_t> coeffs(const NeuronArgs& a) {
+    return {static_cast<const acc_t*>(a.q), initial_v(a.soft, acc_t(a.v_reset)), acc_t(0)};
+  }
   static constexpr bool kParamGrad = true;
   static constexpr bool kOwnStep = false;
   template <typename acc_t>
@@ -393,6 +409,10 @@ struct ClifNeuron {
   static constexpr bool kOwnStep = true;
   template <typename acc_t>
   using Coeffs = ClifCoeffs<acc_t>;
+  template <typename acc_t>  // tau in k0
+  static Coeffs<acc_t> coeffs(const NeuronArgs& a) {
+    return {acc_t(a.k0), acc_t(a.v_th), acc_t(a.alpha), acc_t(1.0 / a.k0)};
+  }
   template <typename K>
   SK_HD static K load(const K& k) { return k; }
   template <typename acc_t>
@@ -457,6 +477,45 @@ SK_HD acc_t neuron_grad_h(const K& k, const FireParams<acc_t>& p, acc_t h, acc_t
     return grad_h<KIND, SOFT, DETACH>(h, gs, through_v, p);
   }
 }
+
+// ------------------------------------------------------------------ the list of neurons
+// Every neuron type the shared time loops run. The CPU kernel tables (cpu/kernels_isa.inc)
+// and the CUDA launchers (cuda/lif_cuba_kernels.cu) instantiate the loops for each, and a
+// binding names the one it calls by neuron_id<Type> (NeuronArgs::neuron); a type whose
+// variant is chosen at run time (PLIF's decay_input) is listed once per variant. A new
+// neuron is appended here; no table or launcher names it.
+template <class... Types>
+struct NeuronList {
+  static constexpr int size = static_cast<int>(sizeof...(Types));
+};
+using Neurons = NeuronList<LifNeuron, CubaNeuron, PlifNeuron<false>, PlifNeuron<true>, ClifNeuron>;
+static_assert(Neurons::size <= kMaxNeuronTypes, "raise kMaxNeuronTypes (neuron_args.h)");
+
+namespace detail {
+template <class N, class First, class... Rest>
+constexpr int index_in() {
+  if constexpr (std::is_same_v<N, First>) return 0;
+  else {
+    static_assert(sizeof...(Rest) > 0, "this neuron type is not in Neurons");
+    return 1 + index_in<N, Rest...>();
+  }
+}
+template <class N, class... Types>
+constexpr int index_in_list(NeuronList<Types...>) { return index_in<N, Types...>(); }
+}  // namespace detail
+
+// The index of neuron type N in Neurons: the value of NeuronArgs::neuron that runs it.
+template <class N>
+constexpr int neuron_id = detail::index_in_list<N>(Neurons{});
+
+// Calls f(Type{}) for the neuron type whose index is id; false if none has it.
+template <class F, class... Types>
+bool with_neuron_in(int id, F&& f, NeuronList<Types...>) {
+  int i = 0;
+  return ((i++ == id ? (f(Types{}), true) : false) || ...);
+}
+template <class F>
+bool with_neuron(int id, F&& f) { return with_neuron_in(id, f, Neurons{}); }
 
 }  // inline namespace SK_ISA_NAMESPACE
 }  // namespace spikekern

@@ -32,6 +32,71 @@
 namespace cu = spikekern::cuda;
 namespace sk = spikekern;
 
+// ------------------------------------------------------------- the neuron ops' launchers
+// cu::neuron_forward / neuron_backward called with the arguments each binding gives them
+// (cuda/ops_cuda.cpp): one function per op, so each case below reads as the op it tests.
+namespace ops {
+static sk::NeuronArgs args(int neuron, cu::DType dt, const cu::Fire& f, int64_t T, int64_t N) {
+  sk::NeuronArgs a;
+  a.neuron = neuron, a.dtype = dt, a.T = T, a.N = N;
+  a.v_th = f.v_th, a.v_reset = f.v_reset, a.alpha = f.alpha, a.surrogate = f.surrogate;
+  a.soft = f.soft, a.detach = f.detach;
+  return a;
+}
+static cudaError_t lif_forward(cu::DType dt, const void* x, const void* v_init, double ka, double kb, double kc,
+                               const cu::Fire& f, int64_t T, int64_t N, void* s, void* h, void* v, cudaStream_t st) {
+  sk::NeuronArgs a = args(sk::neuron_id<sk::LifNeuron>, dt, f, T, N);
+  a.k0 = ka, a.k1 = kb, a.k2 = kc, a.x = x, a.v_init = v_init, a.s = s, a.h = h, a.v = v;
+  return cu::neuron_forward(a, st);
+}
+static cudaError_t lif_backward(cu::DType dt, const void* gs, const void* gv, const void* h, double ka, double kb,
+                                const cu::Fire& f, int64_t T, int64_t N, void* gx, void* gv_init, cudaStream_t st) {
+  sk::NeuronArgs a = args(sk::neuron_id<sk::LifNeuron>, dt, f, T, N);
+  a.k0 = ka, a.k1 = kb, a.gs = gs, a.gv = gv, a.h_saved = h, a.gx = gx, a.gv_init = gv_init;
+  return cu::neuron_backward(a, st);
+}
+static cudaError_t cuba_lif_forward(cu::DType dt, const void* x, double cd, double vd, const cu::Fire& f, int64_t T,
+                                    int64_t N, void* s, void* h, void* v, cudaStream_t st) {
+  sk::NeuronArgs a = args(sk::neuron_id<sk::CubaNeuron>, dt, f, T, N);
+  a.k0 = cd, a.k1 = vd, a.x = x, a.s = s, a.h = h, a.v = v;
+  return cu::neuron_forward(a, st);
+}
+static cudaError_t cuba_lif_backward(cu::DType dt, const void* gs, const void* gv, const void* h, double cd, double vd,
+                                     const cu::Fire& f, int64_t T, int64_t N, void* gx, cudaStream_t st) {
+  sk::NeuronArgs a = args(sk::neuron_id<sk::CubaNeuron>, dt, f, T, N);
+  a.k0 = cd, a.k1 = vd, a.gs = gs, a.gv = gv, a.h_saved = h, a.gx = gx;
+  return cu::neuron_backward(a, st);
+}
+static int plif_id(bool decay_input) {
+  return decay_input ? sk::neuron_id<sk::PlifNeuron<true>> : sk::neuron_id<sk::PlifNeuron<false>>;
+}
+static cudaError_t plif_forward(cu::DType dt, const void* x, const void* q, bool decay_input, const cu::Fire& f,
+                                int64_t T, int64_t N, void* s, void* h, void* v, cudaStream_t st) {
+  sk::NeuronArgs a = args(plif_id(decay_input), dt, f, T, N);
+  a.q = q, a.x = x, a.s = s, a.h = h, a.v = v;
+  return cu::neuron_forward(a, st);
+}
+static cudaError_t plif_backward(cu::DType dt, const void* gs, const void* gv, const void* h, const void* x,
+                                 const void* q, bool decay_input, const cu::Fire& f, int64_t T, int64_t N, void* gx,
+                                 void* parts, void* gq, cudaStream_t st) {
+  sk::NeuronArgs a = args(plif_id(decay_input), dt, f, T, N);
+  a.q = q, a.gs = gs, a.gv = gv, a.h_saved = h, a.x = x, a.gx = gx, a.param_parts = parts, a.param_grad = gq;
+  return cu::neuron_backward(a, st);
+}
+static cudaError_t clif_forward(cu::DType dt, const void* x, double tau, double v_th, int64_t T, int64_t N, void* s,
+                                void* h, void* m, cudaStream_t st) {
+  sk::NeuronArgs a = args(sk::neuron_id<sk::ClifNeuron>, dt, cu::Fire{v_th, 0.0, 0.0, sk::kRect, true, false}, T, N);
+  a.k0 = tau, a.x = x, a.s = s, a.h = h, a.m = m;
+  return cu::neuron_forward(a, st);
+}
+static cudaError_t clif_backward(cu::DType dt, const void* gs, const void* h, const void* m, double tau,
+                                 const cu::Fire& f, int64_t T, int64_t N, void* gx, cudaStream_t st) {
+  sk::NeuronArgs a = args(sk::neuron_id<sk::ClifNeuron>, dt, f, T, N);
+  a.k0 = tau, a.gs = gs, a.h_saved = h, a.m_saved = m, a.gx = gx;
+  return cu::neuron_backward(a, st);
+}
+}  // namespace ops
+
 // ------------------------------------------------------------------------------ checking
 static int g_checks = 0, g_failures = 0;
 static std::string g_case;  // the case being run, printed with each failure
@@ -249,8 +314,8 @@ static void run_seq_case(const Flavour& f, const SeqCase& c, unsigned seed) {
   const cu::Fire fire{f.v_th, f.v_reset, f.alpha(), f.kind, f.soft, f.detach};
   Buf<S> s(TN), v(c.save_v ? TN : 0), gx(TN);
   Buf<A> h(TN), gv_init(f.cuba ? 0 : N);
-  const cudaError_t fe = f.cuba ? cu::cuba_lif_forward(Type<S>::dt, x.p, f.cd, f.vd, fire, T, N, s.p, h.p, v.p, nullptr)
-                                : cu::lif_forward(Type<S>::dt, x.p, v_init.p, f.a, f.b, f.c, fire, T, N, s.p, h.p, v.p, nullptr);
+  const cudaError_t fe = f.cuba ? ops::cuba_lif_forward(Type<S>::dt, x.p, f.cd, f.vd, fire, T, N, s.p, h.p, v.p, nullptr)
+                                : ops::lif_forward(Type<S>::dt, x.p, v_init.p, f.a, f.b, f.c, fire, T, N, s.p, h.p, v.p, nullptr);
   check(fe == cudaSuccess, std::string("forward launch: ") + cudaGetErrorString(fe));
   if (N == 0) return;  // nothing to compare; the launch itself was the check
   // The launcher chose the vector path exactly where it may (N a multiple of the pack,
@@ -259,8 +324,8 @@ static void run_seq_case(const Flavour& f, const SeqCase& c, unsigned seed) {
   const unsigned threads = sk_sim::last_launch().block.x;
   check(sk_sim::last_launch().grid.x == unsigned((N / V + threads - 1) / threads),
         "forward grid size says the wrong vector width was used");
-  const cudaError_t be = f.cuba ? cu::cuba_lif_backward(Type<S>::dt, gs.p, gv.p, h.p, f.cd, f.vd, fire, T, N, gx.p, nullptr)
-                                : cu::lif_backward(Type<S>::dt, gs.p, gv.p, h.p, f.a, f.b, fire, T, N, gx.p, gv_init.p, nullptr);
+  const cudaError_t be = f.cuba ? ops::cuba_lif_backward(Type<S>::dt, gs.p, gv.p, h.p, f.cd, f.vd, fire, T, N, gx.p, nullptr)
+                                : ops::lif_backward(Type<S>::dt, gs.p, gv.p, h.p, f.a, f.b, fire, T, N, gx.p, gv_init.p, nullptr);
   check(be == cudaSuccess, std::string("backward launch: ") + cudaGetErrorString(be));
 
   // The CPU kernels, on the same inputs widened to the accumulation type.
@@ -361,11 +426,11 @@ static void run_plif_case(int kind, bool soft, bool detach, bool decay_input, in
   const cu::Fire fire{v_th, v_reset, alpha, kind, soft, detach};
   Buf<S> s(TN), gx(TN);
   Buf<A> h(TN), gq(1);
-  Buf<double> parts(cu::plif_param_blocks(N));
+  Buf<double> parts(cu::neuron_param_blocks(N));
   Buf<S> no_v(0);
-  const cudaError_t fe = cu::plif_forward(Type<S>::dt, x.p, q.p, decay_input, fire, T, N, s.p, h.p, no_v.p, nullptr);
+  const cudaError_t fe = ops::plif_forward(Type<S>::dt, x.p, q.p, decay_input, fire, T, N, s.p, h.p, no_v.p, nullptr);
   check(fe == cudaSuccess, std::string("forward launch: ") + cudaGetErrorString(fe));
-  const cudaError_t be = cu::plif_backward(Type<S>::dt, gs.p, gv.p, h.p, x.p, q.p, decay_input, fire, T, N, gx.p,
+  const cudaError_t be = ops::plif_backward(Type<S>::dt, gs.p, gv.p, h.p, x.p, q.p, decay_input, fire, T, N, gx.p,
                                            parts.p, gq.p, nullptr);
   check(be == cudaSuccess, std::string("backward launch: ") + cudaGetErrorString(be));
   if (N == 0) {
@@ -461,9 +526,9 @@ static void run_clif_case(int kind, int64_t T, int64_t N, int64_t misalign, unsi
   const cu::Fire fire{v_th, 0.0, alpha, kind, true, false};
   Buf<S> s(TN), gx(TN);
   Buf<A> h(TN), m(TN);
-  const cudaError_t fe = cu::clif_forward(Type<S>::dt, x.p, tau, v_th, T, N, s.p, h.p, m.p, nullptr);
+  const cudaError_t fe = ops::clif_forward(Type<S>::dt, x.p, tau, v_th, T, N, s.p, h.p, m.p, nullptr);
   check(fe == cudaSuccess, std::string("forward launch: ") + cudaGetErrorString(fe));
-  const cudaError_t be = cu::clif_backward(Type<S>::dt, gs.p, h.p, m.p, tau, fire, T, N, gx.p, nullptr);
+  const cudaError_t be = ops::clif_backward(Type<S>::dt, gs.p, h.p, m.p, tau, fire, T, N, gx.p, nullptr);
   check(be == cudaSuccess, std::string("backward launch: ") + cudaGetErrorString(be));
   if (N == 0) return;
   const std::vector<A> xa = widen(x), gsa = widen(gs);
@@ -743,7 +808,7 @@ static void harness_suite() {
         "after opting in, a 49 KiB launch runs");
   // The ILC kernels refuse populations they cannot hold.
   const cu::Fire fire{0.5, 0.0, 1.0, sk::kRect, false, false};
-  check(cu::ilc_cuba_lif_forward(cu::DType::kFloat32, out.data(), out.data(), out.data(), 0.5, 0.75, fire, 1, 1, 1,
+  check(cu::ilc_cuba_lif_forward(cu::DType::kFloat, out.data(), out.data(), out.data(), 0.5, 0.75, fire, 1, 1, 1,
                                  cu::kIlcMaxPop + 1, out.data(), nullptr, nullptr) == cudaErrorInvalidValue,
         "ILC with P > kIlcMaxPop is refused");
 }

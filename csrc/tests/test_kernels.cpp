@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/kernels_cpu.h"
@@ -223,6 +224,22 @@ static void test_ilc() {
   for (int64_t i = 0; i < bsize; ++i) CHECK_NEAR(gb[i], gb_ref[i], 1e-10);
 }
 
+// The list the kernels are built from: each type's id runs that type, and no other id runs.
+static void test_neuron_list() {
+  static_assert(neuron_id<LifNeuron> == 0 && neuron_id<ClifNeuron> == Neurons::size - 1, "ids are list positions");
+  static_assert(neuron_id<PlifNeuron<false>> != neuron_id<PlifNeuron<true>>, "each variant has its own id");
+  bool lif = false, clif = false, plif_decay = false;
+  CHECK(with_neuron(neuron_id<LifNeuron>, [&](auto n) { lif = std::is_same_v<decltype(n), LifNeuron>; }));
+  CHECK(with_neuron(neuron_id<ClifNeuron>, [&](auto n) { clif = std::is_same_v<decltype(n), ClifNeuron>; }));
+  CHECK(with_neuron(neuron_id<PlifNeuron<true>>,
+                    [&](auto n) { plif_decay = std::is_same_v<decltype(n), PlifNeuron<true>>; }));
+  CHECK(lif && clif && plif_decay);
+  int calls = 0;
+  CHECK(!with_neuron(-1, [&](auto) { ++calls; }));
+  CHECK(!with_neuron(Neurons::size, [&](auto) { ++calls; }));
+  CHECK(calls == 0);
+}
+
 int main() {
 #if defined(SK_ISA_FMA) && defined(__x86_64__) && defined(__GNUC__)
   if (!__builtin_cpu_supports("x86-64-v3")) {
@@ -240,6 +257,7 @@ int main() {
   test_streamed_equals_plain<float>();
   test_streamed_equals_plain<double>();
   test_ilc();
+  test_neuron_list();
   std::printf("%d checks, %d failed\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }
