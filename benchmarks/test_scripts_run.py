@@ -56,3 +56,26 @@ def test_spike_linear_models_compares_with_dense_layers_in_one_run(tmp_path):
     # the dense layers keep their float input for the backward, spike_linear its bits
     assert res["rounds"]["dense"][0]["actor_update_saved_bytes"] > res["rounds"]["spike_linear"][0]["actor_update_saved_bytes"]
     assert math.isfinite(res["update_speedup"])
+
+
+def test_neuron_step_cost_builds_and_prints_every_step(tmp_path):
+    """neuron_step_cost.cpp compiles as its header says (with warnings as errors) and prints a
+    positive, finite time for each of its six steps."""
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("g++") is None:
+        pytest.skip("no g++ on this machine")
+    root = Path(__file__).resolve().parent.parent
+    exe = tmp_path / "neuron_step_cost"
+    subprocess.run(["g++", "-O3", "-march=x86-64-v3", "-ffp-contract=off", "-fno-trapping-math", "-DSK_ISA_FMA=1",
+                    "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{root / 'csrc'}",
+                    str(root / "benchmarks" / "neuron_step_cost.cpp"), "-o", str(exe)], check=True)
+    with open("/proc/cpuinfo") as f:
+        if " avx2 " not in f.read():
+            pytest.skip("compiled; this CPU cannot run an x86-64-v3 program")
+    out = subprocess.run([str(exe), "200"], capture_output=True, text=True, check=True).stdout
+    times = [float(t) for t in re.findall(r"([\d.]+) ns per neuron-step", out)]
+    assert len(times) == 6 and all(math.isfinite(t) and t > 0 for t in times), out
+    assert subprocess.run([str(exe), "0"], capture_output=True).returncode == 2
