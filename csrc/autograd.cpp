@@ -217,7 +217,7 @@ Tensor2 ilc_forward_autograd(const Tensor& x, const Tensor& weight, const Tensor
 }
 
 // ----------------------------------------------------------------------------- PLIF
-// Saves h, x and q: dL/dq needs x[t] and v[t-1] (recomputed from h[t-1]).
+// Saves h and q: dL/dq needs h[t] and v[t-1] (recomputed from h[t-1]), not x.
 class PlifFunction : public torch::autograd::Function<PlifFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const Tensor& x, const Tensor& q, double v_th,
@@ -230,7 +230,7 @@ class PlifFunction : public torch::autograd::Function<PlifFunction> {
     ctx->set_materialize_grads(false);
     ctx->saved_data["saved_h"] = save_h;
     ctx->mark_non_differentiable({h});
-    ctx->save_for_backward({h, x, q});
+    ctx->save_for_backward({h, q});
     ctx->saved_data["decay_input"] = decay_input;
     ctx->saved_data["spike_dtype"] = static_cast<int64_t>(x.scalar_type());
     FireArgs{v_th, v_reset, soft, detach, surrogate, alpha}.save(ctx);
@@ -238,8 +238,8 @@ class PlifFunction : public torch::autograd::Function<PlifFunction> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    static auto op = find_op<Tensor2(const Tensor&, const OptTensor&, const Tensor&, const Tensor&, const Tensor&,
-                                     double, double, bool, bool, bool, int64_t, double)>(
+    static auto op = find_op<Tensor2(const Tensor&, const OptTensor&, const Tensor&, const Tensor&, double, double,
+                                     bool, bool, bool, int64_t, double)>(
         "spikekern::plif_backward");
     const auto saved = ctx->get_saved_variables();
     const Tensor& h = saved[0];
@@ -247,11 +247,11 @@ class PlifFunction : public torch::autograd::Function<PlifFunction> {
     const auto f = FireArgs::load(ctx);
     const auto spike_dtype = static_cast<at::ScalarType>(ctx->saved_data["spike_dtype"].toInt());
     OptTensor gv = grads[2].defined() ? OptTensor(grads[2]) : std::nullopt;
-    auto [gx, gq] = op.call(spike_grad(grads[0], h, spike_dtype), gv, h, saved[1], saved[2], f.v_th, f.v_reset,
+    auto [gx, gq] = op.call(spike_grad(grads[0], h, spike_dtype), gv, h, saved[1], f.v_th, f.v_reset,
                             f.soft, ctx->saved_data["decay_input"].toBool(), f.detach, f.surrogate, f.alpha);
     variable_list out(11);
     out[0] = gx;
-    if (ctx->needs_input_grad(1)) out[1] = gq.to(saved[2].scalar_type()).reshape(saved[2].sizes());
+    if (ctx->needs_input_grad(1)) out[1] = gq.to(saved[1].scalar_type()).reshape(saved[1].sizes());
     return out;
   }
 };

@@ -93,12 +93,6 @@ inline Tensor plif_q(const Tensor& q, const Tensor& x) {
   return q.to(acc_dtype(x)).reshape({}).contiguous();
 }
 
-// PLIF's backward reads the forward's input x beside h (for dL/dq).
-inline void check_plif_backward(const Tensor& grad_s, const Tensor& h, const Tensor& x, c10::DeviceType device) {
-  check_backward(grad_s, h, device, "plif_backward");
-  TORCH_CHECK(x.sizes() == h.sizes() && x.scalar_type() == grad_s.scalar_type() && x.device() == h.device(),
-              "spikekern: plif_backward: x must match grad_spikes in shape, dtype and device");
-}
 
 // CLIF's backward reads the forward's m beside h, the same shape and dtype.
 inline void check_clif_backward(const Tensor& grad_s, const Tensor& h, const Tensor& m, c10::DeviceType device) {

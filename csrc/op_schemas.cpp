@@ -43,13 +43,13 @@ TORCH_LIBRARY(spikekern, m) {
       "float v_decay, float v_threshold, float v_reset, bool soft_reset, bool detach_reset, "
       "int surrogate, float alpha) -> (Tensor grad_x, Tensor grad_weight, Tensor grad_bias)");
   // PLIF: q is the learned 1/tau (one value, sigmoid of the module's parameter), a tensor so
-  // that backward returns its gradient; backward reads the input x for it.
+  // that backward returns its gradient; backward derives it from h (neuron_math.h, PlifNeuron).
   m.def(
       "plif_forward(Tensor x, Tensor q, float v_threshold, float v_reset, bool soft_reset, "
       "bool decay_input, bool detach_reset, int surrogate, float alpha, bool save_h, "
       "bool return_v) -> (Tensor spikes, Tensor h, Tensor v)");
   m.def(
-      "plif_backward(Tensor grad_spikes, Tensor? grad_v, Tensor h, Tensor x, Tensor q, "
+      "plif_backward(Tensor grad_spikes, Tensor? grad_v, Tensor h, Tensor q, "
       "float v_threshold, float v_reset, bool soft_reset, bool decay_input, bool detach_reset, "
       "int surrogate, float alpha) -> (Tensor grad_x, Tensor grad_q)");
   // CLIF: soft reset, nothing detached; h and m (the complementary potential, both in the acc

@@ -285,6 +285,31 @@ def test_plif_parameter_gradient_is_the_same_every_run(target):
     assert all(torch.equal(g, grads[0]) for g in grads), [g.item() for g in grads]
 
 
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("w", [-4.0, 3.0])
+def test_plif_parameter_gradient_at_a_long_and_a_short_time_constant(target, dtype, w):
+    # The C++ kernels take dh/dq = (h[t] - v[t-1]) / q (NEURONS.md §10), whose error grows as
+    # 1/q: tau = 1 + e^4 (q = 0.018) and tau = 1 + e^-3 (q = 0.95) against the reference.
+    device, backend = target
+    x = fresh_input(device, (9, 3, 37), dtype, seed=45)
+    w = torch.tensor(w, device=device, dtype=dtype)
+    assert_matches_reference(lambda x, w, **k: ops.plif(x, w, **k), {"x": x, "w": w}, backend)
+
+
+@pytest.mark.parametrize("target", [t for t in TARGETS if t.values[0][1] != "triton"])
+def test_plif_backward_keeps_h_not_x(target):
+    # dL/dq comes from h (NEURONS.md §10), so autograd holds no reference to the input.
+    device, backend = target
+    x = fresh_input(device, (4, 64), torch.float32, seed=46).requires_grad_(True)
+    w = torch.tensor(0.2, device=device, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        ops.plif(x, w, backend=backend).sum().backward()
+    assert saved and not any(t.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() for t in saved)
+    assert x.grad is not None and w.grad is not None
+
+
 # CLIF (NEURONS.md §9): two states per neuron, the complementary potential m in the soft reset.
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -65,7 +65,7 @@ def test_opcheck_backward_ops():
     q = torch.tensor(0.4)
     _, h, _ = torch.ops.spikekern.plif_forward(*_plif_args(x, q))
     torch.library.opcheck(torch.ops.spikekern.plif_backward,
-                          (gs, torch.randn_like(x), h, x, q, 1.0, 0.0, False, True, False, 2, 4.0))
+                          (gs, torch.randn_like(x), h, q, 1.0, 0.0, False, True, False, 2, 4.0))
     _, h, m = torch.ops.spikekern.clif_forward(*_clif_args(x))
     torch.library.opcheck(torch.ops.spikekern.clif_backward, (gs, h, m, 2.0, 1.0, 1, 1.0))
 

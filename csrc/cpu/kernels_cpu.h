@@ -149,22 +149,22 @@ void forward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const F
 }
 
 // Reverse time. gv (dL/dv[t]) may be null. Writes gx and dL/dv_init (if gv_init != null).
-// A neuron with a learned parameter (Neuron::kParamGrad) also reads x (if kParamReadsX) and
-// writes one partial dL/dparam per block of kBlock neurons (in double), param_parts[n0 / kBlock]:
-// begin must then be a multiple of kBlock, so a block's sum never depends on how the neurons
-// were split between threads. v[t-1]'s part of dh[t]/dparam is added one step later in
-// reverse time, from the v[t-1] that the reset of the h[t-1] loaded then gives (v_start's
-// after the loop). A kOwnStep neuron reads its saved cur[t] and cur[t-1] (0 before t = 0)
+// A neuron with a learned parameter (Neuron::kParamGrad) writes one partial dL/dparam per
+// block of kBlock neurons (in double), param_parts[n0 / kBlock]: begin must then be a multiple
+// of kBlock, so a block's sum never depends on how the neurons were split between threads.
+// dh[t+1]/dparam (param_grad of h[t+1] and v[t]) is added at step t, from the v[t] that the
+// reset of the h[t] loaded then gives (dh[0]/dparam, from v_start, after the loop). A kOwnStep neuron reads its saved cur[t] and cur[t-1] (0 before t = 0)
 // from c_saved.
 template <class Neuron, typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
 void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const FireParams<acc_t> p,
                     const scalar_t* gs, const scalar_t* gv, const acc_t* h, int64_t T, int64_t N,
                     int64_t begin, int64_t end, scalar_t* gx, acc_t* gv_init, bool stream = false,
-                    const scalar_t* x = nullptr, acc_t v_start = acc_t(0), double* param_parts = nullptr,
+                    acc_t v_start = acc_t(0), double* param_parts = nullptr,
                     const acc_t* c_saved = nullptr) {
   constexpr bool PARAM = Neuron::kParamGrad, OWN = Neuron::kOwnStep;
   alignas(64) acc_t gh_next[kBlock], gcur[kBlock];  // dL/dh[t+1], and the neuron's carried gradient
   alignas(64) acc_t gparam[kBlock];                  // per-neuron sums of gh * dh/dparam
+  alignas(64) acc_t h_next[PARAM ? kBlock : 1];      // h[t+1], for dh[t+1]/dparam
   alignas(64) acc_t c_zero[OWN ? kBlock : 1] = {};   // cur[-1], so the step's loop has no branch
   alignas(64) scalar_t gx_row[kBlock];
   const auto k = Neuron::load(coeffs);
@@ -172,6 +172,8 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const 
   for (int64_t n0 = begin; n0 < end; n0 += kBlock) {
     const int64_t len = std::min(kBlock, end - n0);
     for (int64_t i = 0; i < len; ++i) gh_next[i] = gcur[i] = gparam[i] = acc_t(0);
+    if constexpr (PARAM)
+      for (int64_t i = 0; i < len; ++i) h_next[i] = acc_t(0);
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t off = t * N + n0;
       scalar_t* gxt = stream ? gx_row : gx + off;
@@ -180,7 +182,6 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const 
         prefetch_row(h + ahead, len);
         prefetch_row(gs + ahead, len);
         if constexpr (HAS_GV) prefetch_row(gv + ahead, len);
-        if constexpr (PARAM && Neuron::kParamReadsX) prefetch_row(x + ahead, len);
         if constexpr (OWN) prefetch_row(c_saved + ahead, len);
       }
       const acc_t* c_t = OWN ? c_saved + off : c_zero;
@@ -193,12 +194,11 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const 
             k, p, h[off + i], load<scalar_t, acc_t>(gs + off, i), through_v, OWN ? c_t[i] : acc_t(0),
             OWN ? c_prev[i] : acc_t(0), gcur[i]);
         if constexpr (PARAM) {
-          // gh[t+1] * dh[t+1]/dparam's v[t] part (0 at t = T-1, where gh_next is 0)
+          // gh[t+1] * dh[t+1]/dparam (0 at t = T-1, where gh_next is 0)
           const acc_t ht = h[off + i];
           const acc_t v_t = reset<SOFT>(ht, fire(ht, p.v_th), p.v_th, p.v_reset);
-          gparam[i] = mul_add(gh_next[i], Neuron::param_grad_v(k, v_t), gparam[i]);
-          if constexpr (Neuron::kParamReadsX)
-            gparam[i] = mul_add(gh, Neuron::param_grad_x(k, load<scalar_t, acc_t>(x + off, i)), gparam[i]);
+          gparam[i] = mul_add(gh_next[i], Neuron::param_grad(k, h_next[i], v_t), gparam[i]);
+          h_next[i] = ht;
         }
         gh_next[i] = gh;
         gxt[i] = static_cast<scalar_t>(Neuron::input_grad(k, gh, gcur[i]));
@@ -208,10 +208,11 @@ void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const 
     if (gv_init)
       for (int64_t i = 0; i < len; ++i) gv_init[n0 + i] = v_decay * gh_next[i];
     if constexpr (PARAM) {  // the block's sum in double: the total often cancels to far below its terms
-      for (int64_t i = 0; i < len; ++i) gparam[i] = mul_add(gh_next[i], Neuron::param_grad_v(k, v_start), gparam[i]);
+      for (int64_t i = 0; i < len; ++i)
+        gparam[i] = mul_add(gh_next[i], Neuron::param_grad(k, h_next[i], v_start), gparam[i]);
       double sum = 0.0;
       for (int64_t i = 0; i < len; ++i) sum = sum + static_cast<double>(gparam[i]);
-      param_parts[n0 / kBlock] = sum;
+      param_parts[n0 / kBlock] = Neuron::param_block(k, sum);
     }
   }
   if (stream) stream_fence();

@@ -233,13 +233,12 @@ std::tuple<Tensor, Tensor, Tensor> plif_forward_cpu(const Tensor& x_in, const Te
 }
 
 std::tuple<Tensor, Tensor> plif_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
-                                             const Tensor& h_in, const Tensor& x_in, const Tensor& q_in,
+                                             const Tensor& h_in, const Tensor& q_in,
                                              double v_th, double v_reset, bool soft, bool decay_input,
                                              bool detach, int64_t surrogate, double alpha) {
-  check_plif_backward(grad_s_in, h_in, x_in, kCPU);
+  check_backward(grad_s_in, h_in, kCPU, "plif_backward");
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
-  const Tensor x = x_in.contiguous();
   const Tensor q = plif_q(q_in, gs);
   const auto gv = present(grad_v_in, gs);
   SeqArgs args;
@@ -254,7 +253,7 @@ std::tuple<Tensor, Tensor> plif_backward_cpu(const Tensor& grad_s_in, const std:
   set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
   args.neuron = decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>, args.q = q.data_ptr();
   args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
-  args.x = x.data_ptr(), args.gx = gx.data_ptr(), args.param_parts = parts.data_ptr();
+  args.gx = gx.data_ptr(), args.param_parts = parts.data_ptr();
   args.stream = streams(args, gx);
   run(backward_of(args), args, blocks, std::max<int64_t>(1, kGrain / k.neuron_block));
   Tensor gq = at::empty({}, parts.options());

@@ -53,7 +53,7 @@ __device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T
                                                const A* __restrict__ h,
                                                const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p,
                                                int64_t T_, int64_t N, T* __restrict__ gx, A* __restrict__ gv_init,
-                                               const T* __restrict__ x, A v_start, double* __restrict__ param_parts,
+                                               A v_start, double* __restrict__ param_parts,
                                                const A* __restrict__ c_saved) {
   constexpr bool PARAM = Neuron::kParamGrad, OWN = Neuron::kOwnStep;
   const int64_t n = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
@@ -64,21 +64,20 @@ __device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T
   const auto k = Neuron::load(coeffs);
   A gparam = A(0);  // this thread's sum of gh * dh/dparam
   if (n < N) {
-    A gh_next[V], gcur[V];  // dL/dh[t+1], and the neuron's carried gradient
+    A gh_next[V], gcur[V], h_next[V];  // dL/dh[t+1], the neuron's carried gradient, h[t+1]
     const A v_decay = Neuron::v_decay(k);
     // A kOwnStep neuron's saved cur[t] (carried from the step after, where it was cur[t-1])
     // and cur[t-1] (0 before t = 0).
     Pack<A, V> c_t, c_prev;
 #pragma unroll
-    for (int j = 0; j < V; ++j) gh_next[j] = gcur[j] = c_t.v[j] = c_prev.v[j] = A(0);
+    for (int j = 0; j < V; ++j) gh_next[j] = gcur[j] = h_next[j] = c_t.v[j] = c_prev.v[j] = A(0);
     if constexpr (OWN) c_t = load_pack<A, V>(c_saved, (T_ - 1) * N + n);
     for_each_step<A, true>(T_, [&](int64_t t) {
       const int64_t off = t * N + n;
       const Pack<T, V> gsp = load_pack<T, V>(gs, off);
       const Pack<A, V> hp = load_pack<A, V>(h, off);
-      Pack<T, V> gvp, gxp, xp;
+      Pack<T, V> gvp, gxp;
       if (gv) gvp = load_pack<T, V>(gv, off);
-      if constexpr (PARAM && Neuron::kParamReadsX) xp = load_pack<T, V>(x, off);
       if constexpr (OWN) {
         if (t > 0) c_prev = load_pack<A, V>(c_saved, off - N);
         else
@@ -89,15 +88,14 @@ __device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T
       for (int j = 0; j < V; ++j) {
         A through_v = v_decay * gh_next[j];
         if (gv) through_v = to_acc<A>(gvp.v[j]) + through_v;
-        if constexpr (PARAM) {  // gh[t+1] * dh[t+1]/dparam's v[t] part (as in the CPU loop)
+        if constexpr (PARAM) {  // gh[t+1] * dh[t+1]/dparam (as in the CPU loop)
           const A v_t = reset<SOFT>(hp.v[j], fire(hp.v[j], p.v_th), p.v_th, p.v_reset);
-          gparam = mul_add(gh_next[j], Neuron::param_grad_v(k, v_t), gparam);
+          gparam = mul_add(gh_next[j], Neuron::param_grad(k, h_next[j], v_t), gparam);
+          h_next[j] = hp.v[j];
         }
         gh_next[j] = neuron_grad_h<Neuron, KIND, SOFT, DETACH>(k, p, hp.v[j], to_acc<A>(gsp.v[j]), through_v,
                                                                c_t.v[j], c_prev.v[j], gcur[j]);
         gxp.v[j] = from_acc<T>(Neuron::input_grad(k, gh_next[j], gcur[j]));
-        if constexpr (PARAM && Neuron::kParamReadsX)
-          gparam = mul_add(gh_next[j], Neuron::param_grad_x(k, to_acc<A>(xp.v[j])), gparam);
       }
       if constexpr (OWN) c_t = c_prev;
       store_pack<T, V>(gx, off, gxp);
@@ -107,7 +105,7 @@ __device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T
       for (int j = 0; j < V; ++j) gv_init[n + j] = v_decay * gh_next[j];
     if constexpr (PARAM)
 #pragma unroll
-      for (int j = 0; j < V; ++j) gparam = mul_add(gh_next[j], Neuron::param_grad_v(k, v_start), gparam);
+      for (int j = 0; j < V; ++j) gparam = mul_add(gh_next[j], Neuron::param_grad(k, h_next[j], v_start), gparam);
   }
   if constexpr (PARAM) {
     // The block's sum, in double (the total often cancels to far below its terms) and in a
@@ -127,7 +125,7 @@ __device__ __forceinline__ void backward_steps(const T* __restrict__ gs, const T
     if (threadIdx.x == 0) {
       double sum = 0.0;
       for (unsigned i = 0; i < kSeg; ++i) sum = sum + red[i * kSeg];
-      param_parts[blockIdx.x] = sum;
+      param_parts[blockIdx.x] = Neuron::param_block(k, sum);
     }
   }
 }
@@ -141,7 +139,7 @@ __global__ void __launch_bounds__(kThreads)
     backward_steps_kernel(const T* __restrict__ gs, const T* __restrict__ gv, const A* __restrict__ h,
                           const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p, int64_t T_,
                           int64_t N, T* __restrict__ gx, A* __restrict__ gv_init) {
-  backward_steps<Neuron, T, A, V, KIND, SOFT, DETACH>(gs, gv, h, coeffs, p, T_, N, gx, gv_init, nullptr, A(0),
+  backward_steps<Neuron, T, A, V, KIND, SOFT, DETACH>(gs, gv, h, coeffs, p, T_, N, gx, gv_init, A(0),
                                                       nullptr, nullptr);
 }
 
@@ -149,9 +147,9 @@ template <class Neuron, typename T, typename A, int V, int KIND, bool SOFT, bool
 __global__ void __maxnreg__(96)
     backward_param_steps_kernel(const T* __restrict__ gs, const T* __restrict__ gv, const A* __restrict__ h,
                                 const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p, int64_t T_,
-                                int64_t N, T* __restrict__ gx, const T* __restrict__ x, A v_start,
+                                int64_t N, T* __restrict__ gx, A v_start,
                                 double* __restrict__ param_parts) {
-  backward_steps<Neuron, T, A, V, KIND, SOFT, DETACH>(gs, gv, h, coeffs, p, T_, N, gx, nullptr, x, v_start,
+  backward_steps<Neuron, T, A, V, KIND, SOFT, DETACH>(gs, gv, h, coeffs, p, T_, N, gx, nullptr, v_start,
                                                       param_parts, nullptr);
 }
 
@@ -163,7 +161,7 @@ __global__ void __maxnreg__(96)
     backward_state_steps_kernel(const T* __restrict__ gs, const A* __restrict__ h, const A* __restrict__ c_saved,
                                 const typename Neuron::template Coeffs<A> coeffs, FireParams<A> p, int64_t T_,
                                 int64_t N, T* __restrict__ gx) {
-  backward_steps<Neuron, T, A, V, KIND, true, false>(gs, nullptr, h, coeffs, p, T_, N, gx, nullptr, nullptr, A(0),
+  backward_steps<Neuron, T, A, V, KIND, true, false>(gs, nullptr, h, coeffs, p, T_, N, gx, nullptr, A(0),
                                                      nullptr, c_saved);
 }
 
@@ -216,7 +214,7 @@ cudaError_t launch_backward(const NeuronArgs& a, cudaStream_t stream) {
     using Ty = decltype(tag);
     using A = typename Acc<Ty>::type;
     constexpr int VW = vec_width<Ty>();
-    const bool vec = a.N % VW == 0 && aligned(a.gs, 16) && aligned(a.gv, 16) && aligned(a.gx, 16) && aligned(a.x, 16) &&
+    const bool vec = a.N % VW == 0 && aligned(a.gs, 16) && aligned(a.gv, 16) && aligned(a.gx, 16) &&
                      aligned(a.h_saved, sizeof(A) * VW) && aligned(a.gv_init, sizeof(A) * VW) &&
                      aligned(a.m_saved, sizeof(A) * VW);
     const auto k = Neuron::template coeffs<A>(a);
@@ -241,7 +239,7 @@ cudaError_t launch_backward(const NeuronArgs& a, cudaStream_t stream) {
           if constexpr (Neuron::kParamGrad)
             err = launch(backward_param_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>,
                          blocks, kThreads, smem, stream, gs, static_cast<const Ty*>(a.gv), h, k, p, a.T, a.N, gx,
-                         static_cast<const Ty*>(a.x), v_start, static_cast<double*>(a.param_parts));
+                         v_start, static_cast<double*>(a.param_parts));
           else
             err = launch(backward_steps_kernel<Neuron, Ty, A, V, KIND.value, SOFT.value, DETACH.value>, blocks,
                          kThreads, smem, stream, gs, static_cast<const Ty*>(a.gv), h, k, p, a.T, a.N, gx,

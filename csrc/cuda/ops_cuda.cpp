@@ -140,12 +140,12 @@ std::tuple<Tensor, Tensor, Tensor> plif_forward_cuda(const Tensor& x_in, const T
 }
 
 std::tuple<Tensor, Tensor> plif_backward_cuda(const Tensor& grad_s_in, const std::optional<Tensor>& grad_v_in,
-                                              const Tensor& h_in, const Tensor& x_in, const Tensor& q_in,
+                                              const Tensor& h_in, const Tensor& q_in,
                                               double v_th, double v_reset, bool soft, bool decay_input,
                                               bool detach, int64_t surrogate, double alpha) {
-  check_plif_backward(grad_s_in, h_in, x_in, kCUDA);
+  check_backward(grad_s_in, h_in, kCUDA, "plif_backward");
   const c10::cuda::CUDAGuard guard(h_in.device());
-  const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous(), x = x_in.contiguous();
+  const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous();
   const Tensor q = plif_q(q_in, gs);
   const auto gv = present(grad_v_in, gs);
   NeuronArgs args = neuron_args(plif_id(decay_input), h, v_th, v_reset, soft, detach, surrogate, alpha);
@@ -154,7 +154,7 @@ std::tuple<Tensor, Tensor> plif_backward_cuda(const Tensor& grad_s_in, const std
   Tensor parts = at::empty({cuda::neuron_param_blocks(args.N)}, gs.options().dtype(at::kDouble));
   Tensor gq = empty_acc({}, gs);
   args.q = q.data_ptr();
-  args.gs = gs.data_ptr(), args.gv = ptr_or_null(gv), args.h_saved = h.data_ptr(), args.x = x.data_ptr();
+  args.gs = gs.data_ptr(), args.gv = ptr_or_null(gv), args.h_saved = h.data_ptr();
   args.gx = gx.data_ptr(), args.param_parts = parts.data_ptr(), args.param_grad = gq.data_ptr();
   C10_CUDA_CHECK(cuda::neuron_backward(args, stream()));
   return {gx, gq};

@@ -237,11 +237,12 @@ SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
 //   charge(k, cur, v, x) -> h   cur: a second state per neuron (CUBA's synaptic current)
 //   v_decay(k)                  dh[t+1]/dv[t]
 //   input_grad(k, gh, gcur)     dL/dx[t] from dL/dh[t] (gcur: cur's carried gradient)
-//   kParamGrad, kParamReadsX, param_grad_x(k, x), param_grad_v(k, v)
-//                               a learned parameter's dh[t]/dparam = param_grad_x(x[t]) (when
-//                               kParamReadsX) + param_grad_v(v[t-1]); the loops sum
-//                               gh[t] * dh[t]/dparam per block of neurons and the op sums
-//                               the blocks in a fixed order (the same bits every run).
+//   kParamGrad, param_grad(k, h, v), param_block(k, sum)
+//                               a learned parameter: param_grad(h[t], v[t-1]) is dh[t]/dparam
+//                               up to a constant factor that param_block applies to each
+//                               block's sum; the loops sum gh[t] * param_grad per block of
+//                               neurons in double and the op sums the blocks in a fixed order
+//                               (the same bits every run).
 //   kOwnStep, step, grad_h      a neuron whose second state enters its reset (CLIF) replaces
 //                               charge-fire-reset by step(k, cur, v, x, s) -> h and the
 //                               common grad_h by its own; its forward saves cur[t] beside h[t]
@@ -250,7 +251,7 @@ SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
 // and is named in `Neurons` (the end of this file), which the kernels of every device are
 // built from.
 struct LifNeuron {
-  static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
+  static constexpr bool kParamGrad = false;  // no learned parameter
   static constexpr bool kOwnStep = false;
   template <typename K>
   SK_HD static K load(const K& k) { return k; }
@@ -273,7 +274,7 @@ struct LifNeuron {
 };
 
 struct CubaNeuron {
-  static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
+  static constexpr bool kParamGrad = false;  // no learned parameter
   static constexpr bool kOwnStep = false;
   template <typename K>
   SK_HD static K load(const K& k) { return k; }
@@ -341,17 +342,24 @@ struct PlifNeuron {
     if constexpr (DECAY_INPUT) return k.q * gh;
     else return gh;
   }
-  // dh[t]/dq = x[t] - (v[t-1] - v_r) (decay_input) or -(v[t-1] - v_r), in two parts: the
-  // kernels add gh[t] * param_grad_x(x[t]) at step t and gh[t+1] * param_grad_v(v[t]) once
-  // they hold v[t] (recomputed from the h[t] they load anyway), so no step reads h twice.
-  static constexpr bool kParamReadsX = DECAY_INPUT;
+  // dh[t]/dq = x[t] - (v[t-1] - v_r) (decay_input) or -(v[t-1] - v_r). With decay_input,
+  // h[t] - v[t-1] = q (x[t] - (v[t-1] - v_r)), so the kernels take (h[t] - v[t-1]) and divide
+  // each block's sum by q once (param_block), as SpikingJelly's CUDA kernels do: the backward
+  // reads h, which it loads anyway, and not x. Its error is about ulp(h) / q per term. v[t-1]
+  // is recomputed from h[t-1] (reset), so the loops add gh[t+1] * param_grad(h[t+1], v[t]) at
+  // step t and gh[0] * param_grad(h[0], v[-1]) at the end.
   template <typename acc_t>
-  SK_HD static acc_t param_grad_x(const Coeffs<acc_t>& k, acc_t x) {
-    (void)k;
-    return x;
+  SK_HD static acc_t param_grad(const Coeffs<acc_t>& k, acc_t h, acc_t v_prev) {
+    if constexpr (DECAY_INPUT) return h - v_prev;
+    else return -(v_prev - k.v_r);
   }
   template <typename acc_t>
-  SK_HD static acc_t param_grad_v(const Coeffs<acc_t>& k, acc_t v) { return -(v - k.v_r); }
+  SK_HD static double param_block(const Coeffs<acc_t>& k, double sum) {
+    // q = sigmoid(w) is 0 only where it underflows, and then h = v and every term is 0; the
+    // op returns 0 there, which dL/dw = dL/dq * q (1 - q) = 0 does not see.
+    if constexpr (DECAY_INPUT) return k.q != acc_t(0) ? sum / static_cast<double>(k.q) : 0.0;
+    else return sum;
+  }
 };
 
 // CLIF (NEURONS.md §9): a second state per neuron, the complementary potential m, enters the
@@ -405,7 +413,7 @@ SK_HD acc_t clif_grad_step(const ClifCoeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t
 // CLIF as a neuron type of the shared loops: its second state `cur` is m, and its v_decay is
 // dh[t]/dv[t-1] = 1 - 1/tau, so the loops' dL/dv[t] (v_decay * dL/dh[t+1]) is CLIF's.
 struct ClifNeuron {
-  static constexpr bool kParamGrad = false, kParamReadsX = false;  // no learned parameter
+  static constexpr bool kParamGrad = false;  // no learned parameter
   static constexpr bool kOwnStep = true;
   template <typename acc_t>
   using Coeffs = ClifCoeffs<acc_t>;

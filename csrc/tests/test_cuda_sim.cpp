@@ -76,11 +76,11 @@ static cudaError_t plif_forward(cu::DType dt, const void* x, const void* q, bool
   a.q = q, a.x = x, a.s = s, a.h = h, a.v = v;
   return cu::neuron_forward(a, st);
 }
-static cudaError_t plif_backward(cu::DType dt, const void* gs, const void* gv, const void* h, const void* x,
-                                 const void* q, bool decay_input, const cu::Fire& f, int64_t T, int64_t N, void* gx,
+static cudaError_t plif_backward(cu::DType dt, const void* gs, const void* gv, const void* h, const void* q,
+                                 bool decay_input, const cu::Fire& f, int64_t T, int64_t N, void* gx,
                                  void* parts, void* gq, cudaStream_t st) {
   sk::NeuronArgs a = args(plif_id(decay_input), dt, f, T, N);
-  a.q = q, a.gs = gs, a.gv = gv, a.h_saved = h, a.x = x, a.gx = gx, a.param_parts = parts, a.param_grad = gq;
+  a.q = q, a.gs = gs, a.gv = gv, a.h_saved = h, a.gx = gx, a.param_parts = parts, a.param_grad = gq;
   return cu::neuron_backward(a, st);
 }
 static cudaError_t clif_forward(cu::DType dt, const void* x, double tau, double v_th, int64_t T, int64_t N, void* s,
@@ -430,7 +430,7 @@ static void run_plif_case(int kind, bool soft, bool detach, bool decay_input, in
   Buf<S> no_v(0);
   const cudaError_t fe = ops::plif_forward(Type<S>::dt, x.p, q.p, decay_input, fire, T, N, s.p, h.p, no_v.p, nullptr);
   check(fe == cudaSuccess, std::string("forward launch: ") + cudaGetErrorString(fe));
-  const cudaError_t be = ops::plif_backward(Type<S>::dt, gs.p, gv.p, h.p, x.p, q.p, decay_input, fire, T, N, gx.p,
+  const cudaError_t be = ops::plif_backward(Type<S>::dt, gs.p, gv.p, h.p, q.p, decay_input, fire, T, N, gx.p,
                                            parts.p, gq.p, nullptr);
   check(be == cudaSuccess, std::string("backward launch: ") + cudaGetErrorString(be));
   if (N == 0) {
@@ -454,7 +454,7 @@ static void run_plif_case(int kind, bool soft, bool detach, bool decay_input, in
       sk::with_bool(with_gv, [&](auto GV) {
         sk::cpu::backward_steps<Neuron, A, A, KIND.value, SOFT.value, DETACH.value, GV.value>(
             k, p, gsa.data(), GV.value ? gva.data() : nullptr, h.p, T, N, 0, N, gx_cpu.data(), nullptr, false,
-            xa.data(), v_r, parts_cpu.data());
+            v_r, parts_cpu.data());
       });
     });
   });
@@ -540,7 +540,7 @@ static void run_clif_case(int kind, int64_t T, int64_t N, int64_t misalign, unsi
                                                                   m_cpu.data());
   sk::with_kind(kind, [&](auto KIND) {
     sk::cpu::backward_steps<sk::ClifNeuron, A, A, KIND.value, true, false, false>(
-        k, p, gsa.data(), nullptr, h.p, T, N, 0, N, gx_cpu.data(), nullptr, false, nullptr, A(0), nullptr, m.p);
+        k, p, gsa.data(), nullptr, h.p, T, N, 0, N, gx_cpu.data(), nullptr, false, A(0), nullptr, m.p);
   });
   check_equal("spikes vs CPU kernel", widen(s), s_cpu, TN);
   check_close("h vs CPU kernel", h.p, h_cpu, TN, Type<A>::tol);

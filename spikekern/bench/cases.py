@@ -5,8 +5,9 @@ spikes in the input's dtype and the saved potential h in float32):
   fwd (no grad):  read x, write s                              = 2 * isz
   fwd+bwd:        fwd reads x, writes s and h; bwd reads grad_s
                   and h, writes grad_x                          = 4 * isz + 2 * 4
-                  (PLIF's bwd also reads x for its parameter's gradient: + isz;
-                  CLIF's fwd also writes, and its bwd reads, m in float32: + 2 * 4)
+                  (PLIF's parameter gradient needs nothing more: it comes from h,
+                  NEURONS.md §10; CLIF's fwd also writes, and its bwd reads, m in
+                  float32: + 2 * 4)
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ class Case:
 
     def min_bytes(self, mode: str, dtype: torch.dtype) -> int:
         isz = torch.empty((), dtype=dtype).element_size()
-        extra = {"plif": isz, "clif": 2 * 4}.get(self.neuron, 0)
+        extra = {"clif": 2 * 4}.get(self.neuron, 0)
         per_step = 2 * isz if mode == "fwd" else 4 * isz + 2 * 4 + extra
         return per_step * self.T * self.neurons
 
