@@ -289,7 +289,7 @@ def test_plif_parameter_gradient_is_the_same_every_run(target):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("w", [-4.0, 3.0])
 def test_plif_parameter_gradient_at_a_long_and_a_short_time_constant(target, dtype, w):
-    # The C++ kernels take dh/dq = (h[t] - v[t-1]) / q (NEURONS.md §10), whose error grows as
+    # The fused kernels take dh/dq = (h[t] - v[t-1]) / q (NEURONS.md §10), whose error grows as
     # 1/q: tau = 1 + e^4 (q = 0.018) and tau = 1 + e^-3 (q = 0.95) against the reference.
     device, backend = target
     x = fresh_input(device, (9, 3, 37), dtype, seed=45)
@@ -297,7 +297,7 @@ def test_plif_parameter_gradient_at_a_long_and_a_short_time_constant(target, dty
     assert_matches_reference(lambda x, w, **k: ops.plif(x, w, **k), {"x": x, "w": w}, backend)
 
 
-@pytest.mark.parametrize("target", [t for t in TARGETS if t.values[0][1] != "triton"])
+@pytest.mark.parametrize("target", TARGETS)
 def test_plif_backward_keeps_h_not_x(target):
     # dL/dq comes from h (NEURONS.md §10), so autograd holds no reference to the input.
     device, backend = target

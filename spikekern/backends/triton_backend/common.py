@@ -72,10 +72,14 @@ def plif_charge(q, v_r, v, x, DECAY_INPUT: tl.constexpr):
 
 
 @triton.jit
-def plif_param_grad_v(v, v_r):
-    """The v[t-1] part of PLIF's dh[t]/dq (neuron_math.h: param_grad_v); the x[t] part is x[t]
-    with decay_input, else 0."""
-    return -(v - v_r)
+def plif_param_grad(h, v, v_r, DECAY_INPUT: tl.constexpr):
+    """PLIF's dh[t]/dq from h[t] and v[t-1] (neuron_math.h: param_grad): with decay_input
+    h[t] - v[t-1], which is q dh[t]/dq (the op divides the sum by q once), else -(v[t-1] - v_r)."""
+    if DECAY_INPUT:
+        g = h - v
+    else:
+        g = -(v - v_r)
+    return g
 
 
 @triton.jit

@@ -17,7 +17,7 @@ import triton
 import triton.language as tl
 
 from .common import (clif_grad_step, clif_step, cuba_charge, cuba_input_grad, fire, grad_h, lif_charge,
-                     lif_input_grad, load_fire_params, plif_charge, plif_param_grad_v, reset)
+                     lif_input_grad, load_fire_params, plif_charge, plif_param_grad, reset)
 
 # NEURON, a compile-time argument of forward_steps / backward_steps: 0 LIF, 1 CUBA-LIF,
 # 2 PLIF with decay_input, 3 PLIF without, 4 CLIF.
@@ -69,7 +69,7 @@ def forward_steps(x_ptr, vinit_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, c_ptr, T,
 
 
 @triton.jit
-def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, pp_ptr, c_ptr, T, N, last,
+def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, q_ptr, pp_ptr, c_ptr, T, N, last,
                    NEURON: tl.constexpr, KIND: tl.constexpr, SOFT: tl.constexpr, DETACH: tl.constexpr,
                    HAS_GV: tl.constexpr, NEED_GVI: tl.constexpr, BLOCK: tl.constexpr):
     """Reverse time from t = T-1 (element offset `last` = (T-1)*N). h may alias gx (recompute
@@ -90,9 +90,10 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, 
         v_decay = 1.0 - k0
     gh_next = tl.zeros([BLOCK], k0.dtype)  # dL/dh[t+1]
     gcur = tl.zeros([BLOCK], k0.dtype)  # CUBA-LIF's carried current gradient (CLIF: dL/dm)
-    gparam = tl.zeros([BLOCK], k0.dtype)  # PLIF: per-neuron sums of gh * dh/dq
+    gparam = tl.zeros([BLOCK], k0.dtype)  # PLIF: per-neuron sums of gh * dh/dq (times q with decay_input)
+    h_next = tl.zeros([BLOCK], k0.dtype)  # PLIF: h[t+1]
     gsp, gvp = gs_ptr + last + offs, gv_ptr + last + offs
-    hp, gxp, xp, cp = h_ptr + last + offs, gx_ptr + last + offs, x_ptr + last + offs, c_ptr + last + offs
+    hp, gxp, cp = h_ptr + last + offs, gx_ptr + last + offs, c_ptr + last + offs
     if NEURON == 4:
         c_t = tl.load(cp, mask=mask, other=0.0).to(k0.dtype)  # m[t]; each step reads m[t-1]
     for i in range(T):
@@ -101,8 +102,10 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, 
         through_v = v_decay * gh_next
         if HAS_GV:
             through_v = tl.load(gvp, mask=mask, other=0.0).to(k0.dtype) + through_v
-        if NEURON == 2 or NEURON == 3:  # gh[t+1] * dh[t+1]/dq's v[t] part (0 at t = T-1, where gh_next is 0)
-            gparam += gh_next * plif_param_grad_v(reset(h, fire(h, v_th), v_th, v_reset, SOFT), v_start)
+        if NEURON == 2 or NEURON == 3:  # gh[t+1] * dh[t+1]/dq (0 at t = T-1, where gh_next is 0)
+            gparam += gh_next * plif_param_grad(h_next, reset(h, fire(h, v_th), v_th, v_reset, SOFT), v_start,
+                                                NEURON == 2)
+            h_next = h
         if NEURON == 4:
             cp -= N
             c_prev = tl.load(cp, mask=mask & (offs * 0 + i < T - 1), other=0.0).to(k0.dtype)  # m[-1] = 0
@@ -115,9 +118,8 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, 
         elif NEURON == 1:
             gcur = cuba_input_grad(k0, gh_next, gcur)
             gx = gcur
-        elif NEURON == 2:  # PLIF, decay_input: dh[t]/dq's x[t] part
+        elif NEURON == 2:  # PLIF, decay_input
             gx = k0 * gh_next
-            gparam += gh_next * tl.load(xp, mask=mask, other=0.0).to(k0.dtype)
         else:  # PLIF without decay_input, CLIF: dh[t]/dx[t] = 1
             gx = gh_next
         tl.store(gxp, gx.to(gx_ptr.dtype.element_ty), mask=mask)
@@ -125,11 +127,10 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, x_ptr, q_ptr, 
         gvp -= N
         hp -= N
         gxp -= N
-        xp -= N
     if NEED_GVI:
         tl.store(gvi_ptr + offs, v_decay * gh_next, mask=mask)
-    if NEURON == 2 or NEURON == 3:  # v[-1] = v_start's part, then this program's partial sum
-        gparam += gh_next * plif_param_grad_v(v_start + tl.zeros([BLOCK], k0.dtype), v_start)
+    if NEURON == 2 or NEURON == 3:  # dh[0]/dq from v[-1] = v_start, then this program's partial sum
+        gparam += gh_next * plif_param_grad(h_next, v_start + tl.zeros([BLOCK], k0.dtype), v_start, NEURON == 2)
         tl.store(pp_ptr + pid, tl.sum(tl.where(mask, gparam, 0.0), axis=0))
 
 
@@ -146,7 +147,7 @@ def lif_forward_kernel(x_ptr, vinit_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, HAS_V
 def lif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, T, N, last, KIND: tl.constexpr,
                         SOFT: tl.constexpr, DETACH: tl.constexpr, HAS_GV: tl.constexpr,
                         NEED_GVI: tl.constexpr, BLOCK: tl.constexpr):
-    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, gs_ptr, p_ptr, p_ptr, h_ptr, T, N, last, 0, KIND,
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, p_ptr, p_ptr, h_ptr, T, N, last, 0, KIND,
                    SOFT, DETACH, HAS_GV, NEED_GVI, BLOCK)
 
 
@@ -162,7 +163,7 @@ def cuba_lif_forward_kernel(x_ptr, p_ptr, s_ptr, h_ptr, v_ptr, T, N, SOFT: tl.co
 def cuba_lif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, T, N, last, KIND: tl.constexpr,
                              SOFT: tl.constexpr, DETACH: tl.constexpr, HAS_GV: tl.constexpr,
                              BLOCK: tl.constexpr):
-    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, gs_ptr, p_ptr, p_ptr, h_ptr, T, N, last, 1, KIND,
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, p_ptr, p_ptr, h_ptr, T, N, last, 1, KIND,
                    SOFT, DETACH, HAS_GV, False, BLOCK)
 
 
@@ -174,10 +175,10 @@ def plif_forward_kernel(x_ptr, p_ptr, q_ptr, s_ptr, h_ptr, v_ptr, T, N, DECAY_IN
 
 
 @triton.jit
-def plif_backward_kernel(gs_ptr, gv_ptr, h_ptr, x_ptr, p_ptr, q_ptr, gx_ptr, pp_ptr, T, N, last,
+def plif_backward_kernel(gs_ptr, gv_ptr, h_ptr, p_ptr, q_ptr, gx_ptr, pp_ptr, T, N, last,
                          DECAY_INPUT: tl.constexpr, KIND: tl.constexpr, SOFT: tl.constexpr,
                          DETACH: tl.constexpr, HAS_GV: tl.constexpr, BLOCK: tl.constexpr):
-    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, x_ptr, q_ptr, pp_ptr, h_ptr, T, N, last,
+    backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, q_ptr, pp_ptr, h_ptr, T, N, last,
                    2 if DECAY_INPUT else 3, KIND, SOFT, DETACH, HAS_GV, False, BLOCK)
 
 
@@ -190,5 +191,5 @@ def clif_forward_kernel(x_ptr, p_ptr, s_ptr, h_ptr, m_ptr, T, N, SAVE_H: tl.cons
 
 @triton.jit
 def clif_backward_kernel(gs_ptr, h_ptr, m_ptr, p_ptr, gx_ptr, T, N, last, KIND: tl.constexpr, BLOCK: tl.constexpr):
-    backward_steps(gs_ptr, gs_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, gs_ptr, p_ptr, p_ptr, m_ptr, T, N, last, 4, KIND,
+    backward_steps(gs_ptr, gs_ptr, h_ptr, p_ptr, gx_ptr, gx_ptr, p_ptr, p_ptr, m_ptr, T, N, last, 4, KIND,
                    True, False, False, False, BLOCK)

@@ -224,7 +224,7 @@ def _plif_forward(x: Tensor, q: Tensor, v_th: float, v_reset: float, soft: bool,
 
 
 @triton_op("spikekern_triton::plif_backward", mutates_args=())
-def _plif_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, x: Tensor, q: Tensor, v_th: float,
+def _plif_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, q: Tensor, v_th: float,
                    v_reset: float, soft: bool, decay_input: bool, detach: bool, surrogate: int,
                    alpha: float) -> tuple[Tensor, Tensor]:
     gs = grad_s.contiguous()
@@ -237,9 +237,12 @@ def _plif_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, x: Tenso
     parts = torch.zeros(grid, dtype=acc, device=gs.device)
     p = _plif_params(v_th, v_reset, soft, alpha, gs)
     _launch(plif_backward_kernel, grid,
-        gs, gv if gv is not None else gs, h.contiguous(), x.contiguous(), p, qa, gx, parts, T, N, (T - 1) * N,
+        gs, gv if gv is not None else gs, h.contiguous(), p, qa, gx, parts, T, N, (T - 1) * N,
         DECAY_INPUT=decay_input, KIND=surrogate, SOFT=soft, DETACH=detach, HAS_GV=gv is not None, BLOCK=BLOCK)
-    return gx, parts.double().sum().to(acc)  # in double: the total often cancels to far below its terms
+    gq = parts.double().sum()  # in double: the total often cancels to far below its terms
+    if decay_input:  # the kernels summed gh * (h[t] - v[t-1]) = q gh dh/dq (NEURONS.md §10); 0 where q is 0
+        gq = torch.where(qa != 0, gq / qa.double(), torch.zeros_like(gq))
+    return gx, gq.to(acc)
 
 
 def _plif_setup(ctx, inputs, output):
@@ -247,16 +250,16 @@ def _plif_setup(ctx, inputs, output):
     ctx.saved_h = save_h
     ctx.args = (v_th, v_reset, soft, decay_input, detach, sg, alpha)
     ctx.spike_dtype = x.dtype
-    ctx.save_for_backward(output[1], x, q)
+    ctx.save_for_backward(output[1], q)
     ctx.set_materialize_grads(False)
 
 
 def _plif_bwd(ctx, gs, _gh, gv):
-    h, x, q = ctx.saved_tensors
+    h, q = ctx.saved_tensors
     _check_saved(ctx.saved_h, "plif")
     if gs is None:
         gs = torch.zeros(h.shape, dtype=ctx.spike_dtype, device=h.device)
-    gx, gq = _plif_backward(gs, gv, h, x, q, *ctx.args)
+    gx, gq = _plif_backward(gs, gv, h, q, *ctx.args)
     return (gx, gq.to(q.dtype).reshape(q.shape)) + (None,) * 9
 
 
