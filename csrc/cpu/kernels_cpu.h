@@ -153,8 +153,8 @@ void forward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const F
 // block of kBlock neurons (in double), param_parts[n0 / kBlock]: begin must then be a multiple
 // of kBlock, so a block's sum never depends on how the neurons were split between threads.
 // dh[t+1]/dparam (param_grad of h[t+1] and v[t]) is added at step t, from the v[t] that the
-// reset of the h[t] loaded then gives (dh[0]/dparam, from v_start, after the loop). A kOwnStep neuron reads its saved cur[t] and cur[t-1] (0 before t = 0)
-// from c_saved.
+// reset of the h[t] loaded then gives (dh[0]/dparam, from v_start, after the loop). A kOwnStep
+// neuron reads its saved cur[t] and cur[t-1] (0 before t = 0) from c_saved.
 template <class Neuron, typename scalar_t, typename acc_t, int KIND, bool SOFT, bool DETACH, bool HAS_GV>
 void backward_steps(const typename Neuron::template Coeffs<acc_t> coeffs, const FireParams<acc_t> p,
                     const scalar_t* gs, const scalar_t* gv, const acc_t* h, int64_t T, int64_t N,
