@@ -12,6 +12,8 @@
 #include <optional>
 #include <tuple>
 
+#include "spikekern/neuron_args.h"
+
 namespace spikekern {
 
 using at::Tensor;
@@ -84,6 +86,72 @@ inline std::tuple<Tensor, Tensor, Tensor> forward_outputs(const Tensor& x, bool 
   return {empty(x.sizes(), x.options()),
           empty(save_h ? x.sizes() : at::IntArrayRef{0}, x.options().dtype(acc_dtype(x))),
           empty(return_v ? x.sizes() : at::IntArrayRef{0}, x.options())};
+}
+
+// ------------------------------------------- a neuron op's call of the kernels (NeuronArgs)
+// Both devices' bindings fill a NeuronArgs (spikekern/neuron_args.h) with these, so what an
+// op hands its kernels is written once; each binding adds its neuron's coefficients.
+
+// The kernels' code for t's dtype.
+inline DType dtype_code(const Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return DType::kFloat;
+    case at::kDouble: return DType::kDouble;
+    case at::kHalf: return DType::kHalf;
+    case at::kBFloat16: return DType::kBFloat16;
+    default: TORCH_CHECK(false, "spikekern: unsupported dtype ", t.scalar_type());
+  }
+}
+
+inline int check_surrogate(int64_t surrogate) {
+  TORCH_CHECK(surrogate >= 0 && surrogate <= kPass, "spikekern: unknown surrogate code ", surrogate);
+  return static_cast<int>(surrogate);
+}
+
+// The firing parameters every neuron op carries.
+inline void set_fire(NeuronArgs& a, double v_th, double v_reset, bool soft, bool detach, int64_t surrogate,
+                     double alpha) {
+  a.v_th = v_th, a.v_reset = v_reset, a.soft = soft, a.detach = detach;
+  a.surrogate = check_surrogate(surrogate), a.alpha = alpha;
+}
+
+// A call of the shared time loops: the neuron type (neuron_math.h, neuron_id), the dtype and
+// [T, N] sizes of `io` (x in a forward; grad_spikes in a backward, whose sizes check_backward
+// has matched with h's) and the firing parameters.
+inline void set_call(NeuronArgs& a, int neuron, const Tensor& io, double v_th, double v_reset, bool soft,
+                     bool detach, int64_t surrogate, double alpha) {
+  a.neuron = neuron, a.dtype = dtype_code(io);
+  std::tie(a.T, a.N) = seq_sizes(io);
+  set_fire(a, v_th, v_reset, soft, detach, surrogate, alpha);
+}
+
+// A forward's input and outputs, as forward_outputs made them (h and v [0] where not asked
+// for; with N = 0 there is nothing to write either way).
+inline void set_forward_io(NeuronArgs& a, const Tensor& x, const Tensor& s, const Tensor& h, const Tensor& v) {
+  a.save_h = h.numel() != 0, a.save_v = v.numel() != 0;
+  a.x = x.data_ptr(), a.s = s.data_ptr();
+  a.h = a.save_h ? h.data_ptr() : nullptr, a.v = a.save_v ? v.data_ptr() : nullptr;
+}
+
+// A backward's inputs (gv absent: zero) and its input gradient. The caller holds gv
+// (`const auto gv = present(...)`): present() may make a contiguous copy, and a temporary's
+// memory would be freed before the kernels read it, so passing one does not compile.
+inline void set_backward_io(NeuronArgs& a, const Tensor& gs, const std::optional<Tensor>& gv, const Tensor& h,
+                            const Tensor& gx) {
+  a.gs = gs.data_ptr(), a.gv = gv ? gv->data_ptr() : nullptr, a.h_saved = h.data_ptr(), a.gx = gx.data_ptr();
+}
+void set_backward_io(NeuronArgs&, const Tensor&, std::optional<Tensor>&&, const Tensor&, const Tensor&) = delete;
+inline void set_backward_io(NeuronArgs& a, const Tensor& gs, std::nullopt_t, const Tensor& h, const Tensor& gx) {
+  const std::optional<Tensor> none;
+  set_backward_io(a, gs, none, h, gx);
+}
+
+// LIF's optional initial potential: N values, as a contiguous acc-type tensor (undefined if absent).
+inline Tensor lif_v_init(const std::optional<Tensor>& v_init, const Tensor& x, int64_t N) {
+  if (!v_init.has_value() || !v_init->defined()) return Tensor();
+  TORCH_CHECK(v_init->numel() == N, "spikekern: v_init must have ", N, " elements (x.shape[1:]), got ",
+              v_init->sizes());
+  return v_init->to(acc_dtype(x)).contiguous();
 }
 
 // PLIF's q (its learned 1/tau): one value on x's device, as a contiguous acc-type tensor.

@@ -139,7 +139,7 @@ def test_surrogate_codes_match_the_cpp_enum():
     import re
     from pathlib import Path
 
-    header = Path(__file__).resolve().parents[1] / "csrc" / "spikekern" / "neuron_math.h"
+    header = Path(__file__).resolve().parents[1] / "csrc" / "spikekern" / "neuron_args.h"
     enum = dict(re.findall(r"\bk(QGate|Rect|Sigmoid|ATan|Pass)\s*=\s*(\d+)", header.read_text()))
     names = {"QGate": "qgate", "Rect": "rect", "Sigmoid": "sigmoid", "ATan": "atan", "Pass": "pass"}
     assert {names[k]: int(v) for k, v in enum.items()} == {n: c for n, (c, _) in surrogate.SURROGATES.items()}

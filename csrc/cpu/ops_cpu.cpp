@@ -34,24 +34,7 @@ constexpr int64_t kGrain = 8192;
 constexpr auto kCPU = c10::DeviceType::CPU;
 using cpu_isa::SeqArgs;
 
-cpu_isa::DType dtype_code(const Tensor& t) {
-  switch (t.scalar_type()) {
-    case at::kFloat: return cpu_isa::DType::kFloat;
-    case at::kDouble: return cpu_isa::DType::kDouble;
-    case at::kHalf: return cpu_isa::DType::kHalf;
-    case at::kBFloat16: return cpu_isa::DType::kBFloat16;
-    default: TORCH_CHECK(false, "spikekern: unsupported dtype ", t.scalar_type());
-  }
-}
-
 Tensor pooled_like(const Tensor& t) { return cpu_pool::empty(t.sizes(), t.options()); }
-
-// The neuron parameters every op carries.
-void set_fire(SeqArgs& a, double v_th, double v_reset, bool soft, bool detach, int64_t surrogate,
-              double alpha) {
-  a.v_th = v_th, a.v_reset = v_reset, a.soft = soft, a.detach = detach;
-  a.surrogate = static_cast<int>(surrogate), a.alpha = alpha;
-}
 
 // ------------------------------------------------------ when outputs take streaming stores
 // The LIF and CUBA-LIF kernels write an output with streaming stores when it has at least
@@ -114,6 +97,19 @@ void run(cpu_isa::RangeFn fn, const SeqArgs& a, int64_t n, int64_t grain) {
   at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) { fn(a, begin, end); });
 }
 
+// A forward of the shared time loops over every neuron; s (its spikes) decides whether its
+// outputs take streaming stores.
+void run_forward(SeqArgs& a, const Tensor& s) {
+  a.stream = streams(a, s);
+  run(forward_of(a), a, a.N, kGrain);
+}
+
+// A backward over every neuron; gx (its input gradient) decides streaming.
+void run_backward(SeqArgs& a, const Tensor& gx) {
+  a.stream = streams(a, gx);
+  run(backward_of(a), a, a.N, kGrain);
+}
+
 // -------------------------------------------------------------------------------- LIF
 std::tuple<Tensor, Tensor, Tensor> lif_forward_cpu(
     const Tensor& x_in, const std::optional<Tensor>& v_init_in, double a, double b, double c,
@@ -122,24 +118,14 @@ std::tuple<Tensor, Tensor, Tensor> lif_forward_cpu(
   check_seq(x_in, "x", kCPU);
   const Tensor x = x_in.contiguous();
   SeqArgs args;
-  args.dtype = dtype_code(x);
-  std::tie(args.T, args.N) = seq_sizes(x);
-  Tensor v_init;
-  if (v_init_in.has_value() && v_init_in->defined()) {
-    TORCH_CHECK(v_init_in->numel() == args.N, "spikekern: v_init must have ", args.N,
-                " elements (x.shape[1:]), got ", v_init_in->sizes());
-    v_init = v_init_in->to(acc_dtype(x)).contiguous();
-  }
+  set_call(args, neuron_id<LifNeuron>, x, v_th, v_reset, soft, detach, surrogate, alpha);
+  const Tensor v_init = lif_v_init(v_init_in, x, args.N);
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v, cpu_pool::empty);
   args.k0 = a, args.k1 = b, args.k2 = c;
-  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.save_h = save_h, args.save_v = return_v;
-  args.x = x.data_ptr(), args.v_init = v_init.defined() ? v_init.data_ptr() : nullptr;
-  args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
-  args.stream = streams(args, s);
-  args.neuron = neuron_id<LifNeuron>;
-  run(forward_of(args), args, args.N, kGrain);
+  set_forward_io(args, x, s, h, v);
+  args.v_init = v_init.defined() ? v_init.data_ptr() : nullptr;
+  run_forward(args, s);
   return {s, h, v};
 }
 
@@ -150,19 +136,15 @@ std::tuple<Tensor, Tensor> lif_backward_cpu(
   check_backward(grad_s_in, h_in, kCPU, "lif_backward");
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
-  const auto gv = present(grad_v_in, gs);
+  const auto gv = present(grad_v_in, gs);  // held: its data outlives the call
   SeqArgs args;
-  args.dtype = dtype_code(gs);
-  std::tie(args.T, args.N) = seq_sizes(h);
+  set_call(args, neuron_id<LifNeuron>, gs, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor gx = pooled_like(gs);
   Tensor gvi = need_grad_v_init ? empty_acc(h.sizes().slice(1), gs) : empty_acc({0}, gs);
   args.k0 = a, args.k1 = b;
-  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
-  args.gx = gx.data_ptr(), args.gv_init = need_grad_v_init ? gvi.data_ptr() : nullptr;
-  args.stream = streams(args, gx);
-  args.neuron = neuron_id<LifNeuron>;
-  run(backward_of(args), args, args.N, kGrain);
+  set_backward_io(args, gs, gv, h, gx);
+  args.gv_init = need_grad_v_init ? gvi.data_ptr() : nullptr;
+  run_backward(args, gx);
   return {gx, gvi};
 }
 
@@ -173,18 +155,12 @@ std::tuple<Tensor, Tensor, Tensor> cuba_lif_forward_cpu(
   check_seq(x_in, "x", kCPU);
   const Tensor x = x_in.contiguous();
   SeqArgs args;
-  args.dtype = dtype_code(x);
-  std::tie(args.T, args.N) = seq_sizes(x);
+  set_call(args, neuron_id<CubaNeuron>, x, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v, cpu_pool::empty);
   args.k0 = c_decay, args.k1 = v_decay;
-  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.save_h = save_h, args.save_v = return_v;
-  args.x = x.data_ptr();
-  args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
-  args.stream = streams(args, s);
-  args.neuron = neuron_id<CubaNeuron>;
-  run(forward_of(args), args, args.N, kGrain);
+  set_forward_io(args, x, s, h, v);
+  run_forward(args, s);
   return {s, h, v};
 }
 
@@ -195,22 +171,21 @@ Tensor cuba_lif_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor
   check_backward(grad_s_in, h_in, kCPU, "cuba_lif_backward");
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
-  const auto gv = present(grad_v_in, gs);
+  const auto gv = present(grad_v_in, gs);  // held: its data outlives the call
   SeqArgs args;
-  args.dtype = dtype_code(gs);
-  std::tie(args.T, args.N) = seq_sizes(h);
+  set_call(args, neuron_id<CubaNeuron>, gs, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor gx = pooled_like(gs);
   args.k0 = c_decay, args.k1 = v_decay;
-  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
-  args.gx = gx.data_ptr();
-  args.stream = streams(args, gx);
-  args.neuron = neuron_id<CubaNeuron>;
-  run(backward_of(args), args, args.N, kGrain);
+  set_backward_io(args, gs, gv, h, gx);
+  run_backward(args, gx);
   return gx;
 }
 
 // ------------------------------------------------------------------------------- PLIF
+int plif_id(bool decay_input) {
+  return decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>;
+}
+
 std::tuple<Tensor, Tensor, Tensor> plif_forward_cpu(const Tensor& x_in, const Tensor& q_in, double v_th,
                                                     double v_reset, bool soft, bool decay_input, bool detach,
                                                     int64_t surrogate, double alpha, bool save_h, bool return_v) {
@@ -218,17 +193,12 @@ std::tuple<Tensor, Tensor, Tensor> plif_forward_cpu(const Tensor& x_in, const Te
   const Tensor x = x_in.contiguous();
   const Tensor q = plif_q(q_in, x);
   SeqArgs args;
-  args.dtype = dtype_code(x);
-  std::tie(args.T, args.N) = seq_sizes(x);
+  set_call(args, plif_id(decay_input), x, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v, cpu_pool::empty);
-  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.neuron = decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>, args.q = q.data_ptr();
-  args.save_h = save_h, args.save_v = return_v;
-  args.x = x.data_ptr();
-  args.s = s.data_ptr(), args.h = save_h ? h.data_ptr() : nullptr, args.v = return_v ? v.data_ptr() : nullptr;
-  args.stream = streams(args, s);
-  run(forward_of(args), args, args.N, kGrain);
+  args.q = q.data_ptr();
+  set_forward_io(args, x, s, h, v);
+  run_forward(args, s);
   return {s, h, v};
 }
 
@@ -240,20 +210,18 @@ std::tuple<Tensor, Tensor> plif_backward_cpu(const Tensor& grad_s_in, const std:
   const Tensor gs = grad_s_in.contiguous();
   const Tensor h = h_in.contiguous();
   const Tensor q = plif_q(q_in, gs);
-  const auto gv = present(grad_v_in, gs);
+  const auto gv = present(grad_v_in, gs);  // held: its data outlives the call
   SeqArgs args;
-  args.dtype = dtype_code(gs);
-  std::tie(args.T, args.N) = seq_sizes(h);
+  set_call(args, plif_id(decay_input), gs, v_th, v_reset, soft, detach, surrogate, alpha);
   const auto& k = cpu_kernels();
   // One partial dL/dq per block of neurons, summed in block order (in double: the total often
   // cancels to far below its terms): the same bits whatever the thread count.
   const int64_t blocks = (args.N + k.neuron_block - 1) / k.neuron_block;
   Tensor gx = pooled_like(gs);
   Tensor parts = at::empty({blocks}, gs.options().dtype(at::kDouble));
-  set_fire(args, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.neuron = decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>, args.q = q.data_ptr();
-  args.gs = gs.data_ptr(), args.gv = gv ? gv->data_ptr() : nullptr, args.h_saved = h.data_ptr();
-  args.gx = gx.data_ptr(), args.param_parts = parts.data_ptr();
+  args.q = q.data_ptr();
+  set_backward_io(args, gs, gv, h, gx);
+  args.param_parts = parts.data_ptr();
   args.stream = streams(args, gx);
   run(backward_of(args), args, blocks, std::max<int64_t>(1, kGrain / k.neuron_block));
   Tensor gq = at::empty({}, parts.options());
@@ -262,24 +230,20 @@ std::tuple<Tensor, Tensor> plif_backward_cpu(const Tensor& grad_s_in, const std:
 }
 
 // ------------------------------------------------------------------------------- CLIF
+// CLIF resets itself: soft, nothing detached.
 std::tuple<Tensor, Tensor, Tensor> clif_forward_cpu(const Tensor& x_in, double tau, double v_th, int64_t surrogate,
                                                     double alpha, bool save_h) {
   check_seq(x_in, "x", kCPU);
   const Tensor x = x_in.contiguous();
   SeqArgs args;
-  args.dtype = dtype_code(x);
-  std::tie(args.T, args.N) = seq_sizes(x);
+  set_call(args, neuron_id<ClifNeuron>, x, v_th, 0.0, true, false, surrogate, alpha);
   Tensor s, h, unused;
   std::tie(s, h, unused) = forward_outputs(x, save_h, false, cpu_pool::empty);
   const Tensor m = save_h ? cpu_pool::empty(x.sizes(), h.options()) : empty_acc({0}, x);
   args.k0 = tau;
-  set_fire(args, v_th, 0.0, true, false, surrogate, alpha);
-  args.save_h = save_h;
-  args.x = x.data_ptr(), args.s = s.data_ptr();
-  args.h = save_h ? h.data_ptr() : nullptr, args.m = save_h ? m.data_ptr() : nullptr;
-  args.stream = streams(args, s);
-  args.neuron = neuron_id<ClifNeuron>;
-  run(forward_of(args), args, args.N, kGrain);
+  set_forward_io(args, x, s, h, unused);
+  args.m = save_h ? m.data_ptr() : nullptr;
+  run_forward(args, s);
   return {s, h, m};
 }
 
@@ -290,15 +254,12 @@ Tensor clif_backward_cpu(const Tensor& grad_s_in, const Tensor& h_in, const Tens
   const Tensor h = h_in.contiguous();
   const Tensor m = m_in.contiguous();
   SeqArgs args;
-  args.dtype = dtype_code(gs);
-  std::tie(args.T, args.N) = seq_sizes(h);
+  set_call(args, neuron_id<ClifNeuron>, gs, v_th, 0.0, true, false, surrogate, alpha);
   Tensor gx = pooled_like(gs);
   args.k0 = tau;
-  set_fire(args, v_th, 0.0, true, false, surrogate, alpha);
-  args.gs = gs.data_ptr(), args.h_saved = h.data_ptr(), args.m_saved = m.data_ptr(), args.gx = gx.data_ptr();
-  args.stream = streams(args, gx);
-  args.neuron = neuron_id<ClifNeuron>;
-  run(backward_of(args), args, args.N, kGrain);
+  set_backward_io(args, gs, std::nullopt, h, gx);
+  args.m_saved = m.data_ptr();
+  run_backward(args, gx);
   return gx;
 }
 

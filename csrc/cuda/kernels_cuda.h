@@ -21,7 +21,7 @@ using spikekern::DType;
 
 struct Fire {
   double v_th, v_reset, alpha;
-  int surrogate;  // SurrogateKind of neuron_math.h
+  int surrogate;  // SurrogateKind (neuron_args.h)
   bool soft, detach;
 };
 

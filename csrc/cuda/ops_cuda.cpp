@@ -16,36 +16,12 @@ namespace {
 
 constexpr auto kCUDA = c10::DeviceType::CUDA;
 
-cuda::DType dtype_of(const Tensor& t) {
-  switch (t.scalar_type()) {
-    case at::kFloat: return cuda::DType::kFloat;
-    case at::kDouble: return cuda::DType::kDouble;
-    case at::kHalf: return cuda::DType::kHalf;
-    case at::kBFloat16: return cuda::DType::kBFloat16;
-    default: TORCH_CHECK(false, "spikekern: unsupported dtype ", t.scalar_type());
-  }
-}
-
 cuda::Fire fire(double v_th, double v_reset, bool soft, bool detach, int64_t surrogate, double alpha) {
-  TORCH_CHECK(surrogate >= 0 && surrogate <= 4, "spikekern: unknown surrogate code ", surrogate);
-  return {v_th, v_reset, alpha, static_cast<int>(surrogate), soft, detach};
+  return {v_th, v_reset, alpha, check_surrogate(surrogate), soft, detach};
 }
 
 void* ptr_or_null(const Tensor& t) { return t.numel() ? t.data_ptr() : nullptr; }
-const void* ptr_or_null(const std::optional<Tensor>& t) { return t ? t->data_ptr() : nullptr; }
 cudaStream_t stream() { return c10::cuda::getCurrentCUDAStream(); }
-
-// A neuron op of the shared time loops (kernels_cuda.h): its type, dtype, sizes and firing.
-NeuronArgs neuron_args(int neuron, const Tensor& t, double v_th, double v_reset, bool soft, bool detach,
-                       int64_t surrogate, double alpha) {
-  (void)fire(v_th, v_reset, soft, detach, surrogate, alpha);  // checks the surrogate code
-  NeuronArgs a;
-  a.neuron = neuron, a.dtype = dtype_of(t);
-  std::tie(a.T, a.N) = seq_sizes(t);
-  a.v_th = v_th, a.v_reset = v_reset, a.alpha = alpha, a.surrogate = static_cast<int>(surrogate);
-  a.soft = soft, a.detach = detach;
-  return a;
-}
 
 int plif_id(bool decay_input) {
   return decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>;
@@ -58,17 +34,14 @@ std::tuple<Tensor, Tensor, Tensor> lif_forward_cuda(
   check_seq(x_in, "x", kCUDA);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const Tensor x = x_in.contiguous();
-  NeuronArgs args = neuron_args(neuron_id<LifNeuron>, x, v_th, v_reset, soft, detach, surrogate, alpha);
-  std::optional<Tensor> v_init;
-  if (v_init_in.has_value() && v_init_in->defined()) {
-    TORCH_CHECK(v_init_in->numel() == args.N, "spikekern: v_init must have ", args.N, " elements");
-    v_init = v_init_in->to(acc_dtype(x)).contiguous();
-  }
+  NeuronArgs args;
+  set_call(args, neuron_id<LifNeuron>, x, v_th, v_reset, soft, detach, surrogate, alpha);
+  const Tensor v_init = lif_v_init(v_init_in, x, args.N);
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
   args.k0 = a, args.k1 = b, args.k2 = c;
-  args.x = x.data_ptr(), args.v_init = ptr_or_null(v_init);
-  args.s = s.data_ptr(), args.h = ptr_or_null(h), args.v = ptr_or_null(v);
+  set_forward_io(args, x, s, h, v);
+  args.v_init = v_init.defined() ? v_init.data_ptr() : nullptr;
   C10_CUDA_CHECK(cuda::neuron_forward(args, stream()));
   return {s, h, v};
 }
@@ -80,14 +53,14 @@ std::tuple<Tensor, Tensor> lif_backward_cuda(
   check_backward(grad_s_in, h_in, kCUDA, "lif_backward");
   const c10::cuda::CUDAGuard guard(h_in.device());
   const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous();
-  const auto gv = present(grad_v_in, gs);
-  NeuronArgs args = neuron_args(neuron_id<LifNeuron>, h, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.dtype = dtype_of(gs);
+  const auto gv = present(grad_v_in, gs);  // held: its data outlives the call
+  NeuronArgs args;
+  set_call(args, neuron_id<LifNeuron>, gs, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor gx = at::empty_like(gs);
   Tensor gvi = need_grad_v_init ? empty_acc(h.sizes().slice(1), gs) : empty_acc({0}, gs);
   args.k0 = a, args.k1 = b;
-  args.gs = gs.data_ptr(), args.gv = ptr_or_null(gv), args.h_saved = h.data_ptr();
-  args.gx = gx.data_ptr(), args.gv_init = ptr_or_null(gvi);
+  set_backward_io(args, gs, gv, h, gx);
+  args.gv_init = ptr_or_null(gvi);
   C10_CUDA_CHECK(cuda::neuron_backward(args, stream()));
   return {gx, gvi};
 }
@@ -98,11 +71,12 @@ std::tuple<Tensor, Tensor, Tensor> cuba_lif_forward_cuda(
   check_seq(x_in, "x", kCUDA);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const Tensor x = x_in.contiguous();
-  NeuronArgs args = neuron_args(neuron_id<CubaNeuron>, x, v_th, v_reset, soft, detach, surrogate, alpha);
+  NeuronArgs args;
+  set_call(args, neuron_id<CubaNeuron>, x, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
   args.k0 = c_decay, args.k1 = v_decay;
-  args.x = x.data_ptr(), args.s = s.data_ptr(), args.h = ptr_or_null(h), args.v = ptr_or_null(v);
+  set_forward_io(args, x, s, h, v);
   C10_CUDA_CHECK(cuda::neuron_forward(args, stream()));
   return {s, h, v};
 }
@@ -113,12 +87,12 @@ Tensor cuba_lif_backward_cuda(const Tensor& grad_s_in, const std::optional<Tenso
   check_backward(grad_s_in, h_in, kCUDA, "cuba_lif_backward");
   const c10::cuda::CUDAGuard guard(h_in.device());
   const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous();
-  const auto gv = present(grad_v_in, gs);
-  NeuronArgs args = neuron_args(neuron_id<CubaNeuron>, h, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.dtype = dtype_of(gs);
+  const auto gv = present(grad_v_in, gs);  // held: its data outlives the call
+  NeuronArgs args;
+  set_call(args, neuron_id<CubaNeuron>, gs, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor gx = at::empty_like(gs);
   args.k0 = c_decay, args.k1 = v_decay;
-  args.gs = gs.data_ptr(), args.gv = ptr_or_null(gv), args.h_saved = h.data_ptr(), args.gx = gx.data_ptr();
+  set_backward_io(args, gs, gv, h, gx);
   C10_CUDA_CHECK(cuda::neuron_backward(args, stream()));
   return gx;
 }
@@ -130,11 +104,12 @@ std::tuple<Tensor, Tensor, Tensor> plif_forward_cuda(const Tensor& x_in, const T
   const c10::cuda::CUDAGuard guard(x_in.device());
   const Tensor x = x_in.contiguous();
   const Tensor q = plif_q(q_in, x);
-  NeuronArgs args = neuron_args(plif_id(decay_input), x, v_th, v_reset, soft, detach, surrogate, alpha);
+  NeuronArgs args;
+  set_call(args, plif_id(decay_input), x, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor s, h, v;
   std::tie(s, h, v) = forward_outputs(x, save_h, return_v);
   args.q = q.data_ptr();
-  args.x = x.data_ptr(), args.s = s.data_ptr(), args.h = ptr_or_null(h), args.v = ptr_or_null(v);
+  set_forward_io(args, x, s, h, v);
   C10_CUDA_CHECK(cuda::neuron_forward(args, stream()));
   return {s, h, v};
 }
@@ -147,15 +122,15 @@ std::tuple<Tensor, Tensor> plif_backward_cuda(const Tensor& grad_s_in, const std
   const c10::cuda::CUDAGuard guard(h_in.device());
   const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous();
   const Tensor q = plif_q(q_in, gs);
-  const auto gv = present(grad_v_in, gs);
-  NeuronArgs args = neuron_args(plif_id(decay_input), h, v_th, v_reset, soft, detach, surrogate, alpha);
-  args.dtype = dtype_of(gs);
+  const auto gv = present(grad_v_in, gs);  // held: its data outlives the call
+  NeuronArgs args;
+  set_call(args, plif_id(decay_input), gs, v_th, v_reset, soft, detach, surrogate, alpha);
   Tensor gx = at::empty_like(gs);
   Tensor parts = at::empty({cuda::neuron_param_blocks(args.N)}, gs.options().dtype(at::kDouble));
   Tensor gq = empty_acc({}, gs);
   args.q = q.data_ptr();
-  args.gs = gs.data_ptr(), args.gv = ptr_or_null(gv), args.h_saved = h.data_ptr();
-  args.gx = gx.data_ptr(), args.param_parts = parts.data_ptr(), args.param_grad = gq.data_ptr();
+  set_backward_io(args, gs, gv, h, gx);
+  args.param_parts = parts.data_ptr(), args.param_grad = gq.data_ptr();
   C10_CUDA_CHECK(cuda::neuron_backward(args, stream()));
   return {gx, gq};
 }
@@ -166,12 +141,14 @@ std::tuple<Tensor, Tensor, Tensor> clif_forward_cuda(const Tensor& x_in, double 
   check_seq(x_in, "x", kCUDA);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const Tensor x = x_in.contiguous();
-  NeuronArgs args = neuron_args(neuron_id<ClifNeuron>, x, v_th, 0.0, true, false, surrogate, alpha);
+  NeuronArgs args;
+  set_call(args, neuron_id<ClifNeuron>, x, v_th, 0.0, true, false, surrogate, alpha);
   Tensor s, h, unused;
   std::tie(s, h, unused) = forward_outputs(x, save_h, false);
   const Tensor m = empty_acc(save_h ? x.sizes() : at::IntArrayRef{0}, x);
   args.k0 = tau;
-  args.x = x.data_ptr(), args.s = s.data_ptr(), args.h = ptr_or_null(h), args.m = ptr_or_null(m);
+  set_forward_io(args, x, s, h, unused);
+  args.m = ptr_or_null(m);
   C10_CUDA_CHECK(cuda::neuron_forward(args, stream()));
   return {s, h, m};
 }
@@ -181,11 +158,12 @@ Tensor clif_backward_cuda(const Tensor& grad_s_in, const Tensor& h_in, const Ten
   check_clif_backward(grad_s_in, h_in, m_in, kCUDA);
   const c10::cuda::CUDAGuard guard(h_in.device());
   const Tensor gs = grad_s_in.contiguous(), h = h_in.contiguous(), m = m_in.contiguous();
-  NeuronArgs args = neuron_args(neuron_id<ClifNeuron>, h, v_th, 0.0, true, false, surrogate, alpha);
-  args.dtype = dtype_of(gs);
+  NeuronArgs args;
+  set_call(args, neuron_id<ClifNeuron>, gs, v_th, 0.0, true, false, surrogate, alpha);
   Tensor gx = at::empty_like(gs);
   args.k0 = tau;
-  args.gs = gs.data_ptr(), args.h_saved = h.data_ptr(), args.m_saved = m.data_ptr(), args.gx = gx.data_ptr();
+  set_backward_io(args, gs, std::nullopt, h, gx);
+  args.m_saved = m.data_ptr();
   C10_CUDA_CHECK(cuda::neuron_backward(args, stream()));
   return gx;
 }
@@ -203,7 +181,7 @@ std::tuple<Tensor, Tensor> ilc_cuba_lif_forward_cuda(const Tensor& x_in, const T
   const Tensor W = weight.to(acc_dtype(x)).contiguous(), B = bias.to(acc_dtype(x)).contiguous();
   Tensor s = at::empty_like(x);
   Tensor h = save_h ? empty_acc(x.sizes(), x) : empty_acc({0}, x);
-  C10_CUDA_CHECK(cuda::ilc_cuba_lif_forward(dtype_of(x), x.data_ptr(), W.data_ptr(), B.data_ptr(), c_decay,
+  C10_CUDA_CHECK(cuda::ilc_cuba_lif_forward(dtype_code(x), x.data_ptr(), W.data_ptr(), B.data_ptr(), c_decay,
                                    v_decay, fire(v_th, v_reset, soft, detach, surrogate, alpha), d.T,
                                    d.M, d.A, d.P, s.data_ptr(), ptr_or_null(h), stream()));
   return {s, h};
@@ -224,7 +202,7 @@ std::tuple<Tensor, Tensor, Tensor> ilc_cuba_lif_backward_cuda(const Tensor& grad
   Tensor gW_part = at::empty({tiles, d.A, d.P, d.P}, h.options());
   Tensor gb_part = at::empty({tiles, d.A, d.P}, h.options());
   Tensor gW = at::empty({d.A, d.P, d.P}, h.options()), gb = at::empty({d.A, d.P}, h.options());
-  C10_CUDA_CHECK(cuda::ilc_cuba_lif_backward(dtype_of(gs), gs.data_ptr(), h.data_ptr(), W.data_ptr(), c_decay,
+  C10_CUDA_CHECK(cuda::ilc_cuba_lif_backward(dtype_code(gs), gs.data_ptr(), h.data_ptr(), W.data_ptr(), c_decay,
                                     v_decay, fire(v_th, v_reset, soft, detach, surrogate, alpha), d.T,
                                     d.M, d.A, d.P, gx.data_ptr(), gW_part.data_ptr(), gb_part.data_ptr(),
                                     gW.data_ptr(), gb.data_ptr(), stream()));

@@ -11,6 +11,16 @@ namespace spikekern {
 // The input dtype. The accumulation type is double for kDouble, float otherwise.
 enum class DType : int { kFloat = 0, kDouble = 1, kHalf = 2, kBFloat16 = 3 };
 
+// Surrogate codes (NEURONS.md §5; neuron_math.h, surrogate_grad); the Python side
+// (spikekern/ops/surrogate.py) uses the same numbers.
+enum SurrogateKind : int {
+  kQGate = 0,
+  kRect = 1,
+  kSigmoid = 2,
+  kATan = 3,
+  kPass = 4,  // the last
+};
+
 // At most this many neuron types (neuron_math.h, `Neurons`): the size of the kernel tables.
 constexpr int kMaxNeuronTypes = 16;
 
@@ -22,7 +32,7 @@ struct NeuronArgs {
   int64_t T = 0, N = 0;
   double k0 = 0, k1 = 0, k2 = 0;  // the neuron's coefficients (its `coeffs` says which is which)
   double v_th = 0, v_reset = 0, alpha = 0;
-  int surrogate = 0;  // SurrogateKind of neuron_math.h
+  int surrogate = 0;  // SurrogateKind
   bool soft = false, detach = false, save_h = false, save_v = false;
   bool stream = false;     // CPU: write the [T, N] outputs with streaming stores
   const void* q = nullptr;  // a learned parameter (PLIF's 1/tau), one acc-type value on the device
@@ -33,7 +43,7 @@ struct NeuronArgs {
   void* h = nullptr;
   void* v = nullptr;
   void* m = nullptr;
-  // backward: gs, h_saved (and gv, m_saved, and x for a parameter that reads it) in; gx out
+  // backward: gs, h_saved (and gv, m_saved) in; gx out
   const void* gs = nullptr;
   const void* gv = nullptr;  // null: zero
   const void* h_saved = nullptr;

@@ -37,15 +37,6 @@
 namespace spikekern {
 inline namespace SK_ISA_NAMESPACE {
 
-// Surrogate codes; the Python side (spikekern/ops/surrogate.py) uses the same numbers.
-enum SurrogateKind : int {
-  kQGate = 0,
-  kRect = 1,
-  kSigmoid = 2,
-  kATan = 3,
-  kPass = 4,
-};
-
 // Reinterpret the bits of a 32-bit value; __builtin_bit_cast keeps the loop vectorisable
 // on the host (memcpy here blocks GCC's vectoriser), memcpy is the portable fallback.
 template <typename To, typename From>

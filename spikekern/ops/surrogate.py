@@ -1,5 +1,5 @@
 """The surrogate table of NEURONS.md §5: names, the codes every kernel uses (the C++
-enum SurrogateKind in csrc/spikekern/neuron_math.h and the Triton kernels' KIND are checked
+enum SurrogateKind in csrc/spikekern/neuron_args.h and the Triton kernels' KIND are checked
 against this table by python_tests/test_reference.py) and default alphas. psi(u) in PyTorch
 lives with the reference loops (spikekern/backends/spike_fn.py)."""
 from __future__ import annotations

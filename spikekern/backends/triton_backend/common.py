@@ -74,12 +74,23 @@ def plif_charge(q, v_r, v, x, DECAY_INPUT: tl.constexpr):
 @triton.jit
 def plif_param_grad(h, v, v_r, DECAY_INPUT: tl.constexpr):
     """PLIF's dh[t]/dq from h[t] and v[t-1] (neuron_math.h: param_grad): with decay_input
-    h[t] - v[t-1], which is q dh[t]/dq (the op divides the sum by q once), else -(v[t-1] - v_r)."""
+    h[t] - v[t-1], which is q dh[t]/dq (plif_param_block divides the block's sum by q), else
+    -(v[t-1] - v_r)."""
     if DECAY_INPUT:
         g = h - v
     else:
         g = -(v - v_r)
     return g
+
+
+@triton.jit
+def plif_param_block(total, q, DECAY_INPUT: tl.constexpr):
+    """One program's partial dL/dq from its sum of gh * plif_param_grad (neuron_math.h:
+    param_block): divided by q with decay_input, 0 where q underflowed to 0 (h = v there, so
+    every term is 0)."""
+    if DECAY_INPUT:
+        total = tl.where(q != 0.0, total / q, 0.0)
+    return total
 
 
 @triton.jit

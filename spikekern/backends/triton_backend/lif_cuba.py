@@ -7,8 +7,8 @@ One program walks all T steps for BLOCK neurons with the state in registers; loa
 stores are coalesced across neurons. Params p = [k0, k1, k2, v_th, v_reset, v_start, alpha]
 (common.neuron_params): LIF k = (a, b, c), CUBA-LIF k = (c_decay, v_decay, unused), PLIF
 none: its q (1/tau, learned) is a tensor of its own at q_ptr, and v_r is v_start. PLIF's backward
-also reads x (decay_input) and writes one partial dL/dq per program (summed by the op in program
-order); v[t-1]'s part of dh[t]/dq is added one step later, from the h[t-1] loaded then.
+writes one partial dL/dq per program (summed by the op in program order); v[t-1]'s part of
+dh[t]/dq is added one step later, from the h[t-1] loaded then.
 CLIF (k = (tau, unused, unused)), whose second state m enters the reset, brings its own step
 and reverse step (common.clif_step, clif_grad_step; neuron_math.h: ClifNeuron): its cur is m,
 which the forward saves at c_ptr beside h and the backward reads back (m[t] and m[t-1]).
@@ -17,7 +17,7 @@ import triton
 import triton.language as tl
 
 from .common import (clif_grad_step, clif_step, cuba_charge, cuba_input_grad, fire, grad_h, lif_charge,
-                     lif_input_grad, load_fire_params, plif_charge, plif_param_grad, reset)
+                     lif_input_grad, load_fire_params, plif_charge, plif_param_block, plif_param_grad, reset)
 
 # NEURON, a compile-time argument of forward_steps / backward_steps: 0 LIF, 1 CUBA-LIF,
 # 2 PLIF with decay_input, 3 PLIF without, 4 CLIF.
@@ -131,7 +131,7 @@ def backward_steps(gs_ptr, gv_ptr, h_ptr, p_ptr, gx_ptr, gvi_ptr, q_ptr, pp_ptr,
         tl.store(gvi_ptr + offs, v_decay * gh_next, mask=mask)
     if NEURON == 2 or NEURON == 3:  # dh[0]/dq from v[-1] = v_start, then this program's partial sum
         gparam += gh_next * plif_param_grad(h_next, v_start + tl.zeros([BLOCK], k0.dtype), v_start, NEURON == 2)
-        tl.store(pp_ptr + pid, tl.sum(tl.where(mask, gparam, 0.0), axis=0))
+        tl.store(pp_ptr + pid, plif_param_block(tl.sum(tl.where(mask, gparam, 0.0), axis=0), k0, NEURON == 2))
 
 
 # The kernels behind each op, named after it (one search from spikekern.ops finds them).

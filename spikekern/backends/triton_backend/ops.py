@@ -240,8 +240,6 @@ def _plif_backward(grad_s: Tensor, grad_v: Optional[Tensor], h: Tensor, q: Tenso
         gs, gv if gv is not None else gs, h.contiguous(), p, qa, gx, parts, T, N, (T - 1) * N,
         DECAY_INPUT=decay_input, KIND=surrogate, SOFT=soft, DETACH=detach, HAS_GV=gv is not None, BLOCK=BLOCK)
     gq = parts.double().sum()  # in double: the total often cancels to far below its terms
-    if decay_input:  # the kernels summed gh * (h[t] - v[t-1]) = q gh dh/dq (NEURONS.md §10); 0 where q is 0
-        gq = torch.where(qa != 0, gq / qa.double(), torch.zeros_like(gq))
     return gx, gq.to(acc)
 
 
