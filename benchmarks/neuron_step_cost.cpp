@@ -43,8 +43,9 @@ int main(int argc, char** argv) {
   alignas(64) float x[kRow], v[kRow], m[kRow], h[kRow], s[kRow], g[kRow];
   for (int i = 0; i < kRow; ++i) x[i] = dist(gen), v[i] = m[i] = 0.0f, h[i] = x[i], g[i] = 0.0f;
   const LifCoeffs<float> lif{0.5f, 0.5f, 0.0f};
-  const ClifCoeffs<float> clif{2.0f, 1.0f, 1.0f, 0.5f};  // SpikingJelly's defaults: tau 2, threshold 1
+  const ClifCoeffs<float> clif{2.0f, 0.5f};  // SpikingJelly's defaults: tau 2, threshold 1, Rect alpha 1
   const FireParams<float> fp{1.0f, 0.0f, 4.0f};
+  const FireParams<float> clif_fp{1.0f, 0.0f, 1.0f};
 #define SK_KEEP asm volatile("" ::"r"(x), "r"(v), "r"(m), "r"(h), "r"(s), "r"(g) : "memory")
   struct Row {
     const char* name;
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
       {"clif forward step", seconds(reps, [&] {
          for (int i = 0; i < kRow; ++i) {
            float sp;
-           h[i] = clif_step(clif, v[i], m[i], x[i], sp);
+           h[i] = clif_step(clif, clif_fp, v[i], m[i], x[i], sp);
            s[i] = sp;
          }
          SK_KEEP;
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
       {"clif reverse step (Rect surrogate)", seconds(reps, [&] {
          for (int i = 0; i < kRow; ++i) {
            float gm = g[i];
-           g[i] = clif_grad_step<kRect>(clif, h[i], m[i], v[i], x[i], 0.5f * g[i], gm) + gm;
+           g[i] = clif_grad_step<kRect>(clif, clif_fp, h[i], m[i], v[i], x[i], 0.5f * g[i], gm) + gm;
          }
          SK_KEEP;
        })},

@@ -177,6 +177,14 @@ SK_HD acc_t initial_v(bool soft, acc_t v_reset) {
   return soft ? acc_t(0) : v_reset;
 }
 
+// Parameters every spiking neuron shares, already cast to the accumulation type.
+template <typename acc_t>
+struct FireParams {
+  acc_t v_th;
+  acc_t v_reset;  // ignored for soft reset
+  acc_t alpha;    // surrogate width/height parameter
+};
+
 // ------------------------------------------------------------------ the neurons' own steps
 // Everything that differs between LIF and CUBA-LIF (NEURONS.md §1-2): the charge (h[t] from
 // the state and x[t]) and one reverse step (dL/dx[t] from dL/dh[t]). The time loops are
@@ -235,8 +243,9 @@ SK_HD acc_t cuba_input_grad(const CubaCoeffs<acc_t>& k, acc_t gh, acc_t& gcur) {
 //                               neurons in double and the op sums the blocks in a fixed order
 //                               (the same bits every run).
 //   kOwnStep, step, grad_h      a neuron whose second state enters its reset (CLIF) replaces
-//                               charge-fire-reset by step(k, cur, v, x, s) -> h and the
-//                               common grad_h by its own; its forward saves cur[t] beside h[t]
+//                               charge-fire-reset by step(k, p, cur, v, x, s) -> h and the
+//                               common grad_h by its own (p: the FireParams, so threshold and
+//                               surrogate are read from one place); its forward saves cur[t] beside h[t]
 //                               and its backward reads cur[t] and cur[t-1] (neuron_step and
 //                               neuron_grad_h below are what the loops call).
 // and is named in `Neurons` (the end of this file), which the kernels of every device are
@@ -360,8 +369,8 @@ struct PlifNeuron {
 //   m[t] = m[t-1] d[t] + s[t];           v[t] = h[t] - s[t] (v_th + sigmoid(m[t]))
 template <typename acc_t>
 struct ClifCoeffs {
-  acc_t tau, v_th, alpha;  // alpha: the surrogate's
-  acc_t inv_tau;           // 1 / tau, for the backward (the forward divides, as the reference does)
+  acc_t tau;
+  acc_t inv_tau;  // 1 / tau, for the backward (the forward divides, as the reference does)
 };
 
 // The logistic sigmoid, 1 / (1 + e^-z), in the order torch's sigmoid computes it. The
@@ -374,12 +383,13 @@ SK_HD acc_t logistic(acc_t z) {
 
 // One forward step: updates v and m, returns h[t]; s is the spike.
 template <typename acc_t>
-SK_HD acc_t clif_step(const ClifCoeffs<acc_t>& k, acc_t& v, acc_t& m, acc_t x, acc_t& s) {
+SK_HD acc_t clif_step(const ClifCoeffs<acc_t>& k, const FireParams<acc_t>& p, acc_t& v, acc_t& m, acc_t x,
+                      acc_t& s) {
   const acc_t h = (v - v / k.tau) + x;
   const acc_t d = logistic(h / k.tau);
-  s = fire(h, k.v_th);
+  s = fire(h, p.v_th);
   m = m * d + s;
-  v = h - s * (k.v_th + logistic(m));
+  v = h - s * (p.v_th + logistic(m));
   return h;
 }
 
@@ -387,15 +397,15 @@ SK_HD acc_t clif_step(const ClifCoeffs<acc_t>& k, acc_t& v, acc_t& m, acc_t x, a
 // returns dL/dh[t] (= dL/dx[t]); gm carries dL/dm[t] in (from step t+1) and dL/dm[t-1] out.
 // dL/dv[t-1] = (1 - 1/tau) dL/dh[t] is the time loops' own (ClifNeuron::v_decay).
 template <int KIND, typename acc_t>
-SK_HD acc_t clif_grad_step(const ClifCoeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t m_prev, acc_t gs, acc_t gv,
-                           acc_t& gm) {
-  const acc_t u = h - k.v_th;
+SK_HD acc_t clif_grad_step(const ClifCoeffs<acc_t>& k, const FireParams<acc_t>& p, acc_t h, acc_t m_t,
+                           acc_t m_prev, acc_t gs, acc_t gv, acc_t& gm) {
+  const acc_t u = h - p.v_th;
   const acc_t s = u >= acc_t(0) ? acc_t(1) : acc_t(0);
-  const acc_t psi = surrogate_grad<KIND, acc_t>(u, k.alpha);
+  const acc_t psi = surrogate_grad<KIND, acc_t>(u, p.alpha);
   const acc_t d = logistic(h * k.inv_tau);  // within rounding of the forward's d
   const acc_t sm = logistic(m_t);
   const acc_t gm_t = mul_add(-gv * s, sm * (acc_t(1) - sm), gm);   // dL/dm[t]
-  const acc_t gs_t = mul_add(-gv, k.v_th + sm, gs + gm_t);         // dL/ds[t]
+  const acc_t gs_t = mul_add(-gv, p.v_th + sm, gs + gm_t);         // dL/ds[t]
   const acc_t gh = mul_add(gm_t * m_prev, d * (acc_t(1) - d) * k.inv_tau, mul_add(gs_t, psi, gv));
   gm = gm_t * d;
   return gh;
@@ -410,34 +420,27 @@ struct ClifNeuron {
   using Coeffs = ClifCoeffs<acc_t>;
   template <typename acc_t>  // tau in k0
   static Coeffs<acc_t> coeffs(const NeuronArgs& a) {
-    return {acc_t(a.k0), acc_t(a.v_th), acc_t(a.alpha), acc_t(1.0 / a.k0)};
+    return {acc_t(a.k0), acc_t(1.0 / a.k0)};
   }
   template <typename K>
   SK_HD static K load(const K& k) { return k; }
   template <typename acc_t>
-  SK_HD static acc_t step(const Coeffs<acc_t>& k, acc_t& m, acc_t& v, acc_t x, acc_t& s) {
-    return clif_step(k, v, m, x, s);
+  SK_HD static acc_t step(const Coeffs<acc_t>& k, const FireParams<acc_t>& p, acc_t& m, acc_t& v, acc_t x,
+                          acc_t& s) {
+    return clif_step(k, p, v, m, x, s);
   }
   template <typename acc_t>
   SK_HD static acc_t v_decay(const Coeffs<acc_t>& k) { return acc_t(1) - k.inv_tau; }
   template <int KIND, typename acc_t>
-  SK_HD static acc_t grad_h(const Coeffs<acc_t>& k, acc_t h, acc_t m_t, acc_t m_prev, acc_t gs, acc_t gv,
-                            acc_t& gm) {
-    return clif_grad_step<KIND>(k, h, m_t, m_prev, gs, gv, gm);
+  SK_HD static acc_t grad_h(const Coeffs<acc_t>& k, const FireParams<acc_t>& p, acc_t h, acc_t m_t,
+                            acc_t m_prev, acc_t gs, acc_t gv, acc_t& gm) {
+    return clif_grad_step<KIND>(k, p, h, m_t, m_prev, gs, gv, gm);
   }
   template <typename acc_t>
   SK_HD static acc_t input_grad(const Coeffs<acc_t>& k, acc_t gh, acc_t& gm) {
     (void)k, (void)gm;
     return gh;  // dh[t]/dx[t] = 1
   }
-};
-
-// Parameters every spiking neuron shares, already cast to the accumulation type.
-template <typename acc_t>
-struct FireParams {
-  acc_t v_th;
-  acc_t v_reset;  // ignored for soft reset
-  acc_t alpha;    // surrogate width/height parameter
 };
 
 // One reverse step common to all neurons: dL/dh[t] from the spike gradient and the
@@ -457,7 +460,7 @@ SK_HD acc_t grad_h(acc_t h, acc_t gs, acc_t g_through_v, const FireParams<acc_t>
 template <class Neuron, bool SOFT, typename acc_t, class K>
 SK_HD acc_t neuron_step(const K& k, const FireParams<acc_t>& p, acc_t& cur, acc_t& v, acc_t x, acc_t& s) {
   if constexpr (Neuron::kOwnStep) {
-    return Neuron::step(k, cur, v, x, s);
+    return Neuron::step(k, p, cur, v, x, s);
   } else {
     const acc_t h = Neuron::charge(k, cur, v, x);
     s = fire(h, p.v_th);
@@ -470,7 +473,7 @@ template <class Neuron, int KIND, bool SOFT, bool DETACH, typename acc_t, class 
 SK_HD acc_t neuron_grad_h(const K& k, const FireParams<acc_t>& p, acc_t h, acc_t gs, acc_t through_v, acc_t cur_t,
                           acc_t cur_prev, acc_t& gcur) {
   if constexpr (Neuron::kOwnStep) {
-    return Neuron::template grad_h<KIND>(k, h, cur_t, cur_prev, gs, through_v, gcur);
+    return Neuron::template grad_h<KIND>(k, p, h, cur_t, cur_prev, gs, through_v, gcur);
   } else {
     (void)k, (void)cur_t, (void)cur_prev, (void)gcur;
     return grad_h<KIND, SOFT, DETACH>(h, gs, through_v, p);

@@ -533,7 +533,7 @@ static void run_clif_case(int kind, int64_t T, int64_t N, int64_t misalign, unsi
   if (N == 0) return;
   const std::vector<A> xa = widen(x), gsa = widen(gs);
   std::vector<A> s_cpu(TN), h_cpu(TN), m_cpu(TN), gx_cpu(TN);
-  const sk::ClifCoeffs<A> k{A(tau), A(v_th), A(alpha), A(1.0 / tau)};
+  const sk::ClifCoeffs<A> k{A(tau), A(1.0 / tau)};
   const sk::FireParams<A> p{A(v_th), A(0), A(alpha)};
   sk::cpu::forward_steps<sk::ClifNeuron, A, A, true, true, false>(k, p, xa.data(), nullptr, A(0), T, N, 0, N,
                                                                   s_cpu.data(), h_cpu.data(), nullptr, false,
