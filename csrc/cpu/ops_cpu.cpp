@@ -182,10 +182,6 @@ Tensor cuba_lif_backward_cpu(const Tensor& grad_s_in, const std::optional<Tensor
 }
 
 // ------------------------------------------------------------------------------- PLIF
-int plif_id(bool decay_input) {
-  return decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>;
-}
-
 std::tuple<Tensor, Tensor, Tensor> plif_forward_cpu(const Tensor& x_in, const Tensor& q_in, double v_th,
                                                     double v_reset, bool soft, bool decay_input, bool detach,
                                                     int64_t surrogate, double alpha, bool save_h, bool return_v) {

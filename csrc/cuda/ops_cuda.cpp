@@ -23,10 +23,6 @@ cuda::Fire fire(double v_th, double v_reset, bool soft, bool detach, int64_t sur
 void* ptr_or_null(const Tensor& t) { return t.numel() ? t.data_ptr() : nullptr; }
 cudaStream_t stream() { return c10::cuda::getCurrentCUDAStream(); }
 
-int plif_id(bool decay_input) {
-  return decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>;
-}
-
 std::tuple<Tensor, Tensor, Tensor> lif_forward_cuda(
     const Tensor& x_in, const std::optional<Tensor>& v_init_in, double a, double b, double c,
     double v_th, double v_reset, bool soft, bool detach, int64_t surrogate, double alpha,

@@ -510,6 +510,11 @@ constexpr int index_in_list(NeuronList<Types...>) { return index_in<N, Types...>
 template <class N>
 constexpr int neuron_id = detail::index_in_list<N>(Neurons{});
 
+// PLIF's id: its decay_input variant is chosen at run time, and each variant is a list entry.
+constexpr int plif_id(bool decay_input) {
+  return decay_input ? neuron_id<PlifNeuron<true>> : neuron_id<PlifNeuron<false>>;
+}
+
 // Calls f(Type{}) for the neuron type whose index is id; false if none has it.
 template <class F, class... Types>
 bool with_neuron_in(int id, F&& f, NeuronList<Types...>) {

@@ -67,19 +67,16 @@ static cudaError_t cuba_lif_backward(cu::DType dt, const void* gs, const void* g
   a.k0 = cd, a.k1 = vd, a.gs = gs, a.gv = gv, a.h_saved = h, a.gx = gx;
   return cu::neuron_backward(a, st);
 }
-static int plif_id(bool decay_input) {
-  return decay_input ? sk::neuron_id<sk::PlifNeuron<true>> : sk::neuron_id<sk::PlifNeuron<false>>;
-}
 static cudaError_t plif_forward(cu::DType dt, const void* x, const void* q, bool decay_input, const cu::Fire& f,
                                 int64_t T, int64_t N, void* s, void* h, void* v, cudaStream_t st) {
-  sk::NeuronArgs a = args(plif_id(decay_input), dt, f, T, N);
+  sk::NeuronArgs a = args(sk::plif_id(decay_input), dt, f, T, N);
   a.q = q, a.x = x, a.s = s, a.h = h, a.v = v;
   return cu::neuron_forward(a, st);
 }
 static cudaError_t plif_backward(cu::DType dt, const void* gs, const void* gv, const void* h, const void* q,
                                  bool decay_input, const cu::Fire& f, int64_t T, int64_t N, void* gx,
                                  void* parts, void* gq, cudaStream_t st) {
-  sk::NeuronArgs a = args(plif_id(decay_input), dt, f, T, N);
+  sk::NeuronArgs a = args(sk::plif_id(decay_input), dt, f, T, N);
   a.q = q, a.gs = gs, a.gv = gv, a.h_saved = h, a.gx = gx, a.param_parts = parts, a.param_grad = gq;
   return cu::neuron_backward(a, st);
 }
