@@ -2,10 +2,12 @@
 (CI runs this file with the rest of benchmarks/): each measurement once, at a size that
 takes seconds, with the checks of the numbers a timing run prints."""
 import importlib.util
+import json
 import math
 from pathlib import Path
 
 import pytest
+import torch
 
 
 def _script(name: str):
@@ -79,3 +81,33 @@ def test_neuron_step_cost_builds_and_prints_every_step(tmp_path):
     times = [float(t) for t in re.findall(r"([\d.]+) ns per neuron-step", out)]
     assert len(times) == 6 and all(math.isfinite(t) and t > 0 for t in times), out
     assert subprocess.run([str(exe), "0"], capture_output=True).returncode == 2
+
+
+def test_grid_activity_tabulates_every_saved_agent(tmp_path):
+    from spikekern.rl import td3
+
+    for actor in ("ann", "popsan"):
+        td3.run(td3.TD3Config(actor=actor, steps=100, start_steps=50, update_after=50, update_every=50,
+                              epoch_steps=100, test_episodes=1, hidden_sizes=(16, 16), batch_size=16,
+                              replay_size=500, max_ep_len=30, threads=1), tmp_path / "sweep" / actor / "seed0",
+                progress=False)
+    # --initial's agent is the one the trainer started from
+    from spikekern.rl import load_agent
+
+    run = tmp_path / "sweep" / "popsan" / "seed0"
+    cfg = json.loads((run / "config.json").read_text())
+    cfg.pop("algo")
+    start = td3.TD3Trainer(td3.config_from_dict(cfg), tmp_path / "again")
+    fresh = _script("grid_activity").initial(load_agent(run)).net.actor.state_dict()
+    assert fresh.keys() == start.single.actor.state_dict().keys()
+    assert all(torch.equal(v, start.single.actor.state_dict()[k]) for k, v in fresh.items())
+    start.close()
+    out = tmp_path / "activity.md"
+    assert _script("grid_activity").main([str(tmp_path / "sweep"), "--episodes", "2", "--initial",
+                                          "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 6 and "hidden_neurons.0" in lines[0]
+    assert "| popsan | 0 | initial |" in lines[4] and "| popsan | 0 | step 100 |" in lines[5]
+    ann = lines[3].split("|")
+    assert ann[2].strip() == "ann" and ann[4].strip() == "step 100" and ann[6].strip() == ""
+    assert ann[-2].strip().endswith("%")

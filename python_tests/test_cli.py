@@ -73,6 +73,20 @@ def test_sweep_checks_the_same_ranges(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_eval_activity_of_a_spiking_q_network(dqn_run, capsys):
+    # DQN's progress.csv has a firing-rate column per spiking layer of its Q-network (and no
+    # action statistics: its actions are discrete); eval --activity prints the same layers.
+    import csv
+
+    with open(dqn_run / "progress.csv", newline="") as f:
+        last = list(csv.DictReader(f))[-1]
+    layers = [k.removeprefix("rate/") for k in last if k.startswith("rate/")]
+    assert layers and "action_std" not in last and all(0 <= float(last["rate/" + k]) <= 1 for k in layers)
+    assert cli.main(["eval", str(dqn_run), "--episodes", "1", "--activity", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert all(k in out for k in layers) and "actions:" not in out, out
+
+
 def test_eval_episodes_zero_and_seed(td3_run, capsys):
     one_line_error(capsys, cli.main(["eval", str(td3_run), "--episodes", "0"]), "--episodes must be at least 1")
     one_line_error(capsys, cli.main(["eval", str(td3_run), "--seed", "-1"]), "--seed must be at least 0")

@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("gymnasium", reason="the [rl] extra is not installed")
 
 from spikekern import cli  # noqa: E402
-from spikekern.rl import load_agent, td3  # noqa: E402
+from spikekern.rl import activity, load_agent, td3  # noqa: E402
 
 
 def tiny(**kw) -> td3.TD3Config:
@@ -38,6 +38,18 @@ def test_train_checkpoint_and_eval(tmp_path, actor, capsys):
     assert sum(returns) / 2 == pytest.approx(result["test_return"], rel=1e-12)
     assert cli.main(["eval", str(run), "--episodes", "2"]) == 0
     assert "return over 2 episodes" in capsys.readouterr().out
+    # Each evaluation also logged what the actor did, and the loaded agent does it again.
+    last = rows(run)[-1]
+    layers = [k for k in last if k.startswith("rate/")]
+    assert bool(layers) == (actor != "ann") and all(0 <= float(last[k]) <= 1 for k in layers), last
+    assert 0 <= float(last["action_saturated"]) <= 1 and float(last["action_std"]) >= 0
+    policy = load_agent(run)
+    with activity.Activity(*policy.spec.acting(policy.net)) as rec:
+        policy.evaluate(2, seed=40_000)
+    assert {k: float(last[k]) for k in rec.summary()} == rec.summary()
+    assert cli.main(["eval", str(run), "--episodes", "2", "--activity", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "actions: std over steps" in out and ("hidden_neurons.0" in out) == (actor != "ann"), out
 
 
 @pytest.mark.slow
@@ -50,7 +62,9 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    same = ("step", "test_return", "test_return_std", "train_return", "episodes")  # not the timings
+    timings = ("steps_per_s", "time_s")
+    same = [k for k in rows(tmp_path / "straight")[0] if k not in timings]
+    assert "action_std" in same
     assert [[r[k] for k in same] for r in rows(tmp_path / "straight")] == \
         [[r[k] for k in same] for r in rows(tmp_path / "split")]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         ev.add_argument("--" + f.name, type=type(f.default), default=f.default, help=help_text(f))
     ev.add_argument("--video", metavar="DIR", help="record the episodes as mp4 files into DIR (needs moviepy, and "
                                                    "an env that renders)")
+    ev.add_argument("--activity", action="store_true",
+                    help="also print each spiking layer's firing rate and how the actions vary over the episodes "
+                         "(the columns progress.csv logs at each evaluation)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     bench = sub.add_parser("bench", help="time every neuron x backend x size against the reference loop")
@@ -185,16 +189,24 @@ class EvalOptions:
 
 
 def _eval(args) -> int:
-    from .rl import load_agent
+    from .rl import activity, load_agent
     from .rl.options import check
 
     check(EvalOptions(args.episodes, args.seed))
     run_dir = Path(args.run_dir)
     policy = load_agent(run_dir)
-    returns = policy.evaluate(args.episodes, args.seed, video_dir=args.video, progress=not args.no_progress)
+    target = None
+    if args.activity:
+        if policy.spec.acting is None:
+            raise SystemExit(f"spikekern eval: --activity is not recorded for {policy.algo} agents")
+        target = policy.spec.acting(policy.net)
+    with activity.Activity(*target) if target else contextlib.nullcontext() as recorded:
+        returns = policy.evaluate(args.episodes, args.seed, video_dir=args.video, progress=not args.no_progress)
     import numpy as np
 
     print(f"{run_dir}: return over {args.episodes} episodes: {np.mean(returns):.2f} +- {np.std(returns):.2f}")
+    if recorded is not None:
+        print(activity.describe(recorded.summary()))
     if args.video:
         print(f"videos in {args.video}")
     return 0

@@ -38,6 +38,9 @@ class Algorithm:
     act: Callable[[Any, Any], Any]              # (network, batch of observations) -> batch of actions
     evaluate: Callable[..., list]               # (network, config, episodes, seed, device, video_dir, progress)
     discrete: bool = False                      # actions are integers
+    # network -> (the module whose spiking layers and outputs rl/activity.py records, the
+    # bound of its actions or None for discrete ones); None: nothing is recorded
+    acting: Callable[[Any], tuple] | None = None
     baseline: str = ""                          # the ANN agent spiking agents are reported against
     time_steps_field: str = ""                  # the config field of the spiking networks' time steps T
     # An agent of a sweep and a report can be more than the agent field's value: a method

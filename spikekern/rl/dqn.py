@@ -503,6 +503,6 @@ ALGORITHM = Algorithm(
                 "CartPole-v1 start from their own presets (see README); options given override them.",
     config_cls=DQNConfig, trainer_cls=DQNTrainer, agent_field="model", budget_field="frames",
     epoch_field="epoch_frames", column="frames", validate=validate, load_net=_load_net, act=_act,
-    evaluate=evaluate, discrete=True, baseline="dqn", time_steps_field="time_window")
+    evaluate=evaluate, discrete=True, baseline="dqn", time_steps_field="time_window", acting=lambda net: (net, None))
 run = ALGORITHM.run
 config_from_dict = ALGORITHM.config_from_dict

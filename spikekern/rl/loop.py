@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import provenance
+from . import activity, provenance
 from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from .guards import DivergedError, check_loss, check_parameters
 from .logger import RunLogger, plot_curve
@@ -67,6 +67,10 @@ class Trainer:
         model_file(k) -> dict          model.pt: tensors and plain values only
         save()                         the checkpoints of the seeds still training (default:
                                        save_checkpoint(_state(k)) for each)
+
+    A trainer whose algorithm names `acting` keeps `single`, the network its evaluations run:
+    each evaluation then records its spiking layers and actions (rl/activity.py) into
+    progress.csv's last columns.
     """
 
     algo = ""
@@ -134,10 +138,16 @@ class Trainer:
         """(index, run) of the seeds still training."""
         return [(k, run) for k, run in enumerate(self.runs) if run.diverged is None]
 
+    def activity_target(self) -> tuple | None:
+        """(module, action bound) an evaluation's Activity records, or None."""
+        return None if self.spec.acting is None else self.spec.acting(self.single)
+
     def open_run(self, fields: list[str], resumed: bool, resume_step: int) -> None:
         """Create the run folder(s) (only once every check has passed), write config.json for a
-        new run, and open progress.csv and TensorBoard (a resumed run keeps its rows up to the
-        checkpoint)."""
+        new run, and open progress.csv (`fields`, then the activity columns) and TensorBoard (a
+        resumed run keeps its rows up to the checkpoint)."""
+        target = self.activity_target()
+        fields = [*fields, *(activity.fields(*target) if target else [])]
         if len(self.runs) > 1:
             self.group_dir.mkdir(parents=True, exist_ok=True)
             (self.group_dir / GROUP).write_text(json.dumps(
@@ -288,17 +298,28 @@ class Trainer:
         the curve. Parameters are checked first, so a diverged agent is never saved. Returns the
         rows by seed index."""
         self.guard_epoch()
-        returns = {k: self.evaluate_epoch(k, progress) for k, _ in self.alive()}
+        returns, activities = {}, {}
+        for k, _ in self.alive():
+            returns[k], activities[k] = self._evaluate_recorded(k, progress)
         rate = (self.progress() - count0) / (time.perf_counter() - t0)
         rows = {}
         for k, run in self.alive():
-            rows[k] = dict(self.epoch_row(k, returns[k], rate), time_s=self.elapsed())
+            rows[k] = dict(self.epoch_row(k, returns[k], rate), time_s=self.elapsed(), **activities[k])
             run.logger.row(rows[k])
         self.save()
         for k, run in self.alive():
             atomic_save(dict(config=dataclasses.asdict(run.cfg), **self.model_file(k)), run.run_dir / "model.pt")
             plot_curve(run.run_dir, title=f"{self.label(' on ', group=False)} (seed {run.seed})")
         return rows
+
+    def _evaluate_recorded(self, k: int, progress: bool) -> tuple[list[float], dict]:
+        """evaluate_epoch(k), and what the network did meanwhile (activity.Activity.summary)."""
+        target = self.activity_target()
+        if target is None:
+            return self.evaluate_epoch(k, progress), {}
+        with activity.Activity(*target) as recorded:
+            returns = self.evaluate_epoch(k, progress)
+        return returns, recorded.summary()
 
     @staticmethod
     def test_stats(returns) -> dict:

@@ -481,6 +481,7 @@ ALGORITHM = Algorithm(
     name="td3", help="TD3 with an ILC-SAN, PopSAN or ANN actor (continuous control)", description="",
     config_cls=TD3Config, trainer_cls=TD3Trainer, agent_field="actor", budget_field="steps",
     epoch_field="epoch_steps", column="step", validate=validate, load_net=_load_net, act=_act, evaluate=_evaluate,
+    acting=lambda net: (net.actor, net.actor.act_limit),
     baseline="ann", time_steps_field="spike_ts", variants=VARIANTS, label=_agent_label,
     variant_options=_agent_options)
 run = ALGORITHM.run

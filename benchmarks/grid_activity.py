@@ -1,0 +1,118 @@
+"""What the final agents of a sweep do: for every run folder under DIR that holds a model.pt,
+its mean test return and, while it plays those episodes, each spiking layer's firing rate and
+how its actions vary (spikekern.rl.activity, the same numbers as `spikekern eval --activity`).
+One row per run, as a markdown table (and JSON with --json), 1 thread; with --initial (TD3)
+also a row for the agent as its run began, which tells an actor that never learned from one
+that learned and then collapsed:
+
+    python benchmarks/grid_activity.py DIR --episodes 10 --initial --out DIR/activity.md
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def runs(root: Path) -> list[Path]:
+    """Run folders under root with a saved agent, by (env, agent, seed)."""
+    from spikekern.rl.algorithms import get
+
+    found = []
+    for model in Path(root).rglob("model.pt"):
+        cfg = json.loads((model.parent / "config.json").read_text())
+        found.append(((cfg["env"], get(cfg["algo"]).agent_of(cfg), int(cfg["seed"])), model.parent))
+    return [d for _, d in sorted(found)]
+
+
+def initial(policy):
+    """The agent as its run began: the run's seed, then a TD3 agent of its config, as
+    TD3Trainer builds each seed's (so the same initial weights), with the trained agent's
+    observation normaliser (so both see the same inputs)."""
+    from spikekern.rl import td3
+
+    if policy.algo != "td3":
+        raise SystemExit(f"--initial is for TD3 runs, not {policy.algo}")
+    torch.manual_seed(policy.cfg.seed)
+    trained = policy.net
+    obs_dim, act_dim = trained.q1.obs_dim, trained.q1.act_dim
+    fresh = td3.Agent(policy.cfg, obs_dim, act_dim, trained.actor.act_limit)
+    fresh.norm.load_state_dict(trained.norm.state_dict())
+    policy.net = fresh.eval()
+    return policy
+
+
+def measure(run_dir: Path, episodes: int, seed: int, fresh: bool = False) -> dict:
+    from spikekern.rl import activity, load_agent
+
+    policy = load_agent(run_dir)
+    if fresh:
+        policy = initial(policy)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    with activity.Activity(*policy.spec.acting(policy.net)) as rec:
+        returns = policy.evaluate(episodes, seed)
+    return dict(env=cfg["env"], agent=policy.spec.agent_of(cfg), seed=int(cfg["seed"]),
+                weights="initial" if fresh else f"step {saved_step(run_dir, policy.spec.column)}",
+                test_return=float(np.mean(returns)), **rec.summary())
+
+
+def saved_step(run_dir: Path, column: str) -> int:
+    """Where the run was when model.pt was written: progress.csv's last row (model.pt is saved
+    with each evaluation)."""
+    with open(run_dir / "progress.csv", newline="") as f:
+        return int(float(list(csv.DictReader(f))[-1][column]))
+
+
+def table(rows: list[dict]) -> str:
+    """Rows as markdown; the layers' columns are the union over rows (an ANN has none)."""
+    layers = list(dict.fromkeys(k for r in rows for k in r if k.startswith("rate/")))
+    head = ["env", "agent", "seed", "agent as of", "test return", *(k.removeprefix("rate/") for k in layers), "action std",
+            "at bound"]
+    fmt = (lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["env"], r["agent"], str(r["seed"]), r["weights"], f"{r['test_return']:.1f}", *(fmt(r.get(k)) for k in layers),
+                 fmt(r.get("action_std")), f"{100 * r['action_saturated']:.1f}%" if "action_saturated" in r else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dir", help="a sweep's folder (any folder holding run folders with model.pt)")
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--seed", type=int, default=12345, help="seed of the first episode (as spikekern eval)")
+    p.add_argument("--initial", action="store_true",
+                   help="TD3: also measure each run's agent as it began (fresh weights under its seed, the "
+                        "trained observation normaliser), a row before each trained one")
+    p.add_argument("--out", help="write the markdown table here")
+    p.add_argument("--json", help="write the rows as JSON here")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    found = runs(Path(args.dir))
+    if not found:
+        print(f"no run folder with a model.pt under {args.dir}", file=sys.stderr)
+        return 2
+    rows = []
+    for i, run_dir in enumerate(found, 1):
+        if args.initial:
+            rows.append(measure(run_dir, args.episodes, args.seed, fresh=True))
+        rows.append(measure(run_dir, args.episodes, args.seed))
+        print(f"[{i}/{len(found)}] {run_dir}: return {rows[-1]['test_return']:.1f}", flush=True)
+    text = table(rows)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
