@@ -1,9 +1,10 @@
 """What the final agents of a sweep do: for every run folder under DIR that holds a model.pt,
 its mean test return and, while it plays those episodes, each spiking layer's firing rate and
 how its actions vary (spikekern.rl.activity, the same numbers as `spikekern eval --activity`).
-One row per run, as a markdown table (and JSON with --json), 1 thread; with --initial (TD3)
-also a row for the agent as its run began, which tells an actor that never learned from one
-that learned and then collapsed:
+One row per run, as a markdown table (a layer's cell: its firing rate, and in brackets the
+share of its neurons that fired at no step or at every one), and JSON with --json; 1 thread.
+With --initial (TD3), also a row for the agent as its run began, which tells an actor that
+never learned from one that learned and then collapsed:
 
     python benchmarks/grid_activity.py DIR --episodes 10 --initial --out DIR/activity.md
 """
@@ -70,15 +71,22 @@ def saved_step(run_dir: Path, column: str) -> int:
 
 
 def table(rows: list[dict]) -> str:
-    """Rows as markdown; the layers' columns are the union over rows (an ANN has none)."""
-    layers = list(dict.fromkeys(k for r in rows for k in r if k.startswith("rate/")))
-    head = ["env", "agent", "seed", "agent as of", "test return", *(k.removeprefix("rate/") for k in layers), "action std",
-            "at bound"]
-    fmt = (lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}")
+    """Rows as markdown, a layer's cell "rate (pinned %)"; the layers' columns are the union
+    over rows (an ANN has none)."""
+    layers = list(dict.fromkeys(k.removeprefix("rate/") for r in rows for k in r if k.startswith("rate/")))
+    head = ["env", "agent", "seed", "agent as of", "test return", *layers, "action std", "at bound"]
+    known = (lambda v: v is not None and not (isinstance(v, float) and math.isnan(v)))
+
+    def layer(r, name):
+        rate, pinned = r.get(f"rate/{name}"), r.get(f"pinned/{name}")
+        return f"{rate:.3f} ({100 * pinned:.0f}%)" if known(rate) else ""
+
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["env"], r["agent"], str(r["seed"]), r["weights"], f"{r['test_return']:.1f}", *(fmt(r.get(k)) for k in layers),
-                 fmt(r.get("action_std")), f"{100 * r['action_saturated']:.1f}%" if "action_saturated" in r else ""]
+        cells = [r["env"], r["agent"], str(r["seed"]), r["weights"], f"{r['test_return']:.1f}",
+                 *(layer(r, name) for name in layers),
+                 f"{r['action_std']:.3f}" if known(r.get("action_std")) else "",
+                 f"{100 * r['action_saturated']:.1f}%" if known(r.get("action_saturated")) else ""]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
