@@ -158,6 +158,10 @@ def test_defaults_are_the_ilc_san_script():
     c = td3.TD3Config()
     assert (c.spike_ts, c.encoder_pop_dim, c.decoder_pop_dim, c.encoder_var, c.mean_range) == (5, 10, 10, 0.15, (-3.0, 3.0))
     assert (c.actor_lr, c.critic_lr, c.batch_size, c.replay_size, c.gamma, c.polyak) == (1e-4, 1e-3, 100, 1_000_000, 0.99, 0.995)
+    # encoder_var is a variance: the scripts' encoder starts with std = sqrt(encoder_var)
+    actor = td3.build_actor(c, obs_dim=3, act_dim=2, act_limit=1.0)
+    assert torch.allclose(actor.encoder.std, torch.full_like(actor.encoder.std, 0.15 ** 0.5))
+    assert float(actor.encoder.mean.min()) == -3.0 and float(actor.encoder.mean.max()) == 3.0
     assert (c.start_steps, c.update_after, c.update_every, c.act_noise, c.target_noise, c.noise_clip, c.policy_delay) == \
         (10_000, 1_000, 50, 0.1, 0.2, 0.5, 2)
     assert (c.max_ep_len, c.epoch_steps, c.test_episodes, c.obs_clip, c.hidden_sizes) == (1000, 10_000, 10, 3.0, (256, 256))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,10 @@ class TD3Config:
     spike_ts: int = option(5, "time steps T of the spiking actor", low=1)
     encoder_pop_dim: int = option(10, "encoder neurons per observation dimension", low=2)
     decoder_pop_dim: int = option(10, "decoder neurons per action dimension", low=1)
-    encoder_var: float = option(0.15, "initial std of the encoder's Gaussian receptive fields", above=0)
+    # A variance, as the source scripts' --encoder_var: they build the encoder with
+    # std = sqrt(encoder_var) (0.387 for 0.15).
+    encoder_var: float = option(0.15, "initial variance of the encoder's Gaussian receptive fields (their std is "
+                                      "its square root, as in the ILC-SAN and PopSAN scripts)", above=0)
     mean_range: tuple = option((-3.0, 3.0), "range the encoder's receptive-field means are spread over (two numbers)")
     encode: str = option("pop-det", "population encoding of the observation", choices=ENCODE_MODES)
     decode: str = option("", "population decoding of the action (empty: last-mem for ilc-san, fr-mlp for popsan)",
@@ -114,7 +118,7 @@ def build_actor(cfg: TD3Config, obs_dim: int, act_dim: int, act_limit: float, se
     if cfg.actor not in ACTORS:
         raise ValueError(f"unknown actor {cfg.actor!r}; choose one of {list(ACTORS)}")
     return PopSpikeActor(obs_dim, act_dim, cfg.encoder_pop_dim, cfg.decoder_pop_dim, list(cfg.hidden_sizes),
-                         cfg.mean_range, cfg.encoder_var, cfg.spike_ts, encode=cfg.encode,
+                         cfg.mean_range, math.sqrt(cfg.encoder_var), cfg.spike_ts, encode=cfg.encode,
                          decode=cfg.decode_mode(), act_limit=act_limit, ilc=cfg.actor == "ilc-san",
                          backend=cfg.backend, seeds=seeds, neuron=cfg.neuron)
 
