@@ -65,6 +65,9 @@ def test_local_sweep_end_to_end_then_rerun_starts_nothing(tmp_path, capsys):
     md = (out / "summary.md").read_text()
     assert "| Pendulum-v1 | ilc-san | 0 1 |" in md and "| Pendulum-v1 | ann | 0 1 |" in md
     assert (out / "curves_Pendulum-v1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    activity = md[md.index("## What the networks did at the last evaluation"):]
+    assert "| Pendulum-v1 | ilc-san | 0 1 |" in activity and "hidden_neurons.0" in activity
+    assert "| Pendulum-v1 | ann | 0 1 |" in activity
 
     again = sweep(out, *args)  # the same command: everything is finished
     assert again.returncode == 0, again.stderr
@@ -127,6 +130,26 @@ def test_report_of_copied_folders_needs_no_ray(tmp_path):
     assert float(row["final_return_mean"]) == pytest.approx(-300) and float(row["final_return_std"]) == pytest.approx(200)
     assert float(row["best_return_mean"]) == pytest.approx(-200) and float(row["best_return_std"]) == pytest.approx(100)
     assert float(row["env_steps_per_s"]) == pytest.approx(100) and row["steps"] == "3000"
+
+
+def test_report_says_what_the_networks_did(tmp_path):
+    # The last evaluation's activity columns, averaged over the seeds that logged them: seed 2
+    # predates the columns and is left out of that section (not of the returns).
+    fields = ["step", "test_return", "time_s", "rate/out", "pinned/out", "action_std", "action_saturated"]
+    logged = {0: [0.4, 1.0, 0.0, 0.5], 1: [0.2, 0.5, 0.1, 0.25]}
+    for seed in (0, 1, 2):
+        run = tmp_path / "Hopper-v5" / "popsan" / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps(dict(algo="td3", env="Hopper-v5", actor="popsan", seed=seed)))
+        with open(run / "progress.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(fields if seed in logged else fields[:3])
+            w.writerow([1000, 5.0, 10.0, *logged.get(seed, [])])
+    report.write(tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    section = md[md.index("## What the networks did at the last evaluation"):md.index("## Software")]
+    assert "| Hopper-v5 | popsan | 0 1 | 0.050 | 37.5% | out 0.300 (75%) |" in section, section
+    assert "| Hopper-v5 | popsan | 0 1 2 |" in md  # the returns' table has every seed
 
 
 def _free_port() -> int:

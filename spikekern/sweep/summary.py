@@ -8,7 +8,8 @@ agent's mean test return over seeds with a band of +- one std), and the statisti
 statistics.py: IQM and mean with bootstrap intervals, scores normalised to the ANN baseline,
 the probability of improving on it (statistics.csv, more sections of summary.md, interval and
 performance-profile plots); and published.py's figures from papers on the same tasks, beside
-(never inside) those statistics.
+(never inside) those statistics; and, for runs that logged it, what the networks did at the
+last evaluation (rl/activity.py's columns of progress.csv).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class Run:
     time_s: float           # training wall time at the last evaluation
     T: int | None = None    # the spiking network's time steps (None for the ANN baseline)
     software: list = field(default_factory=list)  # its starts' records (rl/provenance.py), oldest first
+    activity: dict = field(default_factory=dict)  # the last evaluation's rl/activity.py columns (absent: {})
 
     @property
     def final(self) -> float:
@@ -69,8 +71,22 @@ def collect(root: Path) -> list[Run]:
                         np.array([float(r["step"]) for r in rows]), np.array([float(r["test_return"]) for r in rows]),
                         float(rows[-1]["time_s"]),
                         cfg.get(algo.time_steps_field) if agent != algo.baseline else None,
-                        provenance.read(cfg_path.parent)))
+                        provenance.read(cfg_path.parent), _activity(rows[-1])))
     return runs
+
+
+# progress.csv's columns of rl/activity.py (a layer's rate and pinned share, the actions' spread)
+ACTIVITY_PREFIXES = ("rate/", "pinned/", "action_")
+
+
+def _activity(row: dict) -> dict:
+    """A progress.csv row's activity columns that hold a number (runs made before the columns
+    existed, or a row written before them on resume, have none)."""
+    out = {}
+    for k, v in row.items():
+        if k.startswith(ACTIVITY_PREFIXES) and v not in ("", None):
+            out[k] = float(v)
+    return out
 
 
 def groups(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
@@ -103,6 +119,34 @@ def markdown(rows: list[dict]) -> str:
                      f"{r['final_return_std']:.1f} | {r['best_return_mean']:.1f} +- {r['best_return_std']:.1f} | "
                      f"{r['steps']} | {r['wall_time_s'] / 60:.1f} min | {r['env_steps_per_s']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def activity_markdown(runs: list[Run]) -> str:
+    """What the networks did at their last evaluation, per (env, agent): the mean over the
+    seeds that logged it of the actions' spread and share at the bound, and of each spiking
+    layer's firing rate and pinned share. Empty when no run logged them."""
+    lines = []
+    for (env, agent), rs in groups(runs).items():
+        logged = [r for r in rs if r.activity]
+        if not logged:
+            continue
+        mean = (lambda k: float(np.mean([r.activity[k] for r in logged if k in r.activity])))
+        keys = list(dict.fromkeys(k for r in logged for k in r.activity))
+        layers = [k.removeprefix("rate/") for k in keys if k.startswith("rate/")]
+        cells = ", ".join(f"{name} {mean('rate/' + name):.3f} ({100 * mean('pinned/' + name):.0f}%)" for name in layers)
+        spread = (f"{mean('action_std'):.3f} | {100 * mean('action_saturated'):.1f}%" if "action_std" in keys
+                  else "- | -")
+        lines.append(f"| {env} | {agent} | {' '.join(str(r.seed) for r in logged)} | {spread} | {cells or '-'} |")
+    if not lines:
+        return ""
+    return "\n".join(["## What the networks did at the last evaluation", "",
+                      "Means over the seeds whose progress.csv logs it (spikekern/rl/activity.py): the actions' "
+                      "standard deviation over the test episodes' steps (0: one action whatever the observation) "
+                      "and share of components at the bound; each spiking layer's firing rate (spikes per neuron "
+                      "per time step) and, in brackets, the share of its neurons that fired at no step or at every "
+                      "one.", "",
+                      "| env | agent | seeds | action std | at bound | spiking layers: rate (pinned) |",
+                      "|---|---|---|---:|---:|---|", *lines]) + "\n"
 
 
 def software_markdown(runs: list[Run]) -> str:
@@ -180,8 +224,10 @@ def write(root: Path) -> list[Path]:
         print(f"spikekern report: no IQM, intervals or normalised scores: {exc}", file=sys.stderr)
         text_stats, stats_paths = "", []
     text_published = published.markdown(groups(runs), statistics.random_scores())
+    text_activity = activity_markdown(runs)
     text_software = software_markdown(runs)
-    (root / "summary.md").write_text("\n".join(t for t in (text, text_stats, text_published, text_software) if t))
+    (root / "summary.md").write_text("\n".join(t for t in (text, text_stats, text_published, text_activity,
+                                                          text_software) if t))
     return paths + stats_paths
 
 
