@@ -7,6 +7,7 @@ forward only for inference) on exactly those inputs, and divided by the model's 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,8 +29,9 @@ class ModelCase:
 
 
 def _ilc_san_actor():
-    # HalfCheetah sizes: obs 17, act 6, populations 10/10, hidden [256, 256], T = 5.
-    return PopSpikeActor(17, 6, 10, 10, [256, 256], (-3, 3), 0.15, 5, act_limit=1.0)
+    # HalfCheetah sizes: obs 17, act 6, populations 10/10, hidden [256, 256], T = 5; the
+    # script's encoder fields (std = sqrt(encoder_var = 0.15)).
+    return PopSpikeActor(17, 6, 10, 10, [256, 256], (-3, 3), math.sqrt(0.15), 5, act_limit=1.0)
 
 
 def ilc_san_update(batch=100):
