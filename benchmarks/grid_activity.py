@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import sys
@@ -37,10 +38,11 @@ def initial(policy):
     TD3Trainer builds each seed's (so the same initial weights), with the trained agent's
     observation normaliser (so both see the same inputs)."""
     from spikekern.rl import td3
+    from spikekern.rl.checkpoint import seed_everything
 
     if policy.algo != "td3":
         raise SystemExit(f"--initial is for TD3 runs, not {policy.algo}")
-    torch.manual_seed(policy.cfg.seed)
+    seed_everything(policy.cfg.seed)
     trained = policy.net
     obs_dim, act_dim = trained.q1.obs_dim, trained.q1.act_dim
     fresh = td3.Agent(policy.cfg, obs_dim, act_dim, trained.actor.act_limit)
@@ -55,10 +57,10 @@ def measure(run_dir: Path, episodes: int, seed: int, fresh: bool = False) -> dic
     policy = load_agent(run_dir)
     if fresh:
         policy = initial(policy)
-    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg = policy.cfg
     with activity.Activity(*policy.spec.acting(policy.net)) as rec:
         returns = policy.evaluate(episodes, seed)
-    return dict(env=cfg["env"], agent=policy.spec.agent_of(cfg), seed=int(cfg["seed"]),
+    return dict(env=cfg.env, agent=policy.spec.agent_of(dataclasses.asdict(cfg)), seed=cfg.seed,
                 weights="initial" if fresh else f"step {saved_step(run_dir, policy.spec.column)}",
                 test_return=float(np.mean(returns)), **rec.summary())
 
@@ -75,11 +77,13 @@ def table(rows: list[dict]) -> str:
     over rows (an ANN has none)."""
     layers = list(dict.fromkeys(k.removeprefix("rate/") for r in rows for k in r if k.startswith("rate/")))
     head = ["env", "agent", "seed", "agent as of", "test return", *layers, "action std", "at bound"]
+    from spikekern.rl.activity import layer_text
+
     known = (lambda v: v is not None and not (isinstance(v, float) and math.isnan(v)))
 
     def layer(r, name):
         rate, pinned = r.get(f"rate/{name}"), r.get(f"pinned/{name}")
-        return f"{rate:.3f} ({100 * pinned:.0f}%)" if known(rate) else ""
+        return layer_text(rate, pinned) if known(rate) else ""
 
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:

@@ -23,6 +23,10 @@ SPIKING = (LIF, CUBALIF, PLIF, CLIF)
 # An action component counts as saturated within this fraction of its bound.
 SATURATION = 0.99
 
+# How summary()'s keys (progress.csv's activity columns) begin: "rate/<layer>",
+# "pinned/<layer>", "action_std", "action_saturated".
+COLUMN_PREFIXES = ("rate/", "pinned/", "action_")
+
 
 def spiking_layers(net: nn.Module) -> dict[str, nn.Module]:
     """The spiking modules of net by their name in it ("hidden_neurons.0")."""
@@ -58,9 +62,13 @@ class Activity:
 
     def _count(self, name: str):
         def hook(module, inputs, out):
+            # summed where the spikes are (no copy to the host at every forward; summary() does it)
             steps = out.detach().reshape(out.shape[0] * out.shape[1], -1)
-            total = steps.sum(dim=0, dtype=torch.float64).cpu()
-            self.spikes[name] = total if self.spikes[name] is None else self.spikes[name] + total
+            total = steps.sum(dim=0, dtype=torch.float64)
+            if self.spikes[name] is None:
+                self.spikes[name] = total
+            else:
+                self.spikes[name] += total
             self.counts[name] += steps.shape[0]
         return hook
 
@@ -85,7 +93,7 @@ class Activity:
             if not self.counts[name]:
                 out[f"rate/{name}"] = out[f"pinned/{name}"] = nan
                 continue
-            per_neuron = self.spikes[name] / self.counts[name]
+            per_neuron = self.spikes[name].cpu() / self.counts[name]
             out[f"rate/{name}"] = float(per_neuron.mean())
             out[f"pinned/{name}"] = float(((per_neuron == 0) | (per_neuron == 1)).double().mean())
         if self.act_limit is not None:
@@ -94,6 +102,11 @@ class Activity:
             out["action_saturated"] = (float((a.abs() >= SATURATION * self.act_limit).double().mean()) if len(a)
                                        else nan)
         return out
+
+
+def layer_text(rate: float, pinned: float) -> str:
+    """A layer's two numbers in a table cell: "0.123 (45%)", its rate and pinned share."""
+    return f"{rate:.3f} ({100 * pinned:.0f}%)"
 
 
 def describe(summary: dict[str, float]) -> str:

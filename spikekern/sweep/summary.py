@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rl import provenance
+from ..rl import activity, provenance
 from ..rl.algorithms import algorithms
 from . import published, statistics
 from .trials import env_dirname
@@ -75,16 +75,12 @@ def collect(root: Path) -> list[Run]:
     return runs
 
 
-# progress.csv's columns of rl/activity.py (a layer's rate and pinned share, the actions' spread)
-ACTIVITY_PREFIXES = ("rate/", "pinned/", "action_")
-
-
 def _activity(row: dict) -> dict:
     """A progress.csv row's activity columns that hold a number (runs made before the columns
     existed, or a row written before them on resume, have none)."""
     out = {}
     for k, v in row.items():
-        if k.startswith(ACTIVITY_PREFIXES) and v not in ("", None):
+        if k.startswith(activity.COLUMN_PREFIXES) and v not in ("", None):
             out[k] = float(v)
     return out
 
@@ -133,7 +129,8 @@ def activity_markdown(runs: list[Run]) -> str:
         mean = (lambda k: float(np.mean([r.activity[k] for r in logged if k in r.activity])))
         keys = list(dict.fromkeys(k for r in logged for k in r.activity))
         layers = [k.removeprefix("rate/") for k in keys if k.startswith("rate/")]
-        cells = ", ".join(f"{name} {mean('rate/' + name):.3f} ({100 * mean('pinned/' + name):.0f}%)" for name in layers)
+        cells = ", ".join(f"{name} {activity.layer_text(mean('rate/' + name), mean('pinned/' + name))}"
+                          for name in layers)
         spread = (f"{mean('action_std'):.3f} | {100 * mean('action_saturated'):.1f}%" if "action_std" in keys
                   else "- | -")
         lines.append(f"| {env} | {agent} | {' '.join(str(r.seed) for r in logged)} | {spread} | {cells or '-'} |")
