@@ -1,7 +1,10 @@
 """Several TD3 seeds in one process (`--seeds`): each seed's update is its single run's, its
 streams are its single run's, its folder is a single run's (eval, load_agent, report, resume),
-and a seed that diverges stops alone."""
+a seed that diverges stops alone, and a run stopped during a save or before its first one
+resumes or starts again."""
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ pytest.importorskip("gymnasium", reason="the [rl] extra is not installed")
 
 from spikekern import cli  # noqa: E402
 from spikekern.rl import load_agent, td3  # noqa: E402
-from spikekern.rl.checkpoint import load_checkpoint  # noqa: E402
+from spikekern.rl.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint  # noqa: E402
 from spikekern.rl.guards import DivergedError  # noqa: E402
 from helpers import break_after_save  # noqa: E402
 from test_td3 import rows, tiny  # noqa: E402
@@ -136,3 +139,59 @@ def test_seeds_options_are_checked(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not both" in err and "distinct non-negative" in err and "--seeds goes with a new run" in err
     assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def stopped_group(tmp_path, cfg, name):
+    """A run of seeds 0 and 1 trained to cfg.steps, then put in the state a SIGKILL during its
+    last save leaves: seed 0 saved that step, seed 1 is still at its checkpoint before."""
+    td3.run(cfg, tmp_path / name, progress=False, seeds=[0, 1])
+    late = tmp_path / name / "seed1"
+    os.replace(late / PREVIOUS, late / CHECKPOINT)
+    return tmp_path / name
+
+
+def test_a_group_stopped_while_saving_resumes_where_every_seed_saved(tmp_path):
+    cfg = tiny(steps=300)
+    td3.run(cfg, tmp_path / "straight", progress=False, seeds=[0, 1])
+    run = stopped_group(tmp_path, dataclasses_replace(cfg, steps=200), "stopped")
+    assert [load_checkpoint(run / f"seed{s}")["step"] for s in (0, 1)] == [200, 100]
+    with pytest.warns(RuntimeWarning, match="seed 0 saved step 200, the others only step 100"):
+        result = td3.run(None, run, resume=True, progress=False, overrides=dict(steps=300))
+    assert [result["seeds"][k]["step"] for k in (0, 1)] == [300, 300]
+    for seed in (0, 1):
+        a = torch.load(tmp_path / "straight" / f"seed{seed}" / "model.pt", weights_only=True)["agent"]
+        b = torch.load(run / f"seed{seed}" / "model.pt", weights_only=True)["agent"]
+        assert all(torch.equal(a[n], b[n]) for n in a), f"seed {seed} did not resume exactly"
+        assert [int(r["step"]) for r in rows(run / f"seed{seed}")] == [100, 200, 300]
+
+
+def test_a_group_stopped_before_its_first_checkpoint_starts_again(tmp_path, capsys):
+    """A run of several seeds killed before its first checkpoint leaves seeds.json, each seed's
+    config.json and an empty progress.csv: nothing to resume. A sweep's trial (and `train
+    --out` on that folder) starts it again instead of failing on the missing checkpoint."""
+    from spikekern.rl.runtime import saved_run
+    from spikekern.sweep import trial_process, trials
+
+    given = dict(steps=200, start_steps=100, update_after=100, update_every=50, epoch_steps=100, test_episodes=2,
+                 hidden_sizes=(32, 32), batch_size=32, replay_size=1000, max_ep_len=100, threads=1)
+    [trial] = trials.make_trials("td3", ["Pendulum-v1"], ["ilc-san"], [0, 1], given, tmp_path / "sweep",
+                                 seeds_per_trial=2)
+    run = Path(trial.run_dir)
+    td3.run(trial.make_config(), run, progress=False, seeds=[0, 1])
+    reference = {s: torch.load(run / f"seed{s}" / "model.pt", weights_only=True)["agent"] for s in (0, 1)}
+    for seed in (0, 1):  # what the kill leaves
+        for name in (CHECKPOINT, PREVIOUS, "model.pt"):
+            (run / f"seed{seed}" / name).unlink()
+        (run / f"seed{seed}" / "progress.csv").write_text(
+            (run / f"seed{seed}" / "progress.csv").read_text().splitlines()[0] + "\n")
+    assert (run / "seeds.json").exists() and not saved_run(run)
+    result = trial_process.train(trial, "sweep-test")
+    assert [result["seeds"][k]["step"] for k in (0, 1)] == [200, 200]
+    assert json.loads((run / trial_process.ATTEMPTS).read_text().splitlines()[-1])["resumed"] is False
+    for seed in (0, 1):
+        again = torch.load(run / f"seed{seed}" / "model.pt", weights_only=True)["agent"]
+        assert all(torch.equal(again[n], reference[seed][n]) for n in again)
+        assert [int(r["step"]) for r in rows(run / f"seed{seed}")] == [100, 200]
+    assert saved_run(run)
+    assert cli.main(["train", "td3", "--seeds", "0", "1", "--out", str(run), "--no-progress"]) == 2
+    assert "already holds a run" in capsys.readouterr().err

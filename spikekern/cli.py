@@ -144,8 +144,7 @@ def _stamp() -> str:
 def _train(args) -> int:
     from .rl.agents import run_algo
     from .rl.algorithms import get
-    from .rl.checkpoint import has_checkpoint
-    from .rl.runtime import read_group, seed_dir
+    from .rl.runtime import read_group, saved_run, seed_dir
 
     algo = get(args.algo)
     cfg = _config(args, algo.config_cls)
@@ -164,7 +163,7 @@ def _train(args) -> int:
         saved = run_algo(seed_dir(out, group[0]) if group else out)
         if saved != args.algo:
             raise ValueError(f"{out} holds a {saved} run; continue it with `spikekern train {saved} --resume {out}`")
-    elif has_checkpoint(out) or read_group(out) is not None:
+    elif saved_run(out):
         raise ValueError(f"{out} already holds a run; use --resume {out} or another --out")
     overrides = {k: v for k, v in dataclasses.asdict(cfg).items() if getattr(args, k, None) is not None}
     result = algo.run(None if args.resume else cfg, out, resume=bool(args.resume), progress=not args.no_progress,

@@ -146,6 +146,21 @@ def has_checkpoint(run_dir: Path) -> bool:
     return any((Path(run_dir) / name).exists() for name in (CHECKPOINT, PREVIOUS))
 
 
+def checkpoint_step(state: dict) -> int:
+    """The step a checkpoint was saved at (TD3: env steps; DQN: agent steps)."""
+    return state.get("step", state.get("env_steps"))
+
+
+def load_previous(run_dir: Path) -> dict | None:
+    """The checkpoint before the newest (checkpoint.prev.pt), or None when it is missing or
+    unreadable."""
+    path = Path(run_dir) / PREVIOUS
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 - missing or damaged: there is no usable previous checkpoint
+        return None
+
+
 def load_checkpoint(run_dir: Path) -> dict:
     """The newest readable checkpoint of a run: checkpoint.pt, or, with a warning, the one
     before it when the newest is missing, truncated or unreadable."""
@@ -162,7 +177,7 @@ def load_checkpoint(run_dir: Path) -> dict:
             problems.append(f"{path} is damaged ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
             continue
         if problems:
-            warnings.warn(f"{'; '.join(problems)}: resuming from {path} (step {state.get('step', state.get('env_steps'))})",
+            warnings.warn(f"{'; '.join(problems)}: resuming from {path} (step {checkpoint_step(state)})",
                           RuntimeWarning, stacklevel=2)
         return state
     if not any("damaged" in p for p in problems):

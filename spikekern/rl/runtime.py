@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -11,7 +12,7 @@ import torch
 import spikekern
 from spikekern._backend import BACKENDS
 
-from .checkpoint import interrupt_on_sigterm, load_checkpoint
+from .checkpoint import checkpoint_step, has_checkpoint, interrupt_on_sigterm, load_checkpoint, load_previous
 
 
 GROUP = "seeds.json"  # in the folder of a run of several seeds: which seeds (each in seed_dir)
@@ -26,6 +27,32 @@ def read_group(out: Path) -> list[int] | None:
     """The seeds of the run of several seeds in `out`, or None when `out` holds no such run."""
     path = Path(out) / GROUP
     return [int(s) for s in json.loads(path.read_text())["seeds"]] if path.exists() else None
+
+
+def saved_run(out: Path) -> bool:
+    """Whether `out` holds a run to resume: a checkpoint of its own, or, for a run of several
+    seeds, of one of its seeds. A folder whose run was killed before its first checkpoint holds
+    nothing to resume (its config and empty progress.csv are written again by a new start)."""
+    group = read_group(out)
+    return has_checkpoint(out) or (group is not None and any(has_checkpoint(seed_dir(out, s)) for s in group))
+
+
+def load_group(out: Path, seeds: list[int]) -> list[dict]:
+    """Each seed's checkpoint for resuming a run of several seeds together: the newest step
+    every seed saved. The seeds are saved one after another, so a run killed during a save
+    has its first seeds one checkpoint ahead of the rest; those resume from their previous
+    checkpoint (with a warning), and the run loses that one epoch, not the run."""
+    states = [load_checkpoint(seed_dir(out, s)) for s in seeds]
+    common = min(checkpoint_step(st) for st in states)
+    for k, seed in enumerate(seeds):
+        if checkpoint_step(states[k]) != common:
+            previous = load_previous(seed_dir(out, seed))
+            if previous is not None and checkpoint_step(previous) == common:
+                warnings.warn(f"seed {seed} saved step {checkpoint_step(states[k])}, the others only step {common} "
+                              f"(a run stopped while saving): seed {seed} resumes from its previous checkpoint",
+                              RuntimeWarning, stacklevel=2)
+                states[k] = previous
+    return states  # any seed still apart is refused by the trainer's lockstep check, naming the steps
 
 
 def check_backend(cfg) -> torch.device:
@@ -84,7 +111,7 @@ def run_trainer(trainer_cls, config_cls, cfg, out: Path, resume: bool = False, p
         group = read_group(out)
         if group is not None:
             seeds = group
-            state = [load_checkpoint(seed_dir(out, s)) for s in group]
+            state = load_group(out, group)
         else:
             state = load_checkpoint(out)
         first = state[0] if isinstance(state, list) else state

@@ -34,11 +34,10 @@ INTERRUPTED = 130  # exit status after SIGINT (128 + 2), once the checkpoint is 
 
 def train(trial: Trial, sweep_id: str, node_ip: str = "") -> dict:
     """Train the trial, or resume it from the checkpoint its run folder holds."""
-    from ..rl.checkpoint import has_checkpoint
-    from ..rl.runtime import read_group
+    from ..rl.runtime import saved_run
 
     run_dir = Path(trial.run_dir)
-    resume = has_checkpoint(run_dir) or read_group(run_dir) is not None
+    resume = saved_run(run_dir)  # a trial killed before its first checkpoint starts again
     spec = get(trial.algo)
 
     def record_start(trainer) -> None:
