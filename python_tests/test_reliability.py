@@ -179,3 +179,42 @@ def test_non_finite_observation_is_reported_not_normalised(tmp_path):
     assert torch.isfinite(trainer.agent.norm.mean).all() and torch.isfinite(trainer.agent.norm.var).all()
     assert trainer.buffer.size == 119 and np.isfinite(trainer.buffer.obs2[:119]).all()
     assert load_checkpoint(tmp_path / "run")["step"] == 100
+
+
+def test_timed_checkpoints_inside_an_epoch_bound_what_a_crash_loses(tmp_path, monkeypatch):
+    """With checkpoint_minutes, a run saves between epochs too: a crash that leaves no chance to
+    save (here an OSError; a SIGKILL alike) loses only the steps since the last timed save; the
+    saves change nothing, and the resumed run is the uninterrupted one, bit for bit."""
+    from spikekern.rl import loop
+
+    td3.run(tiny(steps=300), tmp_path / "straight", progress=False)
+
+    class Clock:  # a minute passes at every reading: the timed save comes after every step
+        now = 0.0
+
+        @classmethod
+        def perf_counter(cls):
+            cls.now += 60.0
+            return cls.now
+
+    monkeypatch.setattr(loop, "time", Clock)
+    td3.run(tiny(steps=300, checkpoint_minutes=1.0), tmp_path / "timed", progress=False)
+    trainer = td3.TD3Trainer(tiny(steps=300, checkpoint_minutes=1.0), tmp_path / "run")
+    step_once = trainer.step_once
+
+    def crash():  # on the trainer, not the env: the checkpoint pickles the env
+        if trainer.step == 170:
+            raise OSError("the machine went away")
+        step_once()
+
+    trainer.step_once = crash
+    with pytest.raises(OSError, match="went away"):
+        trainer.train(progress=False)
+    assert load_checkpoint(tmp_path / "run")["step"] == 170
+    monkeypatch.undo()
+    result = td3.run(None, tmp_path / "run", resume=True, progress=False, overrides=dict(checkpoint_minutes=0.0))
+    assert result["step"] == 300 and steps(tmp_path / "run") == [100, 200, 300]
+    a = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)["agent"]
+    for run in ("timed", "run"):  # saving changed nothing; the resumed run is the straight one
+        b = torch.load(tmp_path / run / "model.pt", weights_only=True)["agent"]
+        assert all(torch.equal(a[n], b[n]) for n in a), run

@@ -32,7 +32,7 @@ from .envs import EnvError, is_minatar, make_env, register, run_episodes
 from .frame_replay import FrameReplay
 from .guards import DivergedError, check_observation
 from .loop import Trainer, mean_finite
-from .options import check, option
+from .options import check, checkpoint_minutes_option, option
 from . import runtime
 
 MODELS = ("pl-sdqn", "sdqn", "dqn")
@@ -73,6 +73,7 @@ class DQNConfig:
     time_window: int = option(16, "time steps T of the spiking Q-networks", low=1)
     hidden_sizes: tuple = option((256, 256), "hidden layer sizes of the state-vector Q-networks", low=1)
     epoch_frames: int = option(500_000, "frames between evaluations and checkpoints", low=1)
+    checkpoint_minutes: float = checkpoint_minutes_option()
     test_episodes: int = option(10, "test episodes per evaluation (run as parallel envs)", low=1)
     max_test_steps: int = option(27_000, "agent steps cap per test episode", low=1)
     buffer_checkpoint_mb: int = option(

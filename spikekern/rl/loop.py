@@ -243,6 +243,10 @@ class Trainer:
         count0, budget = self.progress(), self.budget()
         every = int(getattr(self.cfg, self.spec.epoch_field))
         next_epoch = (count0 // every + 1) * every
+        # Checkpoints between epochs, every checkpoint_minutes of wall time: an epoch of a big
+        # model can take hours, and a SIGKILL (no chance to save) would lose all of it.
+        timed = 60.0 * float(getattr(self.cfg, "checkpoint_minutes", 0.0))
+        saved_at = time.perf_counter()
         bar = tqdm(total=budget, initial=count0, disable=not progress, unit=self.unit, desc=self.label(),
                    dynamic_ncols=True)
         result = {}
@@ -259,6 +263,11 @@ class Trainer:
                     rows = self.end_epoch(t0, count0, progress)
                     result = rows[0] if len(self.runs) == 1 else dict(seeds=rows)
                     bar.write(self._epoch_line(rows))
+                    saved_at = time.perf_counter()
+                elif timed and time.perf_counter() - saved_at >= timed:
+                    self.guard_epoch()  # as at an epoch's end: a diverged agent is never saved
+                    self.save()
+                    saved_at = time.perf_counter()
         except (KeyboardInterrupt, RuntimeError) as exc:
             # Ctrl-C or SIGTERM; Python 3.11 hands an interrupt that lands inside a class
             # definition (a module imported lazily, e.g. by the first learning curve) on as a

@@ -15,6 +15,12 @@ def option(default, help: str, *, choices=None, low=None, high=None, above=None)
                                                              above=above))
 
 
+def checkpoint_minutes_option():
+    """Every trainer config's `checkpoint_minutes` field (defined once, here)."""
+    return option(30.0, "wall-clock minutes between checkpoints inside an epoch (0: at the end of each epoch "
+                        "only): a crash or SIGKILL loses at most this much training", low=0)
+
+
 def _bound_text(m: dict) -> str:
     parts = []
     if m["above"] is not None:

@@ -32,7 +32,7 @@ from .envs import make_env, run_episodes, with_video
 from .guards import DivergedError, check_observation
 from .loop import Trainer, mean_finite
 from .normalize import RunningNorm
-from .options import check, option
+from .options import check, checkpoint_minutes_option, option
 from .replay import ReplayBuffer
 from . import runtime
 
@@ -89,6 +89,7 @@ class TD3Config:
                                  "TD3 update's)", low=1)
     max_ep_len: int = option(1000, "episode length limit (the env's own limit applies if smaller)", low=1)
     epoch_steps: int = option(10_000, "env steps between evaluations and checkpoints", low=1)
+    checkpoint_minutes: float = checkpoint_minutes_option()
     test_episodes: int = option(10, "deterministic test episodes per evaluation", low=1)
     obs_clip: float = option(3.0, "normalised observations are clipped to +- this", above=0)
     threads: int = option(0, "torch threads (0: leave torch's default, all cores)", low=0)
