@@ -151,12 +151,16 @@ def checkpoint_step(state: dict) -> int:
     return state.get("step", state.get("env_steps"))
 
 
+def _read(path: Path) -> dict:
+    """One checkpoint file, loaded as resuming needs it (not weights-only: see above)."""
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def load_previous(run_dir: Path) -> dict | None:
     """The checkpoint before the newest (checkpoint.prev.pt), or None when it is missing or
     unreadable."""
-    path = Path(run_dir) / PREVIOUS
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return _read(Path(run_dir) / PREVIOUS)
     except Exception:  # noqa: BLE001 - missing or damaged: there is no usable previous checkpoint
         return None
 
@@ -172,7 +176,7 @@ def load_checkpoint(run_dir: Path) -> dict:
             problems.append(f"{path} is missing")
             continue
         try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
+            state = _read(path)
         except Exception as exc:  # noqa: BLE001 - a truncated file fails in many ways (OSError, EOFError, ...)
             problems.append(f"{path} is damaged ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
             continue
