@@ -18,6 +18,7 @@ pytest.importorskip("gymnasium", reason="the [rl] extra is not installed")
 
 from spikekern import cli  # noqa: E402
 from spikekern.rl import load_agent, td3  # noqa: E402
+from spikekern.rl import checkpoint  # noqa: E402
 from spikekern.rl.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint  # noqa: E402
 from spikekern.rl.guards import DivergedError  # noqa: E402
 from test_td3 import rows, tiny  # noqa: E402
@@ -70,6 +71,57 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
         result = td3.run(None, run, resume=True, progress=False, overrides=dict(steps=300))
     assert result["step"] == 300 and steps(run) == [100, 200, 300]
     assert torch.load(run / CHECKPOINT, weights_only=False)["step"] == 300
+
+
+class SignalMidWrite:
+    """A file that receives SIGTERM on its third write: a signal inside torch.save."""
+
+    def __init__(self, f):
+        self.f, self.writes = f, 0
+
+    def write(self, data):
+        self.writes += 1
+        if self.writes == 3:
+            signal.raise_signal(signal.SIGTERM)
+        return self.f.write(data)
+
+    def flush(self):
+        self.f.flush()
+
+
+def signal_inside_first_save(monkeypatch):
+    real, saves = torch.save, []
+
+    def save(obj, f, *args, **kwargs):
+        saves.append(f)
+        return real(obj, SignalMidWrite(f) if len(saves) == 1 else f, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.torch, "save", save)
+    return saves
+
+
+def test_a_signal_inside_a_save_waits_until_the_file_is_in_place(tmp_path, monkeypatch):
+    # An interrupt raised inside torch.save breaks its zip writer (torch then raises a
+    # RuntimeError and no file is written): the save holds it and delivers it afterwards.
+    signal_inside_first_save(monkeypatch)
+    before = signal.getsignal(signal.SIGTERM)
+    with checkpoint.interrupt_on_sigterm(), pytest.raises(KeyboardInterrupt):
+        checkpoint.atomic_save(dict(w=torch.arange(100_000.0)), tmp_path / "f.pt")
+    assert torch.equal(torch.load(tmp_path / "f.pt")["w"], torch.arange(100_000.0))
+    assert not (tmp_path / "f.pt.tmp").exists()
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_sigterm_during_an_epoch_save_saves_and_resumes(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    saves = signal_inside_first_save(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        td3.run(tiny(steps=300), run, progress=False)
+    assert len(saves) >= 2  # the epoch's save, finished, then the interrupted run's own
+    assert load_checkpoint(run)["step"] == 100 and steps(run) == [100]
+    monkeypatch.undo()
+    result = td3.run(None, run, resume=True, progress=False)
+    assert result["step"] == 300 and steps(run) == [100, 200, 300]
 
 
 def test_no_readable_checkpoint_is_one_clear_error(tmp_path, capsys):

@@ -18,6 +18,7 @@ import os
 import pickle
 import random
 import signal
+import threading
 import warnings
 from pathlib import Path
 
@@ -36,20 +37,46 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def signals_held():
+    """Ctrl-C (SIGINT) and SIGTERM that arrive inside the block are held, and handed to their
+    own handlers when it ends. A save must not be cut short: an interrupt raised inside
+    torch.save leaves its zip writer broken, and torch turns it into a RuntimeError on the
+    way out, so the interrupted run could not even save on its way down."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread sets handlers; Python runs them there alone
+        return
+    held = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is not None and handler is not signal.SIG_IGN:  # None: set outside Python
+            previous[signum] = signal.signal(signum, lambda s, frame: held.append(s))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
+
+
 def atomic_save(obj, path: Path, previous: Path | None = None) -> None:
     """torch.save to a temporary file, fsync, rename over the target, fsync the directory:
     never half-written, and on disk once this returns. previous: where the file being
-    replaced is kept (renamed, not deleted)."""
+    replaced is kept (renamed, not deleted). An interrupt that arrives meanwhile is
+    delivered once the file is in place (signals_held)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    if previous is not None and path.exists():
-        os.replace(path, previous)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    with signals_held():
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if previous is not None and path.exists():
+            os.replace(path, previous)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
 
 
 def rng_state(gen: np.random.Generator, torch_gen: torch.Generator | None = None) -> dict:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from . import activity, provenance
-from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
+from .checkpoint import atomic_save, load_checkpoint, save_checkpoint, signals_held
 from .guards import DivergedError, check_loss, check_parameters
 from .logger import RunLogger, plot_curve
 from .runtime import GROUP, prepare, seed_dir
@@ -184,10 +184,12 @@ class Trainer:
         return states if isinstance(states, list) else [states]
 
     def save(self) -> None:
-        """Each seed still training writes its checkpoint, self._state(k) (a single run's)."""
-        for k, run in self.alive():
-            save_checkpoint(self._state(k), run.run_dir)
-            run.saved_step = self.agent_step()
+        """Each seed still training writes its checkpoint, self._state(k) (a single run's); an
+        interrupt meanwhile waits until every seed has saved, so the group stays in step."""
+        with signals_held():
+            for k, run in self.alive():
+                save_checkpoint(self._state(k), run.run_dir)
+                run.saved_step = self.agent_step()
 
     def check_lockstep(self, states: list[dict], *counters: str) -> None:
         """The seeds' checkpoints (to resume together) must be at the same point of training."""
@@ -271,8 +273,10 @@ class Trainer:
         except (KeyboardInterrupt, RuntimeError) as exc:
             # Ctrl-C or SIGTERM; Python 3.11 hands an interrupt that lands inside a class
             # definition (a module imported lazily, e.g. by the first learning curve) on as a
-            # RuntimeError caused by it.
-            if not isinstance(exc, KeyboardInterrupt) and not isinstance(exc.__cause__, KeyboardInterrupt):
+            # RuntimeError caused by it, and a library's clean-up that fails under an interrupt
+            # raises a RuntimeError in its context.
+            if not isinstance(exc, KeyboardInterrupt) and not any(
+                    isinstance(e, KeyboardInterrupt) for e in (exc.__cause__, exc.__context__)):
                 raise
             bar.close()
             self.save()
