@@ -273,10 +273,9 @@ class Trainer:
         except (KeyboardInterrupt, RuntimeError) as exc:
             # Ctrl-C or SIGTERM; Python 3.11 hands an interrupt that lands inside a class
             # definition (a module imported lazily, e.g. by the first learning curve) on as a
-            # RuntimeError caused by it, and a library's clean-up that fails under an interrupt
-            # raises a RuntimeError in its context.
-            if not isinstance(exc, KeyboardInterrupt) and not any(
-                    isinstance(e, KeyboardInterrupt) for e in (exc.__cause__, exc.__context__)):
+            # RuntimeError caused by it. (An interrupt inside a checkpoint's torch.save cannot
+            # happen: saves hold it until they are done, checkpoint.signals_held.)
+            if not isinstance(exc, KeyboardInterrupt) and not isinstance(exc.__cause__, KeyboardInterrupt):
                 raise
             bar.close()
             self.save()
