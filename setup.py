@@ -2,8 +2,8 @@
 
 CPU sources are always built. One build runs on every x86-64 machine: the extension is
 compiled for x86-64-v2, and the CPU kernels once more for AVX2 (x86-64-v3) and AVX-512
-(x86-64-v4) (csrc/cpu/isa_*.cpp), the best of which is chosen when the extension loads
-(SPIKEKERN_CPU_ISA=baseline|avx2|avx512 forces one). SPIKEKERN_MARCH sets another -march
+(x86-64-v4) (csrc/cpu/isa_*.inc, each compiled in three parts), the best of which is chosen
+when the extension loads (SPIKEKERN_CPU_ISA=baseline|avx2|avx512 forces one). SPIKEKERN_MARCH sets another -march
 for the whole build (e.g. native: tuned for, and only runnable on, this machine's CPU).
 CUDA sources (csrc/cuda/) are added when the installed torch has CUDA and nvcc is found;
 set SPIKEKERN_CUDA=0 to skip them, =1 to require them.
@@ -24,6 +24,10 @@ MARCH = os.environ.get("SPIKEKERN_MARCH", "x86-64-v2" if X86_64 else "")
 # trap) and lets GCC if-convert the clamps in fast_expf, so the surrogate loops vectorise.
 CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-fopenmp"]  # torch adds -std=c++20
 CXX_FLAGS += [f"-march={MARCH}"] if MARCH else []
+# No debug information (Python's own flags carry -g): for the kernels' thousands of template
+# instantiations it made the objects 7x larger and the build slower (torch's headers: 38%).
+# SPIKEKERN_DEBUG_INFO=1 keeps it, for a debugger.
+CXX_FLAGS += [] if os.environ.get("SPIKEKERN_DEBUG_INFO") == "1" else ["-g0"]
 # -fmad=false: no fused multiply-add, the same rounding as the CPU kernels and the reference.
 NVCC_FLAGS = ["-O3", "-fmad=false"] + ([f"-Xcompiler=-march={MARCH}"] if MARCH else [])
 

@@ -2,9 +2,9 @@
 // instruction set, chosen once at load time (isa_select.cpp).
 //
 // The kernels are compiled three times on x86-64, each build in its own namespace and with
-// its own target flags (isa_baseline.cpp: x86-64-v2, isa_avx2.cpp: x86-64-v3,
-// isa_avx512.cpp: x86-64-v4), so one build of spikekern runs at full speed on every x86
-// machine. The binding (ops_cpu.cpp) checks tensors, allocates outputs and splits the work
+// its own target flags (isa_baseline.inc: x86-64-v2, isa_avx2.inc: x86-64-v3,
+// isa_avx512.inc: x86-64-v4; each compiled in three parts, isa_<build>_part0/1/2.cpp), so one
+// build of spikekern runs at full speed on every x86 machine. The binding (ops_cpu.cpp) checks tensors, allocates outputs and splits the work
 // with at::parallel_for; each entry point runs the kernel on one range of neurons (or of
 // ILC sample tiles). Framework-free: raw pointers, no torch types.
 #pragma once
@@ -72,10 +72,18 @@ struct KernelTable {
   SpikeRangeFn spike_columns;  // serial: the CSC index of all M rows (begin, end unused)
 };
 
-// The table of each build; null where this platform has no such build.
-const KernelTable* table_baseline();
-const KernelTable* table_avx2();
-const KernelTable* table_avx512();
+// The tables of each build's three parts (kernels_isa.inc: the kernels of one part are
+// null in the others' tables); null where this platform has no such build. kernels()
+// merges them.
+const KernelTable* table_baseline_part0();
+const KernelTable* table_baseline_part1();
+const KernelTable* table_baseline_part2();
+const KernelTable* table_avx2_part0();
+const KernelTable* table_avx2_part1();
+const KernelTable* table_avx2_part2();
+const KernelTable* table_avx512_part0();
+const KernelTable* table_avx512_part1();
+const KernelTable* table_avx512_part2();
 
 // The table in use: the best build this CPU runs, or the one SPIKEKERN_CPU_ISA names.
 // Throws std::runtime_error when SPIKEKERN_CPU_ISA names an unknown or unsupported path.

@@ -5,6 +5,8 @@
 // SPIKEKERN_CPU_ISA_MAX caps what counts as supported, so tests (and users) can see the
 // dispatch of a lesser CPU on this one.
 #include <cstdlib>
+#include <initializer_list>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -46,10 +48,49 @@ bool cpu_has(const std::string& isa) {
   return isa == "baseline";
 }
 
+// One build's table from its parts' (each has null where the other parts' kernels go).
+// This file is compiled for the baseline instruction set, so merging runs none of the
+// build's own code.
+std::optional<KernelTable> merged(std::initializer_list<const KernelTable*> parts) {
+  std::optional<KernelTable> t;
+  auto fill = [](auto& into, auto from) { into = into != nullptr ? into : from; };
+  for (const KernelTable* p : parts) {
+    if (p == nullptr) return std::nullopt;  // no such build on this platform
+    if (!t) {
+      t = *p;
+      continue;
+    }
+    for (int i = 0; i < kMaxNeuronTypes; ++i) {
+      fill(t->neuron_forward[i], p->neuron_forward[i]);
+      fill(t->neuron_backward[i], p->neuron_backward[i]);
+    }
+    fill(t->ilc_cuba_lif_forward, p->ilc_cuba_lif_forward);
+    fill(t->ilc_cuba_lif_backward, p->ilc_cuba_lif_backward);
+    fill(t->spike_pack, p->spike_pack);
+    fill(t->spike_unpack, p->spike_unpack);
+    fill(t->spike_linear_forward, p->spike_linear_forward);
+    fill(t->spike_linear_grad_weight, p->spike_linear_grad_weight);
+    fill(t->spike_transpose, p->spike_transpose);
+    fill(t->spike_columns, p->spike_columns);
+  }
+  return t;
+}
+
+// Merged once, on first use (a build that is never asked for is never looked at).
 const KernelTable* table_named(const std::string& isa) {
-  if (isa == "avx512") return table_avx512();
-  if (isa == "avx2") return table_avx2();
-  if (isa == "baseline") return table_baseline();
+  auto or_null = [](const std::optional<KernelTable>& t) { return t.has_value() ? &*t : nullptr; };
+  if (isa == "avx512") {
+    static const auto t = merged({table_avx512_part0(), table_avx512_part1(), table_avx512_part2()});
+    return or_null(t);
+  }
+  if (isa == "avx2") {
+    static const auto t = merged({table_avx2_part0(), table_avx2_part1(), table_avx2_part2()});
+    return or_null(t);
+  }
+  if (isa == "baseline") {
+    static const auto t = merged({table_baseline_part0(), table_baseline_part1(), table_baseline_part2()});
+    return or_null(t);
+  }
   return nullptr;
 }
 
@@ -72,7 +113,7 @@ const KernelTable& choose() {
   }
   for (const char* isa : {"avx512", "avx2"})
     if (cpu_has(isa) && table_named(isa) != nullptr) return *table_named(isa);
-  return *table_baseline();
+  return *table_named("baseline");
 }
 
 }  // namespace

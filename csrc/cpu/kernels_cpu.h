@@ -37,7 +37,7 @@ SK_HD acc_t load(const scalar_t* p, int64_t i) { return static_cast<acc_t>(p[i])
 // least spikekern.cpu.stream_min_bytes() (half the last-level cache): a smaller output may
 // still be in cache when its consumer reads it, so it is stored plainly.
 
-// The widest vector of this build (isa_*.cpp say; 16 bytes, SSE2, elsewhere).
+// The widest vector of this build (isa_*.inc say; 16 bytes, SSE2, elsewhere).
 #ifndef SK_ISA_VECTOR_BYTES
 #define SK_ISA_VECTOR_BYTES 16
 #endif

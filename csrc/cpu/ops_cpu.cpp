@@ -1,7 +1,7 @@
 // CPU implementations of the spikekern ops: argument checks, outputs from the output pool,
 // and the parallel walk over neurons (at::parallel_for, so torch.set_num_threads governs
 // it). The kernels are in kernels_cpu.h, compiled once per instruction set
-// (isa_*.cpp); cpu_isa::kernels() is the build this CPU runs (isa_select.cpp).
+// (isa_*.inc); cpu_isa::kernels() is the build this CPU runs (isa_select.cpp).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>

@@ -26,7 +26,7 @@
 #define SK_HD inline
 #endif
 
-// Every CPU instruction-set build of the kernels (csrc/cpu/isa_*.cpp) compiles this file
+// Every CPU instruction-set build of the kernels (csrc/cpu/isa_*.inc) compiles this file
 // with its own target flags and names SK_ISA_NAMESPACE, so its copies of these inline
 // functions and templates get their own symbols: the linker can never hand one build's
 // AVX-512 code to another (the same scheme as ATen's CPU_CAPABILITY namespaces).
@@ -50,7 +50,7 @@ SK_HD To bits_as(From v) {
 #endif
 }
 
-// a*b + c in the backward. The CPU builds with FMA (isa_avx2.cpp, isa_avx512.cpp define
+// a*b + c in the backward. The CPU builds with FMA (isa_avx2.inc, isa_avx512.inc define
 // SK_ISA_FMA) round it once: the sigmoid surrogate's backward is compute-bound, and fusing
 // makes it about 10% faster (docs/benchmarks.md, "Prefetching and fused multiply-add in
 // the backward").

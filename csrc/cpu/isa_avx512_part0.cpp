@@ -1,0 +1,5 @@
+// The AVX-512 (x86-64-v4) build of the CPU kernels, part 0 of 3 (kernels_isa.inc says which
+// kernels each part compiles).
+#define SK_ISA_PART 0
+#define SK_ISA_TABLE table_avx512_part0
+#include "isa_avx512.inc"

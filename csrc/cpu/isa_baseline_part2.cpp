@@ -1,0 +1,5 @@
+// The baseline (x86-64-v2) build of the CPU kernels, part 2 of 3 (kernels_isa.inc says which
+// kernels each part compiles).
+#define SK_ISA_PART 2
+#define SK_ISA_TABLE table_baseline_part2
+#include "isa_baseline.inc"
