@@ -2,6 +2,7 @@
 resumes exactly, evaluates; bad input fails cleanly with nothing written."""
 import csv
 import dataclasses
+import signal
 
 import pytest
 import torch
@@ -130,6 +131,30 @@ def test_an_interrupt_inside_a_class_definition_still_saves(tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         trainer.train(progress=False)
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"] == 150
+
+
+def test_an_interrupt_inside_the_first_curve_is_not_lost(tmp_path, monkeypatch):
+    """The first learning curve imports matplotlib, which imports mpl_toolkits inside an
+    `except Exception`: an interrupt landing there (a RuntimeError in Python 3.11, above) was
+    swallowed with a warning and the run trained on. The curve is drawn with interrupts held."""
+    import warnings
+
+    from spikekern.rl import loop
+
+    def swallowing_plot(run_dir, title=""):
+        try:  # as matplotlib/projections/__init__.py does around its import of Axes3D
+            try:
+                signal.raise_signal(signal.SIGINT)  # Ctrl-C, during a class body of the import
+            except KeyboardInterrupt as exc:
+                raise RuntimeError("Error calling __set_name__ on 'cached_property' instance") from exc
+        except Exception:
+            warnings.warn("Unable to import Axes3D")
+
+    monkeypatch.setattr(loop, "plot_curve", swallowing_plot)
+    trainer = td3.TD3Trainer(tiny(steps=300), tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(progress=False)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"] == 100
 
 
 @pytest.mark.parametrize("argv,message", [

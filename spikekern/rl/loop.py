@@ -321,7 +321,11 @@ class Trainer:
         self.save()
         for k, run in self.alive():
             atomic_save(dict(config=dataclasses.asdict(run.cfg), **self.model_file(k)), run.run_dir / "model.pt")
-            plot_curve(run.run_dir, title=f"{self.label(' on ', group=False)} (seed {run.seed})")
+            # Held: the first curve imports matplotlib, whose import of mpl_toolkits.mplot3d sits
+            # in an `except Exception`, and Python 3.11 turns an interrupt landing in a class
+            # body into a RuntimeError: caught there, a Ctrl-C or a sweep's stop was lost.
+            with signals_held():
+                plot_curve(run.run_dir, title=f"{self.label(' on ', group=False)} (seed {run.seed})")
         return rows
 
     def _evaluate_recorded(self, k: int, progress: bool) -> tuple[list[float], dict]:
