@@ -3,8 +3,9 @@
 CPU sources are always built. One build runs on every x86-64 machine: the extension is
 compiled for x86-64-v2, and the CPU kernels once more for AVX2 (x86-64-v3) and AVX-512
 (x86-64-v4) (csrc/cpu/isa_*.inc, each compiled in three parts), the best of which is chosen
-when the extension loads (SPIKEKERN_CPU_ISA=baseline|avx2|avx512 forces one). SPIKEKERN_MARCH sets another -march
-for the whole build (e.g. native: tuned for, and only runnable on, this machine's CPU).
+when the extension loads (SPIKEKERN_CPU_ISA=baseline|avx2|avx512 forces one).
+SPIKEKERN_MARCH sets another -march for the whole build (e.g. native: tuned for, and only
+runnable on, this machine's CPU).
 CUDA sources (csrc/cuda/) are added when the installed torch has CUDA and nvcc is found;
 set SPIKEKERN_CUDA=0 to skip them, =1 to require them.
 Install with `pip install -e . --no-build-isolation` so the build uses the installed torch.

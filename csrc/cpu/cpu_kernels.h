@@ -3,10 +3,11 @@
 //
 // The kernels are compiled three times on x86-64, each build in its own namespace and with
 // its own target flags (isa_baseline.inc: x86-64-v2, isa_avx2.inc: x86-64-v3,
-// isa_avx512.inc: x86-64-v4; each compiled in three parts, isa_<build>_part0/1/2.cpp), so one
-// build of spikekern runs at full speed on every x86 machine. The binding (ops_cpu.cpp) checks tensors, allocates outputs and splits the work
-// with at::parallel_for; each entry point runs the kernel on one range of neurons (or of
-// ILC sample tiles). Framework-free: raw pointers, no torch types.
+// isa_avx512.inc: x86-64-v4; each compiled in three parts, isa_<build>_part0/1/2.cpp), so
+// one build of spikekern runs at full speed on every x86 machine. The binding (ops_cpu.cpp)
+// checks tensors, allocates outputs and splits the work with at::parallel_for; each entry
+// point runs the kernel on one range of neurons (or of ILC sample tiles). Framework-free:
+// raw pointers, no torch types.
 #pragma once
 
 #include <array>
