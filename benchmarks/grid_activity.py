@@ -107,22 +107,32 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="write the rows as JSON here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    found = runs(Path(args.dir))
+
+    def each(run_dir):
+        fresh = [measure(run_dir, args.episodes, args.seed, fresh=True)] if args.initial else []
+        return fresh + [measure(run_dir, args.episodes, args.seed)]
+
+    return tabulate(args.dir, each, table, args.out, args.json)
+
+
+def tabulate(root, each, table, out: str | None, json_path: str | None) -> int:
+    """The rows each(run_dir) gives for every run folder under root with a model.pt, printed
+    as table(rows) and written to out (markdown) and json_path (JSON) where given; 2 (and
+    nothing written) when root holds no such folder. A line of progress per run."""
+    found = runs(Path(root))
     if not found:
-        print(f"no run folder with a model.pt under {args.dir}", file=sys.stderr)
+        print(f"no run folder with a model.pt under {root}", file=sys.stderr)
         return 2
     rows = []
     for i, run_dir in enumerate(found, 1):
-        if args.initial:
-            rows.append(measure(run_dir, args.episodes, args.seed, fresh=True))
-        rows.append(measure(run_dir, args.episodes, args.seed))
+        rows += each(run_dir)
         print(f"[{i}/{len(found)}] {run_dir}: return {rows[-1]['test_return']:.1f}", flush=True)
     text = table(rows)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+    if out:
+        Path(out).write_text(text)
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=1))
     return 0
 
 

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -111,3 +112,34 @@ def test_grid_activity_tabulates_every_saved_agent(tmp_path):
     ann = lines[3].split("|")
     assert ann[2].strip() == "ann" and ann[4].strip() == "step 100" and ann[6].strip() == ""
     assert ann[-2].strip().endswith("%")
+
+
+class _Walker:
+    """A stand-in locomotion env: moves 0.5 along x per step, forward reward 2 per step, ends
+    after 4 steps."""
+
+    def reset(self, seed=None):
+        self.t, self.x = 0, 1.0
+        return np.zeros(3), {"x_position": self.x}
+
+    def step(self, action):
+        self.t, self.x = self.t + 1, self.x + 0.5
+        return np.zeros(3), 3.0, self.t == 4, False, {"x_position": self.x, "reward_forward": 2.0}
+
+
+def test_grid_gait_counts_length_forward_reward_and_distance(tmp_path):
+    gait = _script("grid_gait")
+    assert gait.episode(_Walker(), lambda obs: 0.0, seed=0) == dict(length=4, test_return=12.0, forward=8.0, dx=2.0)
+
+    from spikekern.rl import td3
+
+    td3.run(td3.TD3Config(actor="ann", steps=100, start_steps=50, update_after=50, update_every=50, epoch_steps=100,
+                          test_episodes=1, hidden_sizes=(16, 16), batch_size=16, replay_size=500, max_ep_len=30,
+                          threads=1), tmp_path / "sweep" / "ann" / "seed0", progress=False)
+    out, js = tmp_path / "gait.md", tmp_path / "gait.json"
+    assert gait.main([str(tmp_path / "sweep"), "--episodes", "2", "--out", str(out), "--json", str(js)]) == 0
+    row, = json.loads(js.read_text())
+    # Pendulum never ends early and reports no position: 30 steps, no forward reward or distance
+    assert (row["agent"], row["length"], row["forward"], row["dx"]) == ("ann", 30.0, None, None)
+    assert out.read_text().splitlines()[2].startswith("| Pendulum-v1 | ann | 0 | 30 | ")
+    assert gait.main([str(tmp_path / "empty")]) == 2
