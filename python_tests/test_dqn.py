@@ -151,6 +151,9 @@ def test_eval_video_without_moviepy_is_one_clear_error(tmp_path, capsys):
     run = tmp_path / "run"
     cfg = replace(dqn.DQNConfig.preset("CartPole-v1"), frames=200, epoch_frames=200, test_episodes=1, learning_starts=50)
     dqn.run(cfg, run, progress=False)
+    # CartPole pays 1 per step: the logged mean test episode length is the test return
+    last = csv_rows(run)[-1]
+    assert float(last["test_length"]) == float(last["test_return"]) > 0
     code = cli.main(["eval", str(run), "--episodes", "1", "--video", str(tmp_path / "v")])
     if importlib.util.find_spec("moviepy") is None:
         assert code == 2 and "needs moviepy" in capsys.readouterr().err

@@ -134,9 +134,11 @@ def test_report_of_copied_folders_needs_no_ray(tmp_path):
 
 def test_report_says_what_the_networks_did(tmp_path):
     # The last evaluation's activity columns, averaged over the seeds that logged them: seed 2
-    # predates the columns and is left out of that section (not of the returns).
-    fields = ["step", "test_return", "time_s", "rate/out", "pinned/out", "action_std", "action_saturated"]
-    logged = {0: [0.4, 1.0, 0.0, 0.5], 1: [0.2, 0.5, 0.1, 0.25]}
+    # predates the columns and is left out of that section (not of the returns); seed 1's
+    # test_length is blank (a run resumed across the column's arrival), so seed 0's stands.
+    fields = ["step", "test_return", "time_s", "test_length", "rate/out", "pinned/out", "action_std",
+              "action_saturated"]
+    logged = {0: [1000, 0.4, 1.0, 0.0, 0.5], 1: ["", 0.2, 0.5, 0.1, 0.25]}
     for seed in (0, 1, 2):
         run = tmp_path / "Hopper-v5" / "popsan" / f"seed{seed}"
         run.mkdir(parents=True)
@@ -148,7 +150,7 @@ def test_report_says_what_the_networks_did(tmp_path):
     report.write(tmp_path)
     md = (tmp_path / "summary.md").read_text()
     section = md[md.index("## What the networks did at the last evaluation"):md.index("## Software")]
-    assert "| Hopper-v5 | popsan | 0 1 | 0.050 | 37.5% | out 0.300 (75%) |" in section, section
+    assert "| Hopper-v5 | popsan | 0 1 | 1000 | 0.050 | 37.5% | out 0.300 (75%) |" in section, section
     assert "| Hopper-v5 | popsan | 0 1 2 |" in md  # the returns' table has every seed
 
 

@@ -44,6 +44,7 @@ def test_train_checkpoint_and_eval(tmp_path, actor, capsys):
     layers = [k for k in last if k.startswith("rate/")]
     assert bool(layers) == (actor != "ann") and all(0 <= float(last[k]) <= 1 for k in layers), last
     assert 0 <= float(last["action_saturated"]) <= 1 and float(last["action_std"]) >= 0
+    assert float(last["test_length"]) == 100  # Pendulum never ends before max_ep_len
     policy = load_agent(run)
     with activity.Activity(*policy.spec.acting(policy.net)) as rec:
         policy.evaluate(2, seed=40_000)

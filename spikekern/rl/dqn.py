@@ -195,17 +195,19 @@ def greedy(q: torch.nn.Module, obs: np.ndarray, device) -> np.ndarray:
 
 
 def evaluate(q: torch.nn.Module, cfg: DQNConfig, episodes: int, seed: int, device, video_dir=None,
-             progress: bool = False) -> list[float]:
+             progress: bool = False, lengths: list | None = None) -> list[float]:
     """One episode in each of `episodes` parallel test envs (no episodic life), epsilon test_eps.
-    progress: a bar of finished episodes (test episodes can take minutes)."""
+    progress: a bar of finished episodes (test episodes can take minutes); lengths: a list to
+    append each episode's length to, in agent steps (an episode cut at max_test_steps counts
+    those)."""
     if video_dir:
-        return _evaluate_video(q, cfg, episodes, seed, device, video_dir, progress)
+        return _evaluate_video(q, cfg, episodes, seed, device, video_dir, progress, lengths)
     from tqdm import tqdm
 
     env = VecEnv(cfg.env, episodes, train=False)
     rng = np.random.default_rng(seed)
     obs = env.reset(seed)
-    returns, finished = np.zeros(episodes), np.zeros(episodes, bool)
+    returns, finished, steps = np.zeros(episodes), np.zeros(episodes, bool), np.zeros(episodes, np.int64)
     bar = tqdm(total=episodes, disable=not progress, unit="episode", desc="evaluating", leave=False)
     for step in range(cfg.max_test_steps):
         a = greedy(q, obs, device)
@@ -213,6 +215,7 @@ def evaluate(q: torch.nn.Module, cfg: DQNConfig, episodes: int, seed: int, devic
         a[explore] = rng.integers(0, env.n_actions, explore.sum())
         obs, r, _, trunc, game_over = env.step(a)
         returns += np.where(finished, 0.0, r)
+        steps += ~finished
         newly = game_over & ~finished
         finished |= game_over
         bar.update(int(newly.sum()))
@@ -222,10 +225,12 @@ def evaluate(q: torch.nn.Module, cfg: DQNConfig, episodes: int, seed: int, devic
             break
     bar.close()
     env.close()
+    if lengths is not None:
+        lengths.extend(steps.tolist())
     return returns.tolist()
 
 
-def _evaluate_video(q, cfg, episodes, seed, device, video_dir, progress) -> list[float]:
+def _evaluate_video(q, cfg, episodes, seed, device, video_dir, progress, lengths=None) -> list[float]:
     import gymnasium as gym
 
     from .envs import with_video
@@ -244,7 +249,7 @@ def _evaluate_video(q, cfg, episodes, seed, device, video_dir, progress) -> list
         if rng.random() < cfg.test_eps:
             return int(rng.integers(0, env.action_space.n))
         return int(greedy(q, np.asarray(obs)[None], device)[0])
-    return run_episodes(env, policy, episodes, seed, progress)
+    return run_episodes(env, policy, episodes, seed, progress, lengths)
 
 
 def validate(cfg: DQNConfig) -> None:
@@ -474,10 +479,10 @@ class DQNTrainer(Trainer):
         self.single.load_state_dict(unstack_state(self.q.state_dict(), k))
         return self.single
 
-    def evaluate_epoch(self, k: int = 0, progress: bool = False) -> list[float]:
+    def evaluate_epoch(self, k: int = 0, progress: bool = False, lengths: list | None = None) -> list[float]:
         cfg = self.runs[k].cfg
         return evaluate(self._single(k), cfg, cfg.test_episodes, seed=cfg.seed + 7919 * (self.env_steps + 1),
-                        device=self.device, progress=progress)
+                        device=self.device, progress=progress, lengths=lengths)
 
     def epoch_row(self, k: int, returns: list[float], rate: float) -> dict:
         return dict(step=self.env_steps, frames=self.frames, **self.test_stats(returns),

@@ -79,21 +79,25 @@ def with_video(env, video_dir):
     return gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda e: True, disable_logger=True)
 
 
-def run_episodes(env, policy, episodes: int, seed: int, progress: bool = False) -> list[float]:
+def run_episodes(env, policy, episodes: int, seed: int, progress: bool = False,
+                 lengths: list | None = None) -> list[float]:
     """Undiscounted return of `episodes` episodes of a single env under policy(obs) -> action
-    (episode i starts from reset(seed=seed + i)); closes the env. progress: a bar of episodes."""
+    (episode i starts from reset(seed=seed + i)); closes the env. progress: a bar of episodes;
+    lengths: a list to append each episode's length (env steps) to."""
     from tqdm import tqdm
 
     returns = []
     bar = tqdm(total=episodes, disable=not progress, unit="episode", desc="evaluating", leave=False)
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
-        done, total = False, 0.0
+        done, total, n = False, 0.0, 0
         while not done:
             obs, r, term, trunc, _ = env.step(policy(obs))
-            total += float(r)
+            total, n = total + float(r), n + 1
             done = term or trunc
         returns.append(total)
+        if lengths is not None:
+            lengths.append(n)
         bar.update(1)
         bar.set_postfix(last_return=f"{total:.1f}")
     bar.close()

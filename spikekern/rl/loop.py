@@ -61,7 +61,9 @@ class Trainer:
         agent_step() -> int            the env step the guards and checkpoints speak of
         guard_epoch()                  check the parameters before anything is saved (default:
                                        check_parameters(guarded()) for a single run)
-        evaluate_epoch(k, progress)    the test returns of an evaluation
+        evaluate_epoch(k, progress, lengths)
+                                       the test returns of an evaluation, each episode's
+                                       length (env or agent steps) appended to `lengths`
         epoch_row(k, returns, rate)    progress.csv's row, with the rate under "<unit>s_per_s"
                                        (the loop adds time_s)
         model_file(k) -> dict          model.pt: tensors and plain values only
@@ -144,10 +146,10 @@ class Trainer:
 
     def open_run(self, fields: list[str], resumed: bool, resume_step: int) -> None:
         """Create the run folder(s) (only once every check has passed), write config.json for a
-        new run, and open progress.csv (`fields`, then the activity columns) and TensorBoard (a
-        resumed run keeps its rows up to the checkpoint)."""
+        new run, and open progress.csv (`fields`, then test_length and the activity columns)
+        and TensorBoard (a resumed run keeps its rows up to the checkpoint)."""
         target = self.activity_target()
-        fields = [*fields, *(activity.fields(*target) if target else [])]
+        fields = [*fields, "test_length", *(activity.fields(*target) if target else [])]
         if len(self.runs) > 1:
             self.group_dir.mkdir(parents=True, exist_ok=True)
             (self.group_dir / GROUP).write_text(json.dumps(
@@ -329,13 +331,21 @@ class Trainer:
         return rows
 
     def _evaluate_recorded(self, k: int, progress: bool) -> tuple[list[float], dict]:
-        """evaluate_epoch(k), and what the network did meanwhile (activity.Activity.summary)."""
-        target = self.activity_target()
+        """evaluate_epoch(k), and progress.csv's columns of what happened meanwhile: the mean
+        test episode length (test_length: an actor that earns its return by staying alive,
+        such as a Hopper standing still for 1000 steps, shows there) and what the network did
+        (activity.Activity.summary)."""
+        target, lengths = self.activity_target(), []
         if target is None:
-            return self.evaluate_epoch(k, progress), {}
-        with activity.Activity(*target) as recorded:
-            returns = self.evaluate_epoch(k, progress)
-        return returns, recorded.summary()
+            returns, summary = self.evaluate_epoch(k, progress, lengths), {}
+        else:
+            with activity.Activity(*target) as recorded:
+                returns = self.evaluate_epoch(k, progress, lengths)
+            summary = recorded.summary()
+        if len(lengths) != len(returns):
+            raise RuntimeError(f"{type(self).__name__}.evaluate_epoch gave {len(returns)} returns and "
+                               f"{len(lengths)} episode lengths")
+        return returns, dict(test_length=float(np.mean(lengths)), **summary)
 
     @staticmethod
     def test_stats(returns) -> dict:

@@ -159,13 +159,14 @@ class Agent(nn.Module):
 
 
 def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, max_ep_len: int, device, video_dir=None,
-             progress: bool = False) -> list[float]:
-    """Deterministic episodes of the actor (no exploration noise); video_dir: record them."""
+             progress: bool = False, lengths: list | None = None) -> list[float]:
+    """Deterministic episodes of the actor (no exploration noise); video_dir: record them;
+    lengths: a list to append each episode's length to."""
     env = make_env(env_id, continuous=True, max_episode_steps=max_ep_len,
                    **(dict(render_mode="rgb_array") if video_dir else {}))
     if video_dir:
         env = with_video(env, video_dir)
-    return run_episodes(env, lambda obs: agent.act(obs, device), episodes, seed, progress)
+    return run_episodes(env, lambda obs: agent.act(obs, device), episodes, seed, progress, lengths)
 
 
 class TD3Trainer(Trainer):
@@ -423,11 +424,11 @@ class TD3Trainer(Trainer):
         self.single.load_state_dict(unstack_state(self.agent.state_dict(), k))
         return self.single
 
-    def evaluate_epoch(self, k: int = 0, progress: bool = False) -> list[float]:
+    def evaluate_epoch(self, k: int = 0, progress: bool = False, lengths: list | None = None) -> list[float]:
         cfg = self.runs[k].cfg
         return evaluate(self._single(k), cfg.env, cfg.test_episodes,
                         seed=cfg.seed + 10_000 * (self.step // cfg.epoch_steps + 1), max_ep_len=cfg.max_ep_len,
-                        device=self.device)
+                        device=self.device, lengths=lengths)
 
     def epoch_row(self, k: int, returns: list[float], rate: float) -> dict:
         return dict(step=self.step, epoch=-(-self.step // self.cfg.epoch_steps), **self.test_stats(returns),

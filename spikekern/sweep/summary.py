@@ -9,7 +9,7 @@ statistics.py: IQM and mean with bootstrap intervals, scores normalised to the A
 the probability of improving on it (statistics.csv, more sections of summary.md, interval and
 performance-profile plots); and published.py's figures from papers on the same tasks, beside
 (never inside) those statistics; and, for runs that logged it, what the networks did at the
-last evaluation (rl/activity.py's columns of progress.csv).
+last evaluation (its mean test episode length and rl/activity.py's columns of progress.csv).
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class Run:
     time_s: float           # training wall time at the last evaluation
     T: int | None = None    # the spiking network's time steps (None for the ANN baseline)
     software: list = field(default_factory=list)  # its starts' records (rl/provenance.py), oldest first
-    activity: dict = field(default_factory=dict)  # the last evaluation's rl/activity.py columns (absent: {})
+    activity: dict = field(default_factory=dict)  # the last evaluation's test_length and rl/activity.py columns
 
     @property
     def final(self) -> float:
@@ -76,11 +76,11 @@ def collect(root: Path) -> list[Run]:
 
 
 def _activity(row: dict) -> dict:
-    """A progress.csv row's activity columns that hold a number (runs made before the columns
-    existed, or a row written before them on resume, have none)."""
+    """A progress.csv row's test_length and activity columns that hold a number (runs made
+    before the columns existed, or a row written before them on resume, have none)."""
     out = {}
     for k, v in row.items():
-        if k.startswith(activity.COLUMN_PREFIXES) and v not in ("", None):
+        if (k == "test_length" or k.startswith(activity.COLUMN_PREFIXES)) and v not in ("", None):
             out[k] = float(v)
     return out
 
@@ -119,8 +119,9 @@ def markdown(rows: list[dict]) -> str:
 
 def activity_markdown(runs: list[Run]) -> str:
     """What the networks did at their last evaluation, per (env, agent): the mean over the
-    seeds that logged it of the actions' spread and share at the bound, and of each spiking
-    layer's firing rate and pinned share. Empty when no run logged them."""
+    seeds that logged it of the test episodes' length, the actions' spread and share at the
+    bound, and each spiking layer's firing rate and pinned share. Empty when no run logged
+    them."""
     lines = []
     for (env, agent), rs in groups(runs).items():
         logged = [r for r in rs if r.activity]
@@ -133,17 +134,21 @@ def activity_markdown(runs: list[Run]) -> str:
                           for name in layers)
         spread = (f"{mean('action_std'):.3f} | {100 * mean('action_saturated'):.1f}%" if "action_std" in keys
                   else "- | -")
-        lines.append(f"| {env} | {agent} | {' '.join(str(r.seed) for r in logged)} | {spread} | {cells or '-'} |")
+        length = f"{mean('test_length'):.0f}" if "test_length" in keys else "-"
+        lines.append(f"| {env} | {agent} | {' '.join(str(r.seed) for r in logged)} | {length} | {spread} | "
+                     f"{cells or '-'} |")
     if not lines:
         return ""
     return "\n".join(["## What the networks did at the last evaluation", "",
-                      "Means over the seeds whose progress.csv logs it (spikekern/rl/activity.py): the actions' "
+                      "Means over the seeds whose progress.csv logs it (spikekern/rl/activity.py): the test "
+                      "episodes' length in steps (a return earned by staying alive, such as a Hopper standing "
+                      "still, shows here), the actions' "
                       "standard deviation over the test episodes' steps (0: one action whatever the observation) "
                       "and share of components at the bound; each spiking layer's firing rate (spikes per neuron "
                       "per time step) and, in brackets, the share of its neurons that fired at no step or at every "
                       "one.", "",
-                      "| env | agent | seeds | action std | at bound | spiking layers: rate (pinned) |",
-                      "|---|---|---|---:|---:|---|", *lines]) + "\n"
+                      "| env | agent | seeds | episode length | action std | at bound | spiking layers: rate (pinned) |",
+                      "|---|---|---|---:|---:|---:|---|", *lines]) + "\n"
 
 
 def software_markdown(runs: list[Run]) -> str:
