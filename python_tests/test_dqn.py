@@ -255,3 +255,19 @@ def test_minatar_without_the_package_names_the_extra(tmp_path, capsys, monkeypat
     assert cli.main(["train", "dqn", "--env", "MinAtar/Breakout-v1", "--out", str(out)]) == 2
     assert "needs the minatar package: pip install -e '.[rl]'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_epoch_evaluation_shows_its_bar_when_asked(tmp_path, capsys):
+    """The loop asks evaluate_epoch for a bar of test episodes when training shows progress."""
+    from dataclasses import replace
+
+    trainer = dqn.DQNTrainer(replace(dqn.DQNConfig.preset("CartPole-v1"), test_episodes=2, threads=1),
+                             tmp_path / "run")
+    try:
+        lengths = []
+        assert len(trainer.evaluate_epoch(0, progress=True, lengths=lengths)) == 2 and len(lengths) == 2
+        assert "evaluating" in capsys.readouterr().err
+        trainer.evaluate_epoch(0, progress=False)
+        assert "evaluating" not in capsys.readouterr().err
+    finally:
+        trainer.close()

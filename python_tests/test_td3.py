@@ -238,3 +238,16 @@ def test_two_trainers_keep_their_own_backends(tmp_path):
         with torch.autograd.profiler.profile() as prof:
             fused.agent.actor(obs)
     assert any(e.name.startswith("spikekern::") for e in prof.function_events)
+
+
+def test_an_epoch_evaluation_shows_its_bar_when_asked(tmp_path, capsys):
+    """The loop asks evaluate_epoch for a bar of test episodes when training shows progress."""
+    trainer = td3.TD3Trainer(tiny(test_episodes=2), tmp_path / "run")
+    try:
+        lengths = []
+        assert len(trainer.evaluate_epoch(0, progress=True, lengths=lengths)) == 2 and lengths == [100, 100]
+        assert "evaluating" in capsys.readouterr().err
+        trainer.evaluate_epoch(0, progress=False)
+        assert "evaluating" not in capsys.readouterr().err
+    finally:
+        trainer.close()

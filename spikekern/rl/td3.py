@@ -428,7 +428,7 @@ class TD3Trainer(Trainer):
         cfg = self.runs[k].cfg
         return evaluate(self._single(k), cfg.env, cfg.test_episodes,
                         seed=cfg.seed + 10_000 * (self.step // cfg.epoch_steps + 1), max_ep_len=cfg.max_ep_len,
-                        device=self.device, lengths=lengths)
+                        device=self.device, progress=progress, lengths=lengths)
 
     def epoch_row(self, k: int, returns: list[float], rate: float) -> dict:
         return dict(step=self.step, epoch=-(-self.step // self.cfg.epoch_steps), **self.test_stats(returns),
