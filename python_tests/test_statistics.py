@@ -143,6 +143,22 @@ def test_a_report_is_the_same_every_time(sweep):
             assert first[kind][part] == again[kind][part], (kind, part)
 
 
+def test_a_reports_figures_are_the_same_every_time(sweep):
+    """The performance profiles' bootstrap bands too: a report rebuilt from the same runs
+    writes the same bytes, so a committed report changes only when its runs do."""
+    root, _ = sweep
+
+    def figures():
+        return {p.name: p.read_bytes() for p in summary.write(root) if p.suffix == ".png"}
+
+    np.random.seed(1)
+    first = figures()
+    np.random.seed(2)
+    again = figures()
+    assert {"profiles_final.png", "profiles_best.png"} <= set(first)
+    assert [name for name in first if first[name] != again[name]] == []
+
+
 @pytest.mark.parametrize("value", ["0", "99", "many", "-5"])
 def test_a_bad_number_of_resamples_is_an_error(monkeypatch, value):
     monkeypatch.setenv(statistics.REPS_ENV, value)

@@ -15,10 +15,12 @@ computed with their package, rliable:
 
 A task whose baseline mean is not positive (Pendulum's returns are negative) cannot be
 normalised by a ratio and is left out of the aggregate, which says so. The bootstrap has a
-fixed seed (BOOTSTRAP_SEED), so a report is the same every time it is made.
+fixed seed (BOOTSTRAP_SEED), so a report, its figures included, is the same every time it is
+made.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -62,20 +64,26 @@ def intervals(score_dict: dict[str, np.ndarray], func) -> dict[str, tuple[float,
     return _estimates(score_dict, func, bootstrap_reps())
 
 
-def _estimates(score_dict: dict, func, reps: int) -> dict[str, tuple[float, float, float]]:
-    rly, _ = _rliable()
-    # rliable's stratified bootstrap draws its resamples from numpy's global generator (its
-    # random_state reaches only arch's base class, which it bypasses): seed that for the
-    # call and put the caller's state back, so a report is the same every time.
+@contextlib.contextmanager
+def _seeded_bootstrap():
+    """rliable's bootstraps draw their resamples from numpy's global generator (its
+    random_state reaches only arch's base class, which it bypasses): seed that for the call
+    and put the caller's state back, so a report (tables and figures) is the same every time."""
     saved = np.random.get_state()
     np.random.seed(BOOTSTRAP_SEED)
     try:
         with warnings.catch_warnings():  # arch deprecates the RandomState that rliable hands it
             warnings.simplefilter("ignore", FutureWarning)
-            points, cis = rly.get_interval_estimates(score_dict, func, reps=reps,
-                                                     random_state=np.random.RandomState(BOOTSTRAP_SEED))
+            yield
     finally:
         np.random.set_state(saved)
+
+
+def _estimates(score_dict: dict, func, reps: int) -> dict[str, tuple[float, float, float]]:
+    rly, _ = _rliable()
+    with _seeded_bootstrap():
+        points, cis = rly.get_interval_estimates(score_dict, func, reps=reps,
+                                                 random_state=np.random.RandomState(BOOTSTRAP_SEED))
     return {k: (float(np.ravel(points[k])[0]), *(float(c) for c in np.ravel(cis[k]))) for k in score_dict}
 
 
@@ -221,8 +229,7 @@ def plots(agg: dict, out_dir: Path, prefix: str = "", label: str = "fraction of 
         paths.append(save_figure(fig, Path(out_dir) / f"{prefix}intervals_{kind}.png", bbox_inches="tight"))
         hi = max(float(s.max()) for s in a["scores"].values())
         taus = np.linspace(0.0, max(1.5, hi * 1.05), 61)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
+        with _seeded_bootstrap():
             profiles, profile_cis = rly.create_performance_profile(a["scores"], taus, reps=bootstrap_reps() // 10)
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=profile_cis, ax=ax, colors=colors,
