@@ -143,3 +143,22 @@ def test_grid_gait_counts_length_forward_reward_and_distance(tmp_path):
     assert (row["agent"], row["length"], row["forward"], row["dx"]) == ("ann", 30.0, None, None)
     assert out.read_text().splitlines()[2].startswith("| Pendulum-v1 | ann | 0 | 30 | ")
     assert gait.main([str(tmp_path / "empty")]) == 2
+
+
+def test_actor_init_activity_measures_each_neuron_encoding_and_seed(tmp_path):
+    init = _script("actor_init_activity")
+    out, js = tmp_path / "t.md", tmp_path / "t.json"
+    assert init.main(["--envs", "Pendulum-v1", "--neurons", "lif", "cuba", "--seeds", "0", "1", "--samples", "50",
+                      "--out", str(out), "--json", str(js)]) == 0
+    rows = json.loads(js.read_text())
+    assert [(r["neuron"], r["encoding"], r["seed"]) for r in rows] == [
+        (n, e, s) for n in ("lif", "cuba") for e in ("scripts", "authors") for s in (0, 1)]
+    for r in rows:
+        assert all(0.0 <= v <= 1.0 for k, v in r.items() if k.startswith(("rate/", "pinned/")))
+        assert "rate/out_neurons" in r and r["action_std"] >= 0.0
+    # a seed's actor is built from that seed (the trainer's initial weights): the same seed
+    # measures the same, another seed differs
+    obs, act_dim, limit = init.observations("Pendulum-v1", 50, seed=0)
+    again = init.measure("Pendulum-v1", obs, act_dim, limit, "popsan", "lif", "scripts", 1)
+    assert again == rows[1] and again != rows[0]
+    assert len(out.read_text().splitlines()) == 2 + len(rows)
