@@ -153,8 +153,14 @@ def test_an_interrupt_inside_the_first_curve_is_not_lost(tmp_path, monkeypatch):
 
     monkeypatch.setattr(loop, "plot_curve", swallowing_plot)
     trainer = td3.TD3Trainer(tiny(steps=300), tmp_path / "run")
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train(progress=False)
+    # Python's own Ctrl-C handler, whatever this process inherited (a suite started in the
+    # background, `cmd &`, starts with SIGINT ignored, and the raised signal would vanish).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            trainer.train(progress=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"] == 100
 
 
