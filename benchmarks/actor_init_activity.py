@@ -20,12 +20,14 @@ One row per (env, neuron, encoding, seed), as a markdown table, and JSON with --
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from grid_activity import activity_cells, layer_names, markdown, write  # noqa: E402  (the same cells)
 
 ENCODINGS = {"scripts": {}, "authors": dict(mean_range=(-1.0, 1.0), encoder_var=0.05)}
 
@@ -69,18 +71,10 @@ def measure(env_id: str, obs: np.ndarray, act_dim: int, limit: float, actor: str
 
 
 def table(rows: list[dict]) -> str:
-    from spikekern.rl.activity import layer_text
-
-    layers = list(dict.fromkeys(k.removeprefix("rate/") for r in rows for k in r if k.startswith("rate/")))
+    layers = layer_names(rows)
     head = ["env", "actor", "neuron", "encoding", "seed", *layers, "action std", "at bound"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["env"], r["actor"], r["neuron"], r["encoding"], str(r["seed"]),
-                 *(layer_text(r[f"rate/{name}"], r[f"pinned/{name}"]) if f"rate/{name}" in r else ""
-                   for name in layers),
-                 f"{r['action_std']:.3f}", f"{100 * r['action_saturated']:.1f}%"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown(head, [[r["env"], r["actor"], r["neuron"], r["encoding"], str(r["seed"]),
+                            *activity_cells(r, layers)] for r in rows])
 
 
 def main(argv=None) -> int:
@@ -107,13 +101,9 @@ def main(argv=None) -> int:
                     r = rows[-1]
                     print(f"{env_id} {neuron} {encoding} seed {seed}: output rate {r['rate/out_neurons']:.3f}, "
                           f"action std {r['action_std']:.3f}", flush=True)
-    text = table(rows)
-    print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+    write(rows, table(rows), args.out, args.json)
     return 0
 
 

@@ -72,27 +72,41 @@ def saved_step(run_dir: Path, column: str) -> int:
         return int(float(list(csv.DictReader(f))[-1][column]))
 
 
+def _known(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def layer_names(rows: list[dict]) -> list[str]:
+    """The spiking layers of any row, in order of first appearance (an ANN's rows have none)."""
+    return list(dict.fromkeys(k.removeprefix("rate/") for r in rows for k in r if k.startswith("rate/")))
+
+
+def activity_cells(r: dict, layers: list[str]) -> list[str]:
+    """A row's activity as table cells: per layer "rate (pinned %)", then the actions' std
+    and share at the bound; blank where the row has no such number."""
+    from spikekern.rl.activity import layer_text
+
+    def layer(name):
+        rate, pinned = r.get(f"rate/{name}"), r.get(f"pinned/{name}")
+        return layer_text(rate, pinned) if _known(rate) else ""
+
+    return [*(layer(name) for name in layers),
+            f"{r['action_std']:.3f}" if _known(r.get("action_std")) else "",
+            f"{100 * r['action_saturated']:.1f}%" if _known(r.get("action_saturated")) else ""]
+
+
+def markdown(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows]) + "\n"
+
+
 def table(rows: list[dict]) -> str:
     """Rows as markdown, a layer's cell "rate (pinned %)"; the layers' columns are the union
     over rows (an ANN has none)."""
-    layers = list(dict.fromkeys(k.removeprefix("rate/") for r in rows for k in r if k.startswith("rate/")))
+    layers = layer_names(rows)
     head = ["env", "agent", "seed", "agent as of", "test return", *layers, "action std", "at bound"]
-    from spikekern.rl.activity import layer_text
-
-    known = (lambda v: v is not None and not (isinstance(v, float) and math.isnan(v)))
-
-    def layer(r, name):
-        rate, pinned = r.get(f"rate/{name}"), r.get(f"pinned/{name}")
-        return layer_text(rate, pinned) if known(rate) else ""
-
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["env"], r["agent"], str(r["seed"]), r["weights"], f"{r['test_return']:.1f}",
-                 *(layer(r, name) for name in layers),
-                 f"{r['action_std']:.3f}" if known(r.get("action_std")) else "",
-                 f"{100 * r['action_saturated']:.1f}%" if known(r.get("action_saturated")) else ""]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown(head, [[r["env"], r["agent"], str(r["seed"]), r["weights"], f"{r['test_return']:.1f}",
+                            *activity_cells(r, layers)] for r in rows])
 
 
 def main(argv=None) -> int:
@@ -127,13 +141,18 @@ def tabulate(root, each, table, out: str | None, json_path: str | None) -> int:
     for i, run_dir in enumerate(found, 1):
         rows += each(run_dir)
         print(f"[{i}/{len(found)}] {run_dir}: return {rows[-1]['test_return']:.1f}", flush=True)
-    text = table(rows)
+    write(rows, table(rows), out, json_path)
+    return 0
+
+
+def write(rows: list[dict], text: str, out: str | None, json_path: str | None) -> None:
+    """Print the table text and write it to out (markdown) and the rows to json_path (JSON),
+    where given."""
     print(text)
     if out:
         Path(out).write_text(text)
     if json_path:
         Path(json_path).write_text(json.dumps(rows, indent=1))
-    return 0
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid_activity import tabulate  # noqa: E402  (the same run folders, in the same order)
+from grid_activity import markdown, tabulate  # noqa: E402  (the same run folders, in the same order)
 
 
 def episode(env, act, seed: int) -> dict:
@@ -68,12 +68,8 @@ def measure(run_dir: Path, episodes: int, seed: int) -> dict:
 def table(rows: list[dict]) -> str:
     head = ["env", "agent", "seed", "episode length", "test return", "forward reward", "x moved"]
     fmt = (lambda v, spec: "" if v is None else format(v, spec))
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        lines.append("| " + " | ".join([r["env"], r["agent"], str(r["seed"]), fmt(r["length"], ".0f"),
-                                        fmt(r["test_return"], ".1f"), fmt(r["forward"], ".1f"),
-                                        fmt(r["dx"], ".2f")]) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown(head, [[r["env"], r["agent"], str(r["seed"]), fmt(r["length"], ".0f"), fmt(r["test_return"], ".1f"),
+                            fmt(r["forward"], ".1f"), fmt(r["dx"], ".2f")] for r in rows])
 
 
 def main(argv=None) -> int:
