@@ -101,8 +101,6 @@ def main(argv=None) -> int:
                     r = rows[-1]
                     print(f"{env_id} {neuron} {encoding} seed {seed}: output rate {r['rate/out_neurons']:.3f}, "
                           f"action std {r['action_std']:.3f}", flush=True)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write(rows, table(rows), args.out, args.json)
     return 0
 

@@ -147,12 +147,17 @@ def tabulate(root, each, table, out: str | None, json_path: str | None) -> int:
 
 def write(rows: list[dict], text: str, out: str | None, json_path: str | None) -> None:
     """Print the table text and write it to out (markdown) and the rows to json_path (JSON),
-    where given."""
+    where given, making their folders as needed."""
     print(text)
     if out:
-        Path(out).write_text(text)
+        _write_text(out, text)
     if json_path:
-        Path(json_path).write_text(json.dumps(rows, indent=1))
+        _write_text(json_path, json.dumps(rows, indent=1))
+
+
+def _write_text(path: str, text: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
 
 
 if __name__ == "__main__":
