@@ -4,6 +4,7 @@ normalised to the ANN baseline, the probability of improvement, and a task whose
 cannot be a denominator."""
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -164,3 +165,33 @@ def test_a_bad_number_of_resamples_is_an_error(monkeypatch, value):
     monkeypatch.setenv(statistics.REPS_ENV, value)
     with pytest.raises(ValueError, match="SPIKEKERN_BOOTSTRAP_REPS must be a whole number of at least 100"):
         statistics.bootstrap_reps()
+
+
+def test_a_report_across_several_sweeps_is_the_report_of_their_runs_together(sweep, tmp_path_factory, monkeypatch):
+    """`spikekern report A B --out C`: the same tables as one sweep holding A's and B's runs,
+    with where they came from; without --out it is refused, as is a seed found twice."""
+    from spikekern import cli
+
+    monkeypatch.setenv(statistics.REPS_ENV, "200")
+    root, _ = sweep
+    parts = tmp_path_factory.mktemp("parts")
+    for env in ("EnvA-v0", "EnvB-v0", "Neg-v0"):
+        group = "first" if env == "EnvA-v0" else "second"
+        (parts / group).mkdir(exist_ok=True)
+        (root / env).rename(parts / group / env)
+    assert cli.main(["report", str(parts / "first"), str(parts / "second"), "--out", str(parts / "both")]) == 0
+    for group in ("first", "second"):  # put back into one sweep, reported the usual way
+        for env in (parts / group).iterdir():
+            if env.is_dir():
+                env.rename(root / env.name)
+    summary.write(root)
+    for name in ("summary.csv", "statistics.csv"):
+        assert (parts / "both" / name).read_text() == (root / name).read_text(), name
+    both = (parts / "both" / "summary.md").read_text()
+    assert both.startswith("Runs read from `../first`, `../second` (paths from this folder).")
+    assert both.split("\n\n", 1)[1] == (root / "summary.md").read_text()
+
+    assert cli.main(["report", str(root), str(parts / "first")]) == 2  # two folders, no --out
+    shutil.copytree(root / "EnvA-v0" / "ann" / "seed3", parts / "twice" / "seed3")
+    with pytest.raises(ValueError, match="EnvA-v0 ann seed 3 is in two run folders"):
+        summary.collect(root, parts / "twice")

@@ -59,8 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     _add_sweep_parsers(sub, table)
-    rep = sub.add_parser("report", help="summary.csv, summary.md and curves of the runs under a sweep's folder")
-    rep.add_argument("dir", help="a sweep's --out folder (any folder holding run folders)")
+    rep = sub.add_parser("report", help="summary.csv, summary.md and curves of the runs under a sweep's folder "
+                                        "(or several sweeps', into one report)")
+    rep.add_argument("dirs", nargs="+", metavar="dir",
+                     help="a sweep's --out folder (any folder holding run folders); several make one report")
+    rep.add_argument("--out", help="write the report here (default: the one dir; needed with several)")
 
     ev = sub.add_parser("eval", help="run a saved agent (its model.pt) and print the mean and std of its return")
     ev.add_argument("run_dir", help="a run folder (of spikekern train, or a sweep trial)")
@@ -234,13 +237,20 @@ def _sweep(args) -> int:
     return 1 if counts["failed"] else 0
 
 
-def _report(root: Path) -> int:
+def _report(root: Path, sources: list[Path] | tuple = ()) -> int:
     from .sweep import summary as report
 
-    paths = report.write(root)
+    paths = report.write(root, sources)
     print((root / "summary.md").read_text())
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _report_folders(dirs: list[str], out: str | None) -> tuple[Path, list[Path]]:
+    """`spikekern report`'s output folder and the folders it reads."""
+    if out is None and len(dirs) > 1:
+        raise ValueError(f"{len(dirs)} folders to report on: say where the report goes with --out")
+    return Path(out or dirs[0]), [Path(d) for d in dirs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return _sweep(args)
         if args.command == "report":
-            return _report(Path(args.dir))
+            return _report(*_report_folders(args.dirs, args.out))
         if args.command == "bench":
             return _bench(args)
     except KeyboardInterrupt:

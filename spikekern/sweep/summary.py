@@ -1,5 +1,6 @@
-"""`spikekern report DIR`: the table and curves of a sweep, read from its run folders only
-(config.json, progress.csv, software.jsonl), so it needs no Ray and works on copied folders.
+"""`spikekern report DIR [DIR ...] [--out OUT]`: the table and curves of a sweep, read from its
+run folders only (config.json, progress.csv, software.jsonl), so it needs no Ray and works on
+copied folders. Several sweeps' folders (one task each, say) make one report across them, in OUT.
 
 Per (env, agent), over seeds: mean and std of the final test return and of the best test
 return (the ILC-SAN protocol reports the best evaluation of each run), the steps reached, the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ class Run:
     T: int | None = None    # the spiking network's time steps (None for the ANN baseline)
     software: list = field(default_factory=list)  # its starts' records (rl/provenance.py), oldest first
     activity: dict = field(default_factory=dict)  # the last evaluation's test_length and rl/activity.py columns
+    folder: Path | None = None  # the run folder it was read from
 
     @property
     def final(self) -> float:
@@ -52,11 +55,13 @@ class Run:
         return float(self.returns.max())
 
 
-def collect(root: Path) -> list[Run]:
-    """Every run folder under root with at least one evaluation."""
+def collect(*roots: Path) -> list[Run]:
+    """Every run folder under the roots with at least one evaluation. One (env, agent, seed)
+    found in two folders is refused: counted twice, one seed would narrow every interval."""
     table = algorithms()
     runs = []
-    for cfg_path in sorted(Path(root).rglob("config.json")):
+    seen: dict[tuple[str, str, int], Path] = {}
+    for cfg_path in (p for root in roots for p in sorted(Path(root).rglob("config.json"))):
         progress = cfg_path.parent / "progress.csv"
         if not progress.exists():
             continue
@@ -71,7 +76,12 @@ def collect(root: Path) -> list[Run]:
                         np.array([float(r["step"]) for r in rows]), np.array([float(r["test_return"]) for r in rows]),
                         float(rows[-1]["time_s"]),
                         cfg.get(algo.time_steps_field) if agent != algo.baseline else None,
-                        provenance.read(cfg_path.parent), _activity(rows[-1])))
+                        provenance.read(cfg_path.parent), _activity(rows[-1]), cfg_path.parent))
+        key = (runs[-1].env, agent, runs[-1].seed)
+        if key in seen:
+            raise ValueError(f"{key[0]} {key[1]} seed {key[2]} is in two run folders, {seen[key]} and "
+                             f"{cfg_path.parent}: report each seed once")
+        seen[key] = cfg_path.parent
     return runs
 
 
@@ -206,12 +216,15 @@ def curves(runs: list[Run], out_dir: Path) -> list[Path]:
     return paths
 
 
-def write(root: Path) -> list[Path]:
-    """summary.csv, summary.md and the curves for the run folders under root."""
+def write(root: Path, sources: list[Path] | tuple = ()) -> list[Path]:
+    """summary.csv, summary.md and the curves, in root, of the run folders under sources
+    (default: root itself)."""
     root = Path(root)
-    runs = collect(root)
+    sources = [Path(s) for s in sources] or [root]
+    runs = collect(*sources)
     if not runs:
-        raise FileNotFoundError(f"no run folders with evaluations under {root}")
+        raise FileNotFoundError(f"no run folders with evaluations under {', '.join(map(str, sources))}")
+    root.mkdir(parents=True, exist_ok=True)
     rows = summarize(runs)
     with open(root / "summary.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
@@ -219,6 +232,9 @@ def write(root: Path) -> list[Path]:
         w.writerows(rows)
     text = ("Mean +- std over seeds (population std) of each run's last and best evaluation (mean test return); "
             "wall time and env steps/s: training time of the run, evaluations included.\n\n" + markdown(rows))
+    if sources != [root]:  # where the runs are, as paths from this folder, so that the pair can move together
+        text = ("Runs read from " + ", ".join(f"`{Path(os.path.relpath(s, root)).as_posix()}`" for s in sources)
+                + " (paths from this folder).\n\n" + text)
     paths = [root / "summary.csv", root / "summary.md", *curves(runs, root)]
     try:
         text_stats, stats_paths = write_statistics(runs, root)
