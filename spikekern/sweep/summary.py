@@ -44,7 +44,6 @@ class Run:
     T: int | None = None    # the spiking network's time steps (None for the ANN baseline)
     software: list = field(default_factory=list)  # its starts' records (rl/provenance.py), oldest first
     activity: dict = field(default_factory=dict)  # the last evaluation's test_length and rl/activity.py columns
-    folder: Path | None = None  # the run folder it was read from
 
     @property
     def final(self) -> float:
@@ -76,7 +75,7 @@ def collect(*roots: Path) -> list[Run]:
                         np.array([float(r["step"]) for r in rows]), np.array([float(r["test_return"]) for r in rows]),
                         float(rows[-1]["time_s"]),
                         cfg.get(algo.time_steps_field) if agent != algo.baseline else None,
-                        provenance.read(cfg_path.parent), _activity(rows[-1]), cfg_path.parent))
+                        provenance.read(cfg_path.parent), _activity(rows[-1])))
         key = (runs[-1].env, agent, runs[-1].seed)
         if key in seen:
             raise ValueError(f"{key[0]} {key[1]} seed {key[2]} is in two run folders, {seen[key]} and "
